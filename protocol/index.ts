@@ -1,0 +1,6 @@
+export * from './wire'
+export * from './formats'
+export * from './record'
+export * from './base64'
+export * from './messages'
+export * from './workerConfig'

@@ -1,0 +1,127 @@
+/**
+ * The Pixstore binary wire format, byte-compatible with Pixstore 3.x.
+ *
+ *   Success:  [0][ciphertext]
+ *   Updated:  [1][token u64 LE][key 32][iv 12][tag 16][ciphertext]
+ *   others:   [state]            (exactly one byte)
+ */
+
+export const PixstoreState = {
+  Success: 0,
+  Updated: 1,
+  NotFound: 2,
+  MissingID: 3,
+  MissingProof: 4,
+  InvalidProof: 5,
+  InternalError: 6,
+} as const
+
+export type PixstoreStateName = keyof typeof PixstoreState
+export type PixstoreStateCode = (typeof PixstoreState)[PixstoreStateName]
+
+export const KEY_LENGTH = 32
+export const IV_LENGTH = 12
+export const TAG_LENGTH = 16
+const TOKEN_LENGTH = 8
+/** Bytes in front of the ciphertext of an Updated payload. */
+export const UPDATED_HEADER_LENGTH = 1 + TOKEN_LENGTH + KEY_LENGTH + IV_LENGTH + TAG_LENGTH
+
+export interface RawImageMeta {
+  key: Uint8Array
+  iv: Uint8Array
+  tag: Uint8Array
+}
+
+export type WirePayload =
+  | { state: typeof PixstoreState.Success; ciphertext: Uint8Array }
+  | { state: typeof PixstoreState.Updated; token: number; meta: RawImageMeta; ciphertext: Uint8Array }
+  | { state: Exclude<PixstoreStateCode, 0 | 1> }
+
+export type WireDecodeErrorCode = 'Empty' | 'UnknownState' | 'Truncated' | 'TrailingBytes' | 'TokenOutOfRange'
+
+/** A payload that is not valid Pixstore wire format. Never a partial result. */
+export class WireDecodeError extends Error {
+  override name = 'WireDecodeError'
+  constructor(
+    readonly code: WireDecodeErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function stateName(code: number): PixstoreStateName | undefined {
+  return (Object.keys(PixstoreState) as PixstoreStateName[]).find((name) => PixstoreState[name] === code)
+}
+
+export function encodeWirePayload(payload: WirePayload): Uint8Array {
+  switch (payload.state) {
+    case PixstoreState.Success: {
+      const out = new Uint8Array(1 + payload.ciphertext.length)
+      out[0] = PixstoreState.Success
+      out.set(payload.ciphertext, 1)
+      return out
+    }
+    case PixstoreState.Updated: {
+      const { token, meta, ciphertext } = payload
+      if (!Number.isSafeInteger(token) || token < 0) throw new RangeError(`token must be a safe non-negative integer, got ${token}`)
+      expectLength('key', meta.key, KEY_LENGTH)
+      expectLength('iv', meta.iv, IV_LENGTH)
+      expectLength('tag', meta.tag, TAG_LENGTH)
+      const out = new Uint8Array(UPDATED_HEADER_LENGTH + ciphertext.length)
+      out[0] = PixstoreState.Updated
+      new DataView(out.buffer).setBigUint64(1, BigInt(token), true)
+      let offset = 1 + TOKEN_LENGTH
+      for (const part of [meta.key, meta.iv, meta.tag, ciphertext]) {
+        out.set(part, offset)
+        offset += part.length
+      }
+      return out
+    }
+    default:
+      return Uint8Array.of(payload.state)
+  }
+}
+
+/** Decodes a payload; ciphertext and meta are views into `bytes`, not copies. */
+export function decodeWirePayload(bytes: Uint8Array): WirePayload {
+  if (bytes.length === 0) throw new WireDecodeError('Empty', 'Wire payload is empty')
+  const state = bytes[0]!
+  switch (state) {
+    case PixstoreState.Success:
+      if (bytes.length === 1) throw new WireDecodeError('Truncated', 'Success payload carries no ciphertext')
+      return { state, ciphertext: bytes.subarray(1) }
+    case PixstoreState.Updated: {
+      if (bytes.length < UPDATED_HEADER_LENGTH) {
+        throw new WireDecodeError(
+          'Truncated',
+          `Updated payload has ${bytes.length} bytes, its header alone needs ${UPDATED_HEADER_LENGTH}`,
+        )
+      }
+      const bigToken = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(1, true)
+      if (bigToken > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new WireDecodeError('TokenOutOfRange', `Token ${bigToken} is beyond Number.MAX_SAFE_INTEGER`)
+      }
+      let offset = 1 + TOKEN_LENGTH
+      const take = (length: number) => bytes.subarray(offset, (offset += length))
+      const meta = { key: take(KEY_LENGTH), iv: take(IV_LENGTH), tag: take(TAG_LENGTH) }
+      if (offset === bytes.length) throw new WireDecodeError('Truncated', 'Updated payload carries no ciphertext')
+      return { state, token: Number(bigToken), meta, ciphertext: bytes.subarray(offset) }
+    }
+    case PixstoreState.NotFound:
+    case PixstoreState.MissingID:
+    case PixstoreState.MissingProof:
+    case PixstoreState.InvalidProof:
+    case PixstoreState.InternalError:
+      if (bytes.length !== 1) {
+        throw new WireDecodeError('TrailingBytes', `State ${stateName(state)} must be one byte, got ${bytes.length}`)
+      }
+      return { state }
+    default:
+      throw new WireDecodeError('UnknownState', `Unknown wire state byte ${state}`)
+  }
+}
+
+function expectLength(field: string, bytes: Uint8Array, length: number): void {
+  if (bytes.length !== length) throw new RangeError(`${field} must be ${length} bytes, got ${bytes.length}`)
+}
