@@ -1,0 +1,176 @@
+import { readFile } from 'node:fs/promises'
+import { bytesToBase64 } from '../protocol/base64'
+import { frameImage, imageFormatByByte } from '../protocol/formats'
+import { isValidImageId, type ImageRecord } from '../protocol/record'
+import { encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
+import { resolveConfig, type PixstoreConfig } from './config'
+import { encryptImage } from './crypto'
+import { ErrorPolicy, PixstoreError, type CustomErrorHandler } from './errors'
+import { detectImageFormat } from './imageFormat'
+import { createImageId } from './imageId'
+import { proofWindow, signProof, verifyProof, type ProofKeys } from './proof'
+import { resolveProofKeys } from './proofKeys'
+import { ImageStore, type StoredImage } from './store'
+
+export interface PixstoreBackendOptions {
+  customErrorHandler?: CustomErrorHandler
+  /** Where PIXSTORE_SECRET is read from; process.env by default. */
+  env?: Record<string, string | undefined>
+  /** Clock for proofs; tests move it instead of sleeping. */
+  now?: () => number
+}
+
+/**
+ * One Pixstore store with its own config: encrypts, stores, signs proofs and
+ * builds wire payloads. Create as many as you like; the module-level API in
+ * index.ts drives the one `initPixstoreBackend` made.
+ */
+export class PixstoreBackend {
+  readonly config: PixstoreConfig
+  readonly store: ImageStore
+  private readonly errors: ErrorPolicy
+  private readonly proofKeys: ProofKeys
+  private readonly now: () => number
+
+  constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
+    this.config = resolveConfig(config)
+    this.errors = new ErrorPolicy(this.config.errorHandlingMode)
+    this.errors.customHandler = options.customErrorHandler ?? null
+    if (this.config.errorHandlingMode === 'custom' && !this.errors.customHandler) {
+      throw new PixstoreError('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend')
+    }
+    this.proofKeys = resolveProofKeys(this.config, options.env ?? process.env, console.warn)
+    if (this.config.statelessKeyWindowLength === -1) {
+      console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')
+    }
+    this.now = options.now ?? Date.now
+    this.store = new ImageStore(this.config.imageRootDir, this.config.databasePath)
+  }
+
+  get lastError(): PixstoreError | null {
+    return this.errors.lastError
+  }
+
+  setCustomErrorHandler(handler: CustomErrorHandler | null): void {
+    this.errors.customHandler = handler
+  }
+
+  saveImage(buffer: Uint8Array, dir?: string): Promise<ImageRecord | null> {
+    return this.errors.run(async () => {
+      const id = createImageId(dir, (candidate) => this.store.has(candidate))
+      return this.toRecord(await this.store.insert(id, await this.encrypt(buffer)))
+    })
+  }
+
+  saveImageFromFile(filePath: string, dir?: string): Promise<ImageRecord | null> {
+    return this.errors.run(async () => this.saveImage(await readImageFile(filePath), dir))
+  }
+
+  updateImage(id: string, buffer: Uint8Array): Promise<ImageRecord | null> {
+    return this.errors.run(async () => {
+      assertValidId(id)
+      const version = await this.encrypt(buffer)
+      const updated = await this.store.replace(id, version)
+      if (!updated) throw new PixstoreError(`Image not found: ${id}`)
+      return this.toRecord(updated)
+    })
+  }
+
+  updateImageFromFile(id: string, filePath: string): Promise<ImageRecord | null> {
+    return this.errors.run(async () => this.updateImage(id, await readImageFile(filePath)))
+  }
+
+  deleteImage(id: string): Promise<boolean | null> {
+    return this.errors.run(async () => {
+      assertValidId(id)
+      return this.store.delete(id)
+    })
+  }
+
+  imageExists(id: string): Promise<boolean | null> {
+    return this.errors.run(async () => isValidImageId(id) && this.store.has(id))
+  }
+
+  /** The record to hand to the browser, with a proof fresh for this window. */
+  getImageRecord(id: string): Promise<ImageRecord | null> {
+    return this.errors.run(async () => {
+      assertValidId(id)
+      const image = this.store.get(id)
+      if (!image) throw new PixstoreError(`Image not found: ${id}`)
+      return this.toRecord(image)
+    })
+  }
+
+  createStatelessProof(id: string): string {
+    const windowLength = this.config.statelessKeyWindowLength
+    return signProof(this.proofKeys.current, id, windowLength === -1 ? 0 : proofWindow(this.now(), windowLength))
+  }
+
+  /**
+   * The wire bytes for one request, for apps that serve images from their own
+   * route. Never throws: failures become the InternalError state.
+   */
+  async customEndpointHelper(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<Uint8Array> {
+    return encodeWirePayload(await this.answer(id, clientToken, proof))
+  }
+
+  close(): void {
+    this.store.close()
+  }
+
+  private async answer(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<WirePayload> {
+    try {
+      if (!id) return { state: PixstoreState.MissingID }
+      const windowLength = this.config.statelessKeyWindowLength
+      if (windowLength !== -1) {
+        if (!proof) return { state: PixstoreState.MissingProof }
+        if (!verifyProof(this.proofKeys, id, proof, this.now(), windowLength)) return { state: PixstoreState.InvalidProof }
+      }
+      const found = isValidImageId(id) ? await this.store.read(id) : null
+      if (!found) return { state: PixstoreState.NotFound }
+      const { image, ciphertext } = found
+      if (parseClientToken(clientToken) === image.token) return { state: PixstoreState.Success, ciphertext }
+      return { state: PixstoreState.Updated, token: image.token, meta: image, ciphertext }
+    } catch (error) {
+      console.error('[pixstore] endpoint failure:', error)
+      return { state: PixstoreState.InternalError }
+    }
+  }
+
+  private async encrypt(buffer: Uint8Array) {
+    if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array')
+    const format = await detectImageFormat(buffer, this.config.imageFormats)
+    const { ciphertext, meta } = encryptImage(frameImage(format, buffer))
+    return { ciphertext, meta, format: format.byte, size: buffer.length }
+  }
+
+  private toRecord(image: StoredImage): ImageRecord {
+    if (!imageFormatByByte(image.format)) throw new Error(`Stored image ${image.id} has unknown format ${image.format}`)
+    return {
+      id: image.id,
+      token: image.token,
+      meta: { key: bytesToBase64(image.key), iv: bytesToBase64(image.iv), tag: bytesToBase64(image.tag) },
+      statelessProof: this.createStatelessProof(image.id),
+    }
+  }
+}
+
+/** Decimal token from a header (or a number); anything else counts as no token. */
+export function parseClientToken(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value)) return null
+  const token = Number(value)
+  return Number.isSafeInteger(token) ? token : null
+}
+
+function assertValidId(id: unknown): asserts id is string {
+  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`)
+}
+
+async function readImageFile(filePath: string): Promise<Buffer> {
+  try {
+    return await readFile(filePath)
+  } catch (error) {
+    throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`)
+  }
+}

@@ -1,0 +1,101 @@
+import { IMAGE_FORMAT_NAMES, type ImageFormatName } from '../protocol/formats'
+import { ERROR_HANDLING_MODES, PixstoreConfigError, type ErrorHandlingMode } from './errors'
+
+export interface PixstoreConfig {
+  /** Start the built-in Koa server. False when you mount `pixstoreMiddleware` into your own app. */
+  defaultEndpointEnabled: boolean
+  defaultEndpointListenHost: string
+  /** 0 picks a free port (handy in tests). */
+  defaultEndpointListenPort: number
+  defaultEndpointRoute: string
+  /** `'*'`, one origin, or a list of origins (the request's Origin is echoed when listed). */
+  accessControlAllowOrigin: string | string[]
+  /** Proof time window in ms; -1 disables proof validation entirely. */
+  statelessKeyWindowLength: number
+  /** HMAC key for proofs; falls back to PIXSTORE_SECRET, then a random per-process secret. */
+  statelessProofSecret: string | undefined
+  /** Rotated-out secrets whose proofs are still accepted. */
+  previousStatelessProofSecrets: string[]
+  imageRootDir: string
+  databasePath: string
+  imageFormats: ImageFormatName[]
+  errorHandlingMode: ErrorHandlingMode
+}
+
+const defaults: PixstoreConfig = {
+  defaultEndpointEnabled: true,
+  defaultEndpointListenHost: '0.0.0.0',
+  defaultEndpointListenPort: 7482,
+  defaultEndpointRoute: '/pixstore-image',
+  accessControlAllowOrigin: '*',
+  statelessKeyWindowLength: 20_000,
+  statelessProofSecret: undefined,
+  previousStatelessProofSecrets: [],
+  imageRootDir: 'pixstore-data/images',
+  databasePath: 'pixstore-data/pixstore.sqlite',
+  imageFormats: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif'],
+  errorHandlingMode: 'hybrid',
+}
+export const DEFAULT_CONFIG: Readonly<PixstoreConfig> = Object.freeze(defaults)
+
+export const MIN_SECRET_LENGTH = 32
+
+type Check = (value: unknown) => string | null
+
+const isString = (value: unknown): value is string => typeof value === 'string'
+const isSecret = (value: unknown) => isString(value) && value.length >= MIN_SECRET_LENGTH
+const isOrigin = (value: unknown) => isString(value) && /^https?:\/\/[^/\s]+$/.test(value)
+
+const CHECKS: { [K in keyof PixstoreConfig]: Check } = {
+  defaultEndpointEnabled: (v) => (typeof v === 'boolean' ? null : 'true or false'),
+  defaultEndpointListenHost: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty host name or IP address'),
+  defaultEndpointListenPort: (v) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? null : 'an integer from 0 to 65535'),
+  defaultEndpointRoute: (v) => (isString(v) && /^(\/[A-Za-z0-9._~-]+)+$/.test(v) ? null : 'a path like "/pixstore-image": starts with "/", no trailing "/", characters [A-Za-z0-9._~-]'),
+  accessControlAllowOrigin: (v) =>
+    v === '*' || isOrigin(v) || (Array.isArray(v) && v.length > 0 && v.every(isOrigin))
+      ? null
+      : '"*", an origin like "https://app.example.com", or a non-empty list of origins',
+  statelessKeyWindowLength: (v) => (v === -1 || (Number.isSafeInteger(v) && (v as number) > 0) ? null : 'a positive whole number of milliseconds, or -1 to disable proofs'),
+  statelessProofSecret: (v) => (v === undefined || isSecret(v) ? null : `a string of at least ${MIN_SECRET_LENGTH} characters`),
+  previousStatelessProofSecrets: (v) => (Array.isArray(v) && v.every(isSecret) ? null : `a list of strings of at least ${MIN_SECRET_LENGTH} characters`),
+  imageRootDir: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty directory path'),
+  databasePath: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty file path'),
+  imageFormats: (v) =>
+    Array.isArray(v) && v.length > 0 && v.every((f) => IMAGE_FORMAT_NAMES.includes(f))
+      ? null
+      : `a non-empty list of ${IMAGE_FORMAT_NAMES.map((f) => `"${f}"`).join(', ')}`,
+  errorHandlingMode: (v) => (ERROR_HANDLING_MODES.includes(v as ErrorHandlingMode) ? null : `one of ${ERROR_HANDLING_MODES.map((m) => `"${m}"`).join(', ')}`),
+}
+
+/** Validates every field before anything starts, so a typo fails loudly instead of half-starting. */
+export function resolveConfig(input: Partial<PixstoreConfig> = {}): PixstoreConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new PixstoreConfigError('Pixstore config must be an object')
+  }
+  for (const field of Object.keys(input)) {
+    if (!Object.hasOwn(CHECKS, field)) {
+      throw new PixstoreConfigError(`Unknown config field "${field}"; allowed fields: ${Object.keys(CHECKS).join(', ')}`)
+    }
+  }
+  const config = { ...DEFAULT_CONFIG, ...withoutUndefined(input) } as PixstoreConfig
+  for (const [field, check] of Object.entries(CHECKS) as [keyof PixstoreConfig, Check][]) {
+    const allowed = check(config[field])
+    if (allowed) {
+      const got = /Secret/.test(field) ? 'a value that is not allowed (not shown: it is a secret)' : describe(config[field])
+      throw new PixstoreConfigError(`Invalid config field "${field}": got ${got}; allowed: ${allowed}`)
+    }
+  }
+  return config
+}
+
+function withoutUndefined(input: object): object {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined))
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}

@@ -1,0 +1,62 @@
+import Router from '@koa/router'
+import Koa, { type Middleware } from 'koa'
+import compose from 'koa-compose'
+import { isValidImageId, MAX_IMAGE_ID_LENGTH } from '../protocol/record'
+import type { PixstoreBackend } from './backend'
+import { ALLOWED_METHODS, pixstoreCors } from './cors'
+
+export const PROOF_HEADER = 'x-pixstore-proof'
+export const TOKEN_HEADER = 'x-pixstore-token'
+
+/**
+ * `GET {route}/:id` → wire payload. Anything under the route that is not a
+ * valid id gets HTTP 400, and nothing here can throw past its own handler.
+ */
+export function createPixstoreRouter(backend: PixstoreBackend): Router {
+  const route = backend.config.defaultEndpointRoute
+  const router = new Router()
+  const badRequest = (ctx: Koa.Context, message: string) => {
+    ctx.status = 400
+    ctx.type = 'text/plain'
+    ctx.body = message
+  }
+  const invalidId = `Invalid image id: use at most ${MAX_IMAGE_ID_LENGTH} characters of [A-Za-z0-9_-] with an optional "dir:" prefix\n`
+  router.get(`${route}/:id`, async (ctx) => {
+    const id = ctx.params.id ?? ''
+    if (!isValidImageId(id)) return badRequest(ctx, invalidId)
+    ctx.set('Cache-Control', 'no-store')
+    ctx.type = 'application/octet-stream'
+    ctx.body = Buffer.from(await backend.customEndpointHelper(id, ctx.get(TOKEN_HEADER), ctx.get(PROOF_HEADER)))
+  })
+  router.get([route, `${route}/`], (ctx) => badRequest(ctx, `Missing image id: request ${route}/<id>\n`))
+  router.get(`${route}/*rest`, (ctx) => badRequest(ctx, invalidId))
+  return router
+}
+
+/** Everything Pixstore answers, for `app.use(pixstoreMiddleware(backend))` in an existing Koa app. */
+export function pixstoreMiddleware(backend: PixstoreBackend): Middleware {
+  const route = backend.config.defaultEndpointRoute
+  const router = createPixstoreRouter(backend)
+  const ours = compose([pixstoreCors(backend.config.accessControlAllowOrigin), router.routes() as Middleware, methodNotAllowed])
+  return (ctx, next) => (ctx.path === route || ctx.path.startsWith(`${route}/`) ? ours(ctx, next) : next())
+}
+
+/** The app the default endpoint runs: only Pixstore's routes. */
+export function createPixstoreApp(backend: PixstoreBackend): Koa {
+  const app = new Koa()
+  app.on('error', (error: Error & { status?: number }) => {
+    if ((error.status ?? 500) >= 500) console.error('[pixstore] request failed:', error)
+  })
+  app.use(pixstoreMiddleware(backend))
+  return app
+}
+
+const methodNotAllowed: Middleware = async (ctx, next) => {
+  await next()
+  if (ctx.status === 404 && ctx.body == null && !['GET', 'HEAD'].includes(ctx.method)) {
+    ctx.status = 405
+    ctx.set('Allow', ALLOWED_METHODS)
+    ctx.type = 'text/plain'
+    ctx.body = `Method ${ctx.method} not allowed: use ${ALLOWED_METHODS}\n`
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * `pixstore/backend`: the module-level API works on the one backend that
+ * `initPixstoreBackend` creates; `PixstoreBackend` is there for more.
+ */
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { ImageRecord } from '../protocol/record'
+import { PixstoreBackend } from './backend'
+import type { PixstoreConfig } from './config'
+import { resolveConfig } from './config'
+import { createPixstoreApp } from './endpoint'
+import { PixstoreError, type CustomErrorHandler } from './errors'
+
+export { PixstoreBackend, parseClientToken, type PixstoreBackendOptions } from './backend'
+export { DEFAULT_CONFIG, resolveConfig, type PixstoreConfig } from './config'
+export { createPixstoreApp, createPixstoreRouter, pixstoreMiddleware, PROOF_HEADER, TOKEN_HEADER } from './endpoint'
+export { PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode } from './errors'
+export { pixstoreServiceWorker, type ServiceWorkerOptions } from './serviceWorker'
+export type { ImageRecord } from '../protocol/record'
+export { PixstoreState } from '../protocol/wire'
+
+export interface PixstoreHandle {
+  backend: PixstoreBackend
+  /** The default endpoint's server; null when `defaultEndpointEnabled` is false. */
+  server: Server | null
+  /** e.g. `http://127.0.0.1:7482`; null without the default endpoint. */
+  url: string | null
+  /** Stops the server and closes the database. */
+  close(): Promise<void>
+}
+
+let current: PixstoreBackend | null = null
+let pendingCustomHandler: CustomErrorHandler | null = null
+
+/** Validates the whole config, opens the store and (unless disabled) resolves once the endpoint listens. */
+export async function initPixstoreBackend(config: Partial<PixstoreConfig> = {}): Promise<PixstoreHandle> {
+  if (current) throw new PixstoreError('Pixstore backend is already initialized: close() the previous handle first')
+  const resolved = resolveConfig(config)
+  const backend = new PixstoreBackend(resolved, { customErrorHandler: pendingCustomHandler ?? undefined })
+  current = backend
+  let server: Server | null = null
+  try {
+    if (resolved.defaultEndpointEnabled) server = await listen(backend)
+  } catch (error) {
+    backend.close()
+    current = null
+    throw error
+  }
+  const address = server?.address() as AddressInfo | undefined
+  const host = resolved.defaultEndpointListenHost
+  const publicHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
+  return {
+    backend,
+    server,
+    url: address ? `http://${publicHost}:${address.port}` : null,
+    close: async () => {
+      if (server) {
+        const closing = new Promise<void>((resolve, reject) => server!.close((error) => (error ? reject(error) : resolve())))
+        server.closeAllConnections()
+        await closing
+      }
+      backend.close()
+      if (current === backend) current = null
+    },
+  }
+}
+
+function listen(backend: PixstoreBackend): Promise<Server> {
+  const { defaultEndpointListenHost: host, defaultEndpointListenPort: port } = backend.config
+  return new Promise((resolve, reject) => {
+    const server = createPixstoreApp(backend).listen(port, host)
+    server.once('listening', () => resolve(server))
+    server.once('error', reject)
+  })
+}
+
+function backend(): PixstoreBackend {
+  if (!current) throw new Error('Pixstore backend is not initialized: call initPixstoreBackend() first')
+  return current
+}
+
+export const saveImage = (buffer: Uint8Array, dir?: string): Promise<ImageRecord | null> => backend().saveImage(buffer, dir)
+export const saveImageFromFile = (path: string, dir?: string): Promise<ImageRecord | null> => backend().saveImageFromFile(path, dir)
+export const updateImage = (id: string, buffer: Uint8Array): Promise<ImageRecord | null> => backend().updateImage(id, buffer)
+export const updateImageFromFile = (id: string, path: string): Promise<ImageRecord | null> => backend().updateImageFromFile(id, path)
+export const deleteImage = (id: string): Promise<boolean | null> => backend().deleteImage(id)
+export const imageExists = (id: string): Promise<boolean | null> => backend().imageExists(id)
+export const getImageRecord = (id: string): Promise<ImageRecord | null> => backend().getImageRecord(id)
+export const customEndpointHelper = (id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<Uint8Array> =>
+  backend().customEndpointHelper(id, clientToken, proof)
+
+/** The most recent expected error of the current backend (why a call gave null). */
+export const getLastPixstoreError = (): PixstoreError | null => current?.lastError ?? null
+
+/** Handler for `errorHandlingMode: 'custom'`; set it before initPixstoreBackend. */
+export function setCustomErrorHandler(handler: CustomErrorHandler | null): void {
+  pendingCustomHandler = handler
+  current?.setCustomErrorHandler(handler)
+}

@@ -1,0 +1,235 @@
+import Database from 'better-sqlite3'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { isValidImageId } from '../protocol/record'
+import type { RawImageMeta } from '../protocol/wire'
+import { PixstoreError } from './errors'
+
+/** One image's metadata row. `file` is relative to the image root. */
+export interface StoredImage {
+  id: string
+  token: number
+  key: Buffer
+  iv: Buffer
+  tag: Buffer
+  format: number
+  size: number
+  file: string
+  createdAt: number
+  updatedAt: number
+}
+
+export interface NewImageVersion {
+  ciphertext: Uint8Array
+  meta: RawImageMeta
+  format: number
+  /** Plaintext image size in bytes, for operators. */
+  size: number
+}
+
+const CIPHERTEXT_SUFFIX = '.pxs'
+const TEMP_MARKER = '.tmp-'
+/** Orphans younger than this may belong to another instance's write in progress. */
+const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000
+const READ_ATTEMPTS = 5
+
+/**
+ * Ciphertext files plus SQLite metadata, kept consistent without locks:
+ * every version of an image goes to a new, never-modified file (written to a
+ * temporary name, then renamed), and the row is switched to it in one
+ * transaction. A reader therefore always gets bytes that match the meta it
+ * read, and a crash at any point leaves the previous version intact.
+ */
+export class ImageStore {
+  private readonly db: Database.Database
+  private readonly statements
+
+  constructor(
+    readonly imageRootDir: string,
+    databasePath: string,
+  ) {
+    mkdirSync(imageRootDir, { recursive: true })
+    mkdirSync(path.dirname(path.resolve(databasePath)), { recursive: true })
+    this.db = new Database(databasePath)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('busy_timeout = 5000')
+    this.db.exec(`CREATE TABLE IF NOT EXISTS pixstore_images (
+      id TEXT PRIMARY KEY,
+      token INTEGER NOT NULL,
+      key BLOB NOT NULL,
+      iv BLOB NOT NULL,
+      tag BLOB NOT NULL,
+      format INTEGER NOT NULL,
+      size INTEGER NOT NULL,
+      file TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    ) STRICT`)
+    const columns = 'id, token, key, iv, tag, format, size, file, created_at AS createdAt, updated_at AS updatedAt'
+    this.statements = {
+      select: this.db.prepare<[string], StoredImage>(`SELECT ${columns} FROM pixstore_images WHERE id = ?`),
+      exists: this.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM pixstore_images WHERE id = ?'),
+      insert: this.db.prepare(
+        `INSERT INTO pixstore_images (id, token, key, iv, tag, format, size, file, created_at, updated_at)
+         VALUES (@id, @token, @key, @iv, @tag, @format, @size, @file, @createdAt, @updatedAt)`,
+      ),
+      update: this.db.prepare(
+        `UPDATE pixstore_images SET token = @token, key = @key, iv = @iv, tag = @tag, format = @format,
+         size = @size, file = @file, updated_at = @updatedAt WHERE id = @id`,
+      ),
+      delete: this.db.prepare<[string], { file: string }>('DELETE FROM pixstore_images WHERE id = ? RETURNING file'),
+      files: this.db.prepare<[], { file: string }>('SELECT file FROM pixstore_images'),
+    }
+    this.statements.select.safeIntegers(false)
+  }
+
+  get(id: string): StoredImage | null {
+    return this.statements.select.get(id) ?? null
+  }
+
+  has(id: string): boolean {
+    return this.statements.exists.get(id) !== undefined
+  }
+
+  async insert(id: string, version: NewImageVersion): Promise<StoredImage> {
+    const file = await this.writeVersionFile(id, version.ciphertext)
+    try {
+      const now = Date.now()
+      const row = { id, token: now, ...rawMeta(version), format: version.format, size: version.size, file, createdAt: now, updatedAt: now }
+      this.statements.insert.run(row)
+      return row
+    } catch (error) {
+      await this.removeFile(file)
+      throw error
+    }
+  }
+
+  /** Switches `id` to a new version; null (and nothing left behind) when the id does not exist. */
+  async replace(id: string, version: NewImageVersion): Promise<StoredImage | null> {
+    if (!this.has(id)) return null
+    const file = await this.writeVersionFile(id, version.ciphertext)
+    let swapped: { row: StoredImage; oldFile: string } | null
+    try {
+      swapped = this.db.transaction(() => {
+        const old = this.get(id)
+        if (!old) return null
+        // Strictly increasing even for two updates within one millisecond.
+        const now = Date.now()
+        const row: StoredImage = { ...old, ...rawMeta(version), token: Math.max(now, old.token + 1), format: version.format, size: version.size, file, updatedAt: now }
+        this.statements.update.run(row)
+        return { row, oldFile: old.file }
+      }).immediate()
+    } catch (error) {
+      await this.removeFile(file)
+      throw error
+    }
+    if (!swapped) {
+      await this.removeFile(file)
+      return null
+    }
+    await this.removeFile(swapped.oldFile)
+    return swapped.row
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const deleted = this.statements.delete.get(id)
+    if (!deleted) return false
+    await this.removeFile(deleted.file)
+    return true
+  }
+
+  /**
+   * Metadata and ciphertext of one consistent version. A concurrent update may
+   * remove the file between the two reads; then the row is read again.
+   */
+  async read(id: string): Promise<{ image: StoredImage; ciphertext: Buffer } | null> {
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const image = this.get(id)
+      if (!image) return null
+      try {
+        const handle = await open(this.resolve(image.file), 'r')
+        try {
+          return { image, ciphertext: await handle.readFile() }
+        } finally {
+          await handle.close()
+        }
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      }
+    }
+    throw new Error(`Image ${id} kept changing while being read`)
+  }
+
+  /** Removes temp files and unreferenced versions left by a crash (older than an hour, so never a write in progress). */
+  async sweepOrphans(nowMs = Date.now()): Promise<number> {
+    const referenced = new Set(this.statements.files.all().map((row) => row.file))
+    let removed = 0
+    const visit = async (relativeDir: string, depth: number): Promise<void> => {
+      const entries = await readdir(path.join(this.imageRootDir, relativeDir), { withFileTypes: true })
+      for (const entry of entries) {
+        const relative = path.posix.join(relativeDir, entry.name)
+        if (entry.isDirectory() && depth === 0) await visit(relative, 1)
+        const ours = entry.name.endsWith(CIPHERTEXT_SUFFIX) || entry.name.includes(TEMP_MARKER)
+        if (!entry.isFile() || !ours || referenced.has(relative)) continue
+        const { mtimeMs } = await stat(this.resolve(relative))
+        if (nowMs - mtimeMs < ORPHAN_MIN_AGE_MS) continue
+        await this.removeFile(relative)
+        removed++
+      }
+    }
+    await visit('', 0)
+    return removed
+  }
+
+  close(): void {
+    this.db.close()
+  }
+
+  /** Writes to a temporary name and renames, so a partly written file never carries a real name. */
+  private async writeVersionFile(id: string, ciphertext: Uint8Array): Promise<string> {
+    const file = versionFileName(id)
+    const target = this.resolve(file)
+    const temp = `${target}${TEMP_MARKER}${randomBytes(4).toString('hex')}`
+    await mkdir(path.dirname(target), { recursive: true })
+    try {
+      const handle = await open(temp, 'wx')
+      try {
+        await handle.writeFile(ciphertext)
+        await handle.datasync()
+      } finally {
+        await handle.close()
+      }
+      await rename(temp, target)
+    } catch (error) {
+      await rm(temp, { force: true })
+      throw error
+    }
+    return file
+  }
+
+  private async removeFile(file: string): Promise<void> {
+    await rm(this.resolve(file), { force: true })
+  }
+
+  /** The only way from a stored name to a disk path; refuses anything outside the root. */
+  private resolve(file: string): string {
+    const root = path.resolve(this.imageRootDir)
+    const full = path.resolve(root, file)
+    if (!full.startsWith(root + path.sep)) throw new Error(`Refusing path outside imageRootDir: ${file}`)
+    return full
+  }
+}
+
+/** `dir:name` → `dir/name.<version>.pxs`; `name` → `name.<version>.pxs`. */
+function versionFileName(id: string): string {
+  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`)
+  const [dir, name] = id.includes(':') ? id.split(':') : [undefined, id]
+  const base = `${name}.${randomBytes(8).toString('hex')}${CIPHERTEXT_SUFFIX}`
+  return dir ? `${dir}/${base}` : base
+}
+
+function rawMeta({ meta }: NewImageVersion): Pick<StoredImage, 'key' | 'iv' | 'tag'> {
+  return { key: Buffer.from(meta.key), iv: Buffer.from(meta.iv), tag: Buffer.from(meta.tag) }
+}
