@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { decryptImage, encryptImage, encryptWith } from './crypto'
+
+const hex = (text: string) => Buffer.from(text, 'hex')
+
+describe('image encryption', () => {
+  it('matches the AES-256-GCM test vector (NIST GCM spec, test case 14)', () => {
+    const { ciphertext, meta } = encryptWith(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(16))
+    assert.equal(ciphertext.toString('hex'), 'cea7403d4d606b6e074ec5d3baf39d18')
+    assert.equal(meta.tag.toString('hex'), 'd0d1c8a799996bf0265b98b5d48ab919')
+    assert.deepEqual(decryptImage(hex('cea7403d4d606b6e074ec5d3baf39d18'), { key: Buffer.alloc(32), iv: Buffer.alloc(12), tag: hex('d0d1c8a799996bf0265b98b5d48ab919') }), Buffer.alloc(16))
+  })
+
+  it('uses a fresh key and iv every time', () => {
+    const plaintext = Buffer.from('same image')
+    const a = encryptImage(plaintext)
+    const b = encryptImage(plaintext)
+    assert.notDeepEqual(a.meta.key, b.meta.key)
+    assert.notDeepEqual(a.meta.iv, b.meta.iv)
+    assert.deepEqual([a.meta.key.length, a.meta.iv.length, a.meta.tag.length], [32, 12, 16])
+    assert.deepEqual(decryptImage(a.ciphertext, a.meta), plaintext)
+  })
+
+  it('refuses a wrong key, a wrong tag and tampered ciphertext', () => {
+    const { ciphertext, meta } = encryptImage(Buffer.from('secret picture'))
+    const flipped = (bytes: Buffer) => Buffer.from(bytes.map((byte, i) => (i === 0 ? byte ^ 1 : byte)))
+    assert.throws(() => decryptImage(ciphertext, { ...meta, key: flipped(meta.key) }))
+    assert.throws(() => decryptImage(ciphertext, { ...meta, tag: flipped(meta.tag) }))
+    assert.throws(() => decryptImage(flipped(ciphertext), meta))
+  })
+})
