@@ -4,7 +4,7 @@ import replace from '@rollup/plugin-replace'
 import terser from '@rollup/plugin-terser'
 
 // Type declarations come from `tsc -p tsconfig.build.json`; rollup only emits JavaScript.
-const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, noEmitOnError: true, include: ['protocol/**', 'server/**', 'sw/**', 'page/**'], exclude: ['**/*.test.ts'] })
+const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, noEmitOnError: true, include: ['protocol/**', 'server/**', 'sw/**', 'page/**'], exclude: ['**/*.test.ts', '**/testSupport.ts'] })
 
 export default [
   {

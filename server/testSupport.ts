@@ -1,0 +1,100 @@
+// Shared by the server's tests: a real backend on a real port, in a temp dir.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { unframeImage } from '../protocol/formats'
+import { decodeWirePayload, PixstoreState, type RawImageMeta, type WirePayload } from '../protocol/wire'
+import type { ImageRecord } from '../protocol/record'
+import { base64ToBytes } from '../protocol/base64'
+import type { PixstoreConfig } from './config'
+import { decryptImage } from './crypto'
+
+export const TEST_SECRET = 'pixstore-test-secret-0123456789abcdef'
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url))
+
+/** Every shipped fixture image of one extension (at least one, or the test is meaningless). */
+export function fixtureImages(extension: string): string[] {
+  const dir = path.join(FIXTURES, 'images')
+  const files = readdirSync(dir).filter((name) => name.endsWith(`.${extension}`)).map((name) => path.join(dir, name))
+  if (files.length === 0) throw new Error(`no .${extension} fixture in ${dir}`)
+  return files
+}
+
+export const readFixture = (file: string) => readFileSync(file)
+
+/** A fresh store location; removed by the returned cleanup. */
+export function tempStore(): { config: Pick<PixstoreConfig, 'imageRootDir' | 'databasePath'>; dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pixstore-test-'))
+  return {
+    dir,
+    config: { imageRootDir: path.join(dir, 'images'), databasePath: path.join(dir, 'pixstore.sqlite') },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
+/** The test config: loopback, a free port, a fixed secret. */
+export function testConfig(overrides: Partial<PixstoreConfig> = {}): { config: Partial<PixstoreConfig>; cleanup: () => void } {
+  const store = tempStore()
+  return {
+    config: { defaultEndpointListenHost: '127.0.0.1', defaultEndpointListenPort: 0, statelessProofSecret: TEST_SECRET, ...store.config, ...overrides },
+    cleanup: store.cleanup,
+  }
+}
+
+export async function fetchWire(baseUrl: string, id: string, headers: Record<string, string> = {}): Promise<{ response: Response; payload: WirePayload }> {
+  const response = await fetch(`${baseUrl}/pixstore-image/${id}`, { headers })
+  return { response, payload: decodeWirePayload(new Uint8Array(await response.arrayBuffer())) }
+}
+
+export const proofHeaders = (record: ImageRecord, withToken = true): Record<string, string> => ({
+  'x-pixstore-proof': record.statelessProof,
+  ...(withToken ? { 'x-pixstore-token': String(record.token) } : {}),
+})
+
+export function recordMeta(record: ImageRecord): RawImageMeta {
+  return { key: base64ToBytes(record.meta.key), iv: base64ToBytes(record.meta.iv), tag: base64ToBytes(record.meta.tag) }
+}
+
+/** Decrypts a Success (with the record's meta) or Updated (with its own meta) payload to the image bytes. */
+export function openPayload(payload: WirePayload, record: ImageRecord): { image: Buffer; mimeType: string; token: number } {
+  if (payload.state === PixstoreState.Success) {
+    const { format, image } = unframeImage(decryptImage(payload.ciphertext, recordMeta(record)))
+    return { image: Buffer.from(image), mimeType: format.mimeType, token: record.token }
+  }
+  if (payload.state === PixstoreState.Updated) {
+    const { format, image } = unframeImage(decryptImage(payload.ciphertext, payload.meta))
+    return { image: Buffer.from(image), mimeType: format.mimeType, token: payload.token }
+  }
+  throw new Error(`expected Success or Updated, got state ${payload.state}`)
+}
+
+/** Serves a backend through the same Koa app the default endpoint uses. */
+export async function serve(app: { listen: (port: number, host: string) => import('node:http').Server }): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const { port } = server.address() as import('node:net').AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+  }
+}
+
+/** Sends bytes exactly as written (no URL normalisation, repeated headers kept), like an attacker would. */
+export function rawRequest(baseUrl: string, pathAndQuery: string, headerLines: string[] = []): Promise<{ status: number; body: Buffer }> {
+  const { hostname, port } = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write([`GET ${pathAndQuery} HTTP/1.1`, `Host: ${hostname}`, 'Connection: close', ...headerLines, '', ''].join('\r\n'))
+    })
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk) => chunks.push(chunk))
+    socket.on('error', reject)
+    socket.on('end', () => {
+      const response = Buffer.concat(chunks)
+      const split = response.indexOf('\r\n\r\n')
+      resolve({ status: Number(response.subarray(9, 12).toString()), body: response.subarray(split + 4) })
+    })
+  })
+}
