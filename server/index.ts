@@ -79,14 +79,14 @@ function backend(): PixstoreBackend {
   return current
 }
 
-export const saveImage = (buffer: Uint8Array, dir?: string): Promise<ImageRecord | null> => backend().saveImage(buffer, dir)
-export const saveImageFromFile = (path: string, dir?: string): Promise<ImageRecord | null> => backend().saveImageFromFile(path, dir)
-export const updateImage = (id: string, buffer: Uint8Array): Promise<ImageRecord | null> => backend().updateImage(id, buffer)
-export const updateImageFromFile = (id: string, path: string): Promise<ImageRecord | null> => backend().updateImageFromFile(id, path)
-export const deleteImage = (id: string): Promise<boolean | null> => backend().deleteImage(id)
-export const imageExists = (id: string): Promise<boolean | null> => backend().imageExists(id)
-export const getImageRecord = (id: string): Promise<ImageRecord | null> => backend().getImageRecord(id)
-export const customEndpointHelper = (id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<Uint8Array> =>
+export const saveImage = async (buffer: Uint8Array, dir?: string): Promise<ImageRecord | null> => backend().saveImage(buffer, dir)
+export const saveImageFromFile = async (path: string, dir?: string): Promise<ImageRecord | null> => backend().saveImageFromFile(path, dir)
+export const updateImage = async (id: string, buffer: Uint8Array): Promise<ImageRecord | null> => backend().updateImage(id, buffer)
+export const updateImageFromFile = async (id: string, path: string): Promise<ImageRecord | null> => backend().updateImageFromFile(id, path)
+export const deleteImage = async (id: string): Promise<boolean | null> => backend().deleteImage(id)
+export const imageExists = async (id: string): Promise<boolean | null> => backend().imageExists(id)
+export const getImageRecord = async (id: string): Promise<ImageRecord | null> => backend().getImageRecord(id)
+export const customEndpointHelper = async (id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<Uint8Array> =>
   backend().customEndpointHelper(id, clientToken, proof)
 
 /** The most recent expected error of the current backend (why a call gave null). */

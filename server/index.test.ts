@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { after, afterEach, describe, it } from 'node:test'
+import Koa from 'koa'
+import { PixstoreState } from '../protocol/wire'
+import {
+  createPixstoreApp,
+  customEndpointHelper,
+  deleteImage,
+  getImageRecord,
+  getLastPixstoreError,
+  imageExists,
+  initPixstoreBackend,
+  PixstoreBackend,
+  pixstoreMiddleware,
+  pixstoreServiceWorker,
+  saveImage,
+  saveImageFromFile,
+  setCustomErrorHandler,
+  updateImage,
+  updateImageFromFile,
+  type PixstoreHandle,
+} from './index'
+import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, tempStore, testConfig, TEST_SECRET } from './testSupport'
+
+describe('initPixstoreBackend and the module-level API', () => {
+  let handle: PixstoreHandle | null = null
+  const cleanups: (() => void)[] = []
+  afterEach(async () => {
+    await handle?.close()
+    handle = null
+    setCustomErrorHandler(null)
+  })
+  after(() => cleanups.forEach((cleanup) => cleanup()))
+  const start = async (overrides = {}) => {
+    const { config, cleanup } = testConfig(overrides)
+    cleanups.push(cleanup)
+    handle = await initPixstoreBackend(config)
+    return handle
+  }
+
+  it('listens, and the functions work on the instance it created', async () => {
+    const { url } = await start()
+    assert.match(url!, /^http:\/\/127\.0\.0\.1:\d+$/)
+    const [png, jpg] = [fixtureImages('png')[0]!, fixtureImages('jpg')[0]!]
+    const record = (await saveImageFromFile(png, 'gallery'))!
+    assert.equal(await imageExists(record.id), true)
+    const again = (await getImageRecord(record.id))!
+    assert.equal(again.token, record.token)
+    const { payload } = await fetchWire(url!, record.id, proofHeaders(again, false))
+    assert.deepEqual(openPayload(payload, again).image, readFixture(png))
+
+    const updated = (await updateImageFromFile(record.id, jpg))!
+    assert.ok(updated.token > record.token)
+    const bytes = await customEndpointHelper(record.id, String(record.token), updated.statelessProof)
+    assert.equal(bytes[0], PixstoreState.Updated)
+    const viaBuffer = (await updateImage(record.id, readFixture(png)))!
+    assert.ok(viaBuffer.token > updated.token)
+
+    assert.equal(await deleteImage(record.id), true)
+    assert.equal(await imageExists(record.id), false)
+    assert.equal(await getImageRecord(record.id), null)
+    assert.match(getLastPixstoreError()!.message, /Image not found/)
+    assert.equal(await saveImage(Buffer.from('hello')), null)
+    assert.match(getLastPixstoreError()!.message, /Invalid image file/)
+  })
+
+  it('refuses a second init while one is open, and a wrong config before listening', async () => {
+    await start()
+    await assert.rejects(initPixstoreBackend(testConfig().config), /already initialized/)
+    await handle!.close()
+    handle = null
+    await assert.rejects(initPixstoreBackend({ defaultEndpointListenPort: -5 }), /"defaultEndpointListenPort"/)
+    await assert.rejects(initPixstoreBackend({ ...testConfig().config, errorHandlingMode: 'custom' }), /setCustomErrorHandler/)
+  })
+
+  it('throws in "throw" mode and calls the handler in "custom" mode', async () => {
+    await start({ errorHandlingMode: 'throw' })
+    await assert.rejects(saveImage(Buffer.from('hello')), /Invalid image file/)
+    await handle!.close()
+    const seen: unknown[] = []
+    setCustomErrorHandler((error) => seen.push(error))
+    await start({ errorHandlingMode: 'custom' })
+    assert.equal(await saveImage(Buffer.from('hello')), null)
+    assert.equal(seen.length, 1)
+  })
+
+  it('starts no server when defaultEndpointEnabled is false, and mounts into an existing Koa app', async () => {
+    const { backend, url, server } = await start({ defaultEndpointEnabled: false })
+    assert.equal(url, null)
+    assert.equal(server, null)
+    const app = new Koa()
+    app.use(pixstoreMiddleware(backend))
+    app.use((ctx) => {
+      ctx.body = 'app route'
+    })
+    const site = await serve(app)
+    try {
+      const record = (await saveImage(readFixture(fixtureImages('gif')[0]!)))!
+      const { payload } = await fetchWire(site.url, record.id, proofHeaders(record))
+      assert.equal(payload.state, PixstoreState.Success)
+      const own = await fetch(`${site.url}/api/things`, { method: 'POST' })
+      assert.equal(await own.text(), 'app route', 'other routes and methods are left alone')
+      assert.equal(own.headers.get('access-control-allow-origin'), null, 'no CORS added to app routes')
+    } finally {
+      await site.close()
+    }
+  })
+
+  it('fails clearly when calling functions before init', async () => {
+    await assert.rejects(saveImage(Buffer.alloc(1)), /initPixstoreBackend\(\) first/)
+  })
+})
+
+describe('proofs across restarts, instances and secret rotation', () => {
+  const OLD = 'old-secret-old-secret-old-secret-0'
+  const NEW = 'new-secret-new-secret-new-secret-1'
+
+  it('a proof from one instance validates on a restarted one and on a second one sharing PIXSTORE_SECRET', async () => {
+    const { config, cleanup } = testConfig({ statelessProofSecret: undefined })
+    const first = new PixstoreBackend(config, { env: { PIXSTORE_SECRET: OLD } })
+    const record = (await first.saveImage(readFixture(fixtureImages('png')[0]!)))!
+    first.close()
+    const restarted = new PixstoreBackend(config, { env: { PIXSTORE_SECRET: OLD } })
+    const sibling = new PixstoreBackend(config, { env: { PIXSTORE_SECRET: OLD } })
+    try {
+      for (const backend of [restarted, sibling]) {
+        assert.equal((await backend.customEndpointHelper(record.id, record.token, record.statelessProof))[0], PixstoreState.Success)
+      }
+    } finally {
+      restarted.close()
+      sibling.close()
+      cleanup()
+    }
+  })
+
+  it('keeps proofs of a rotated-out secret valid only while it is listed', async () => {
+    const { config, cleanup } = testConfig({ statelessProofSecret: OLD })
+    const before = new PixstoreBackend(config)
+    const record = (await before.saveImage(readFixture(fixtureImages('png')[0]!)))!
+    before.close()
+    const rotated = new PixstoreBackend({ ...config, statelessProofSecret: NEW, previousStatelessProofSecrets: [OLD] })
+    const dropped = new PixstoreBackend({ ...config, statelessProofSecret: NEW })
+    try {
+      assert.equal((await rotated.customEndpointHelper(record.id, record.token, record.statelessProof))[0], PixstoreState.Success)
+      assert.equal((await dropped.customEndpointHelper(record.id, record.token, record.statelessProof))[0], PixstoreState.InvalidProof)
+      const fresh = (await rotated.getImageRecord(record.id))!
+      assert.equal((await dropped.customEndpointHelper(record.id, record.token, fresh.statelessProof))[0], PixstoreState.Success, 'new proofs use the new secret')
+    } finally {
+      rotated.close()
+      dropped.close()
+      cleanup()
+    }
+  })
+})
+
+describe('pixstoreServiceWorker', () => {
+  it('serves the worker script at its path with no-cache, and nothing else', async () => {
+    const temp = tempStore()
+    const file = path.join(temp.dir, 'sw.js')
+    writeFileSync(file, 'self.addEventListener("fetch", () => {})')
+    const app = new Koa()
+    app.use(pixstoreServiceWorker({ file }))
+    app.use((ctx) => {
+      ctx.body = 'next'
+    })
+    const site = await serve(app)
+    try {
+      const response = await fetch(`${site.url}/pixstore-sw.js`)
+      assert.equal(response.status, 200)
+      assert.match(response.headers.get('content-type')!, /javascript/)
+      assert.equal(response.headers.get('cache-control'), 'no-cache')
+      assert.match(await response.text(), /addEventListener/)
+      assert.equal(await (await fetch(`${site.url}/other.js`)).text(), 'next')
+    } finally {
+      await site.close()
+      temp.cleanup()
+    }
+  })
+})
+
+describe('createPixstoreApp', () => {
+  it('is what the default endpoint runs', async () => {
+    const { config, cleanup } = testConfig()
+    const backend = new PixstoreBackend({ ...config, statelessProofSecret: TEST_SECRET })
+    const site = await serve(createPixstoreApp(backend))
+    try {
+      assert.equal((await fetch(`${site.url}/pixstore-image`)).status, 400)
+    } finally {
+      await site.close()
+      backend.close()
+      cleanup()
+    }
+  })
+})

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict'
+import Database from 'better-sqlite3'
+import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { PixstoreState } from '../protocol/wire'
+import { PixstoreBackend } from './backend'
+import { ImageStore, type NewImageVersion } from './store'
+import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from './testSupport'
+
+const version = (fill: number): NewImageVersion => ({
+  ciphertext: new Uint8Array(64).fill(fill),
+  meta: { key: new Uint8Array(32).fill(fill), iv: new Uint8Array(12).fill(fill), tag: new Uint8Array(16).fill(fill) },
+  format: 1,
+  size: 63,
+})
+
+/** Every file under the image root, relative to it. */
+function filesUnder(root: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)))
+    .sort()
+}
+
+describe('ImageStore', () => {
+  let temp: ReturnType<typeof tempStore>
+  let store: ImageStore
+  beforeEach(() => {
+    temp = tempStore()
+    store = new ImageStore(temp.config.imageRootDir, temp.config.databasePath)
+  })
+  afterEach(() => {
+    store.close()
+    temp.cleanup()
+  })
+
+  it('keeps exactly one file per image: the version the row points at', async () => {
+    await store.insert('album:one', version(1))
+    const replaced = (await store.replace('album:one', version(2)))!
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), [replaced.file])
+    assert.match(replaced.file, /^album\/one\.[0-9a-f]{16}\.pxs$/)
+    const read = (await store.read('album:one'))!
+    assert.deepEqual(new Uint8Array(read.ciphertext), version(2).ciphertext)
+    assert.deepEqual(new Uint8Array(read.image.key), version(2).meta.key)
+  })
+
+  it('leaves nothing behind when the database refuses a save', async () => {
+    await store.insert('dup', version(1))
+    const before = filesUnder(temp.config.imageRootDir)
+    await assert.rejects(store.insert('dup', version(2)), /UNIQUE/)
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), before)
+    assert.deepEqual(new Uint8Array((await store.read('dup'))!.ciphertext), version(1).ciphertext)
+  })
+
+  it('writes nothing when replacing an unknown id', async () => {
+    assert.equal(await store.replace('ghost', version(1)), null)
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
+  })
+
+  it('survives a crash mid-write: old version intact, leftovers swept once they are old', async () => {
+    const row = await store.insert('keep', version(1))
+    // What a crash leaves: a half-written temp file and a renamed version never committed.
+    const temp1 = path.join(temp.config.imageRootDir, `${row.file}.tmp-deadbeef`)
+    const orphan = path.join(temp.config.imageRootDir, 'keep.0123456789abcdef.pxs')
+    const fresh = path.join(temp.config.imageRootDir, 'keep.fedcba9876543210.pxs')
+    for (const file of [temp1, orphan, fresh]) writeFileSync(file, 'partial')
+    const hourAgo = new Date(Date.now() - 2 * 60 * 60 * 1000)
+    utimesSync(temp1, hourAgo, hourAgo)
+    utimesSync(orphan, hourAgo, hourAgo)
+    assert.deepEqual(new Uint8Array((await store.read('keep'))!.ciphertext), version(1).ciphertext)
+    assert.equal(await store.sweepOrphans(), 2)
+    assert.ok(!existsSync(temp1) && !existsSync(orphan))
+    assert.ok(existsSync(fresh), 'a young file may be another instance mid-write')
+    assert.ok(existsSync(path.join(temp.config.imageRootDir, row.file)))
+  })
+
+  it('deletes row and file together', async () => {
+    await store.insert('gone', version(1))
+    assert.equal(await store.delete('gone'), true)
+    assert.equal(store.has('gone'), false)
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
+    assert.equal(await store.delete('gone'), false)
+  })
+
+  it('refuses a stored file name that points outside the root', async () => {
+    await store.insert('victim', version(1))
+    const db = new Database(temp.config.databasePath)
+    db.prepare("UPDATE pixstore_images SET file = '../../etc/passwd' WHERE id = 'victim'").run()
+    db.close()
+    await assert.rejects(store.read('victim'), /outside imageRootDir/)
+  })
+})
+
+describe('PixstoreBackend storage rules', () => {
+  let temp: ReturnType<typeof tempStore>
+  let backend: PixstoreBackend
+  beforeEach(() => {
+    temp = tempStore()
+    backend = new PixstoreBackend({ ...temp.config, statelessProofSecret: TEST_SECRET, errorHandlingMode: 'silent' })
+  })
+  afterEach(() => {
+    backend.close()
+    temp.cleanup()
+  })
+
+  it('refuses non-images and truncated junk with "Invalid image file", writing nothing', async () => {
+    for (const file of ['not-an-image.txt']) {
+      assert.equal(await backend.saveImage(readFixture(path.join(FIXTURES, file))), null)
+      assert.match(backend.lastError!.message, /Invalid image file/)
+    }
+    assert.equal(await backend.saveImage(Buffer.alloc(0)), null)
+    assert.equal(await backend.saveImage('not a buffer' as unknown as Buffer), null)
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
+  })
+
+  it('refuses formats outside imageFormats', async () => {
+    const other = tempStore()
+    const pngOnly = new PixstoreBackend({ ...other.config, statelessProofSecret: TEST_SECRET, imageFormats: ['png'], errorHandlingMode: 'silent' })
+    try {
+      assert.equal(await pngOnly.saveImage(readFixture(fixtureImages('gif')[0]!)), null)
+      assert.match(pngOnly.lastError!.message, /Invalid image file: format "gif"/)
+      assert.ok(await pngOnly.saveImage(readFixture(fixtureImages('png')[0]!)))
+    } finally {
+      pngOnly.close()
+      other.cleanup()
+    }
+  })
+
+  it('never stores plaintext: no file contains the image bytes', async () => {
+    const original = readFixture(fixtureImages('png')[0]!)
+    await backend.saveImage(original)
+    for (const file of filesUnder(temp.config.imageRootDir)) {
+      const stored = readFixture(path.join(temp.config.imageRootDir, file))
+      assert.equal(stored.includes(original.subarray(0, 32)), false)
+    }
+  })
+
+  it('puts dir images in their folder and refuses a dir that could escape', async () => {
+    const record = (await backend.saveImage(readFixture(fixtureImages('png')[0]!), 'students'))!
+    assert.match(record.id, /^students:[A-Za-z0-9_-]{22}$/)
+    assert.equal(filesUnder(temp.config.imageRootDir)[0]!.split(path.sep)[0], 'students')
+    assert.equal(await backend.saveImage(readFixture(fixtureImages('png')[0]!), '../etc'), null)
+    assert.match(backend.lastError!.message, /Invalid dir/)
+  })
+
+  it('refuses invalid ids in every call without touching the disk', async () => {
+    const image = readFixture(fixtureImages('png')[0]!)
+    assert.equal(await backend.updateImage('../x', image), null)
+    assert.equal(await backend.deleteImage('../x'), null)
+    assert.equal(await backend.getImageRecord('../x'), null)
+    assert.equal(await backend.imageExists('../x'), false)
+    assert.equal((await backend.customEndpointHelper('../x', null, backend.createStatelessProof('../x')))[0], PixstoreState.NotFound)
+  })
+
+  it('reports a missing source file as an expected error', async () => {
+    assert.equal(await backend.saveImageFromFile('/nonexistent/pic.png'), null)
+    assert.match(backend.lastError!.message, /Cannot read image file.*ENOENT/)
+  })
+})
