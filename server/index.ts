@@ -40,6 +40,7 @@ export async function initPixstoreBackend(config: Partial<PixstoreConfig> = {}):
   current = backend
   let server: Server | null = null
   try {
+    await backend.store.sweepOrphans()
     if (resolved.defaultEndpointEnabled) server = await listen(backend)
   } catch (error) {
     backend.close()
