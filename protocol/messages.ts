@@ -6,8 +6,8 @@
 import type { ImageRecord } from './record'
 import type { WorkerConfig } from './workerConfig'
 
-/** Requests the page sends to its worker. */
-export interface PageRequests {
+/** Requests the page sends to its worker. (Type aliases, not interfaces: only those satisfy `Glossary`.) */
+export type PageRequests = {
   /** Hands over the backend location; the worker answers once it can serve images. */
   connect: { request: { config: WorkerConfig }; reply: { ready: true } }
   /** Records the worker keeps in memory; rejected ones come back with a reason. */
@@ -19,7 +19,7 @@ export interface PageRequests {
 }
 
 /** Requests the worker sends to a page it serves. */
-export interface WorkerRequests {
+export type WorkerRequests = {
   /** A restarted worker has empty memory; the page that asked for the image holds the record. */
   getImageRecord: { request: { id: string }; reply: ImageRecord | null }
 }

@@ -19,6 +19,10 @@ export const PixstoreState = {
 export type PixstoreStateName = keyof typeof PixstoreState
 export type PixstoreStateCode = (typeof PixstoreState)[PixstoreStateName]
 
+/** Request headers the backend reads: the record's statelessProof, and its token in decimal. */
+export const PROOF_HEADER = 'x-pixstore-proof'
+export const TOKEN_HEADER = 'x-pixstore-token'
+
 export const KEY_LENGTH = 32
 export const IV_LENGTH = 12
 export const TAG_LENGTH = 16

@@ -1,4 +1,5 @@
 import { IMAGE_FORMAT_NAMES, type ImageFormatName } from '../protocol/formats'
+import { isValidRoute } from '../protocol/workerConfig'
 import { ERROR_HANDLING_MODES, PixstoreConfigError, type ErrorHandlingMode } from './errors'
 
 export interface PixstoreConfig {
@@ -50,7 +51,7 @@ const CHECKS: { [K in keyof PixstoreConfig]: Check } = {
   defaultEndpointEnabled: (v) => (typeof v === 'boolean' ? null : 'true or false'),
   defaultEndpointListenHost: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty host name or IP address'),
   defaultEndpointListenPort: (v) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? null : 'an integer from 0 to 65535'),
-  defaultEndpointRoute: (v) => (isString(v) && /^(\/[A-Za-z0-9._~-]+)+$/.test(v) ? null : 'a path like "/pixstore-image": starts with "/", no trailing "/", characters [A-Za-z0-9._~-]'),
+  defaultEndpointRoute: (v) => (isValidRoute(v) ? null : 'a path like "/pixstore-image": starts with "/", no trailing "/", characters [A-Za-z0-9._~-]'),
   accessControlAllowOrigin: (v) =>
     v === '*' || isOrigin(v) || (Array.isArray(v) && v.length > 0 && v.every(isOrigin))
       ? null

@@ -2,11 +2,10 @@ import Router from '@koa/router'
 import Koa, { type Middleware } from 'koa'
 import compose from 'koa-compose'
 import { isValidImageId, MAX_IMAGE_ID_LENGTH } from '../protocol/record'
+import { PROOF_HEADER, TOKEN_HEADER } from '../protocol/wire'
 import type { PixstoreBackend } from './backend'
 import { ALLOWED_METHODS, pixstoreCors } from './cors'
 
-export const PROOF_HEADER = 'x-pixstore-proof'
-export const TOKEN_HEADER = 'x-pixstore-token'
 
 /**
  * `GET {route}/:id` → wire payload. Anything under the route that is not a

@@ -13,11 +13,11 @@ import { PixstoreError, type CustomErrorHandler } from './errors'
 
 export { PixstoreBackend, parseClientToken, type PixstoreBackendOptions } from './backend'
 export { DEFAULT_CONFIG, resolveConfig, type PixstoreConfig } from './config'
-export { createPixstoreApp, createPixstoreRouter, pixstoreMiddleware, PROOF_HEADER, TOKEN_HEADER } from './endpoint'
+export { createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './endpoint'
 export { PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode } from './errors'
 export { pixstoreServiceWorker, type ServiceWorkerOptions } from './serviceWorker'
 export type { ImageRecord } from '../protocol/record'
-export { PixstoreState } from '../protocol/wire'
+export { PixstoreState, PROOF_HEADER, TOKEN_HEADER } from '../protocol/wire'
 
 export interface PixstoreHandle {
   backend: PixstoreBackend
