@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict'
+import { createCipheriv } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { bytesToBase64 } from '../protocol/base64'
+import { frameImage, imageFormatByName } from '../protocol/formats'
+import type { ImageRecord } from '../protocol/record'
+import { encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
+import { createPixstoreApp, PixstoreBackend } from '../server/index'
+import { fetchImage } from './fetchImage'
+import { ImageFailure, type ImageFailureState } from './imageFailure'
+
+const fixture = (name: string) => Uint8Array.from(readFileSync(new URL(`../fixtures/images/${name}`, import.meta.url)))
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+const close = (server: Server) => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
+
+async function expectFailure(promise: Promise<unknown>, state: ImageFailureState) {
+  await assert.rejects(promise, (error) => error instanceof ImageFailure && error.state === state && error.message.length > 0)
+}
+
+describe('fetchImage against the real backend', () => {
+  let dir: string
+  let backend: PixstoreBackend
+  let server: Server
+  let config: { backendOrigin: string; route: string }
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'pixstore-sw-test-'))
+    backend = new PixstoreBackend({
+      statelessProofSecret: 'sw-test-secret-0123456789abcdef0123',
+      imageRootDir: path.join(dir, 'images'),
+      databasePath: path.join(dir, 'pixstore.sqlite'),
+    })
+    server = createPixstoreApp(backend).listen(0, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    config = { backendOrigin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, route: '/pixstore-image' }
+  })
+  after(async () => {
+    await close(server)
+    backend.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('decrypts a stored image with the record (Success)', async () => {
+    const png = fixture('sunset-gradient.png')
+    const record = (await backend.saveImage(png))!
+    const fetched = await fetchImage(config, record)
+    assert.equal(fetched.format.mimeType, 'image/png')
+    assert.deepEqual(new Uint8Array(fetched.image), png)
+    assert.equal(fetched.token, record.token)
+    assert.equal(fetched.updatedMeta, null)
+  })
+
+  it('decrypts the newer version with the payload meta and token (Updated)', async () => {
+    const record = (await backend.saveImage(fixture('pixel-heart.gif')))!
+    const webp = fixture('color-tiles.webp')
+    const updated = (await backend.updateImage(record.id, webp))!
+    const fetched = await fetchImage(config, record)
+    assert.equal(fetched.format.mimeType, 'image/webp')
+    assert.deepEqual(new Uint8Array(fetched.image), webp)
+    assert.equal(fetched.token, updated.token)
+    assert.equal(bytesToBase64(fetched.updatedMeta!.key), updated.meta.key)
+  })
+
+  it('reports NotFound, InvalidProof and an unreachable backend', async () => {
+    const record = (await backend.saveImage(fixture('traffic-light.gif')))!
+    await expectFailure(fetchImage(config, { ...record, statelessProof: 'forged-proof' }), 'InvalidProof')
+    await backend.deleteImage(record.id)
+    await expectFailure(fetchImage(config, record), 'NotFound')
+    const stopped = createServer()
+    const origin = await listen(stopped)
+    await close(stopped)
+    await expectFailure(fetchImage({ ...config, backendOrigin: origin }, record), 'BackendUnreachable')
+  })
+})
+
+describe('fetchImage against a crafted backend', () => {
+  const key = new Uint8Array(32).fill(7)
+  const iv = new Uint8Array(12).fill(9)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  const ciphertext = Uint8Array.from(Buffer.concat([cipher.update(frameImage(imageFormatByName('jpg')!, Uint8Array.of(0xff, 0xd8, 0xff))), cipher.final()]))
+  const tag = Uint8Array.from(cipher.getAuthTag())
+  const record: ImageRecord = { id: 'dir:abc', token: 41, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(tag) }, statelessProof: 'proof-1' }
+
+  let answer: { status: number; body: Uint8Array } = { status: 200, body: new Uint8Array() }
+  let seen: { url?: string; headers?: IncomingHttpHeaders } = {}
+  const server = createServer((request, response) => {
+    seen = { url: request.url, headers: request.headers }
+    response.writeHead(answer.status, { 'Content-Type': 'application/octet-stream' }).end(answer.body)
+  })
+  let config: { backendOrigin: string; route: string }
+  const respond = (payload: WirePayload | Uint8Array, status = 200) => {
+    answer = { status, body: payload instanceof Uint8Array ? payload : encodeWirePayload(payload) }
+  }
+
+  before(async () => {
+    config = { backendOrigin: await listen(server), route: '/img/v1' }
+  })
+  after(() => close(server))
+
+  it('asks {backendOrigin}{route}/{id} with the proof and decimal token headers', async () => {
+    respond({ state: PixstoreState.Success, ciphertext })
+    const fetched = await fetchImage(config, record)
+    assert.equal(seen.url, '/img/v1/dir:abc')
+    assert.equal(seen.headers?.['x-pixstore-proof'], 'proof-1')
+    assert.equal(seen.headers?.['x-pixstore-token'], '41')
+    assert.equal(seen.headers?.cookie, undefined)
+    assert.equal(fetched.format.mimeType, 'image/jpeg')
+    assert.deepEqual([...fetched.image], [0xff, 0xd8, 0xff])
+  })
+
+  it('names every failing backend answer', async () => {
+    const cases: [WirePayload | Uint8Array, ImageFailureState, number?][] = [
+      [{ state: PixstoreState.MissingProof }, 'MissingProof'],
+      [{ state: PixstoreState.MissingID }, 'MissingID'],
+      [{ state: PixstoreState.InternalError }, 'InternalError'],
+      [Uint8Array.of(9), 'InvalidPayload'],
+      [new Uint8Array(0), 'InvalidPayload'],
+      [Uint8Array.of(PixstoreState.Updated, 1, 2, 3), 'InvalidPayload'],
+      [{ state: PixstoreState.Success, ciphertext: ciphertext.map((b, i) => (i === 0 ? b ^ 1 : b)) }, 'DecryptionFailed'],
+      [{ state: PixstoreState.Updated, token: 42, meta: { key, iv, tag: new Uint8Array(16) }, ciphertext }, 'DecryptionFailed'],
+      [Uint8Array.from(Buffer.from('Invalid image id\n')), 'UnexpectedResponse', 400],
+      [{ state: PixstoreState.Success, ciphertext }, 'UnexpectedResponse', 500],
+    ]
+    for (const [payload, state, status] of cases) {
+      respond(payload, status)
+      await expectFailure(fetchImage(config, record), state)
+    }
+  })
+
+  it('refuses a Success whose plaintext has no known format byte', async () => {
+    const plain = createCipheriv('aes-256-gcm', key, iv)
+    const unframed = Uint8Array.from(Buffer.concat([plain.update(Uint8Array.of(0, 1, 2)), plain.final()]))
+    respond({ state: PixstoreState.Success, ciphertext: unframed })
+    await expectFailure(fetchImage(config, { ...record, meta: { ...record.meta, tag: bytesToBase64(plain.getAuthTag()) } }), 'InvalidPayload')
+  })
+})

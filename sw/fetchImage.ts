@@ -1,0 +1,66 @@
+import { base64ToBytes } from '../protocol/base64'
+import { ImageFrameError, type ImageFormat } from '../protocol/formats'
+import type { ImageRecord } from '../protocol/record'
+import { decodeWirePayload, PixstoreState, PROOF_HEADER, stateName, TOKEN_HEADER, type RawImageMeta } from '../protocol/wire'
+import { backendImageUrl, type WorkerConfig } from '../protocol/workerConfig'
+import { decryptImage, ImageDecryptionError } from './decryptImage'
+import { ImageFailure } from './imageFailure'
+
+export interface FetchedImage {
+  format: ImageFormat
+  image: Uint8Array<ArrayBuffer>
+  /** The token of the version decrypted: the record's, or the newer one of an Updated answer. */
+  token: number
+  /** Set when the backend answered Updated: the new version's key material. */
+  updatedMeta: RawImageMeta | null
+}
+
+/**
+ * One round trip to the backend for `record`, decrypted. Every failure is an
+ * ImageFailure naming its cause. `credentials: 'omit'` because the proof is
+ * the only authorization; `no-store` because the worker caches plaintext itself.
+ */
+export async function fetchImage(config: WorkerConfig, record: ImageRecord): Promise<FetchedImage> {
+  const url = backendImageUrl(config, record.id)
+  let body: Uint8Array
+  try {
+    const response = await fetch(url, {
+      mode: 'cors',
+      credentials: 'omit',
+      cache: 'no-store',
+      headers: { [PROOF_HEADER]: record.statelessProof, [TOKEN_HEADER]: String(record.token) },
+    })
+    if (response.status !== 200) {
+      await response.body?.cancel()
+      throw new ImageFailure('UnexpectedResponse', `backend answered HTTP ${response.status} for ${url}`)
+    }
+    body = new Uint8Array(await response.arrayBuffer())
+  } catch (error) {
+    if (error instanceof ImageFailure) throw error
+    throw new ImageFailure('BackendUnreachable', `backend unreachable at ${url} (${describe(error)})`)
+  }
+  try {
+    const payload = decodeWirePayload(body)
+    switch (payload.state) {
+      case PixstoreState.Success:
+        return { ...(await decryptImage(payload.ciphertext, recordMeta(record))), token: record.token, updatedMeta: null }
+      case PixstoreState.Updated:
+        return { ...(await decryptImage(payload.ciphertext, payload.meta)), token: payload.token, updatedMeta: payload.meta }
+      default: {
+        const state = stateName(payload.state) as Exclude<ReturnType<typeof stateName>, 'Success' | 'Updated' | undefined>
+        throw new ImageFailure(state, `backend answered ${state} for image "${record.id}"`)
+      }
+    }
+  } catch (error) {
+    if (error instanceof ImageFailure) throw error
+    if (error instanceof ImageDecryptionError) throw new ImageFailure('DecryptionFailed', `cannot decrypt image "${record.id}": ${error.message}`)
+    if (error instanceof ImageFrameError) throw new ImageFailure('InvalidPayload', `image "${record.id}" decrypted to no known format: ${error.message}`)
+    throw new ImageFailure('InvalidPayload', `backend sent no valid Pixstore payload for image "${record.id}": ${describe(error)}`)
+  }
+}
+
+function recordMeta({ meta }: ImageRecord): RawImageMeta {
+  return { key: base64ToBytes(meta.key), iv: base64ToBytes(meta.iv), tag: base64ToBytes(meta.tag) }
+}
+
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error))

@@ -1,0 +1,23 @@
+import type { ImageRecord } from '../protocol/record'
+
+/**
+ * The worker's records, in memory only: the browser may stop the worker at
+ * any time and this is lost, which is why pages can be asked again.
+ */
+export class RecordStore {
+  private readonly records = new Map<string, ImageRecord>()
+
+  get(id: string): ImageRecord | undefined {
+    return this.records.get(id)
+  }
+
+  /**
+   * Keeps the newest token with its meta (an Updated answer can make the
+   * worker's version newer than the page's) but always the latest proof,
+   * since proofs expire and pages hand out fresh ones.
+   */
+  set(record: ImageRecord): void {
+    const held = this.records.get(record.id)
+    this.records.set(record.id, held && held.token > record.token ? { ...record, token: held.token, meta: held.meta } : record)
+  }
+}

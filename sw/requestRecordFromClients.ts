@@ -1,0 +1,31 @@
+import { sendRequest, type WorkerRequests } from '../protocol/messages'
+import { parseImageRecord, type ImageRecord } from '../protocol/record'
+
+/** How long a request may wait for a page to hand over a record it lacks. */
+export const RECORD_LOOKUP_TIMEOUT_MS = 4000
+
+/**
+ * Asks pages for a record the worker does not hold, as after the browser
+ * restarted it with empty memory. The page that made the request comes first
+ * (it was given the record); then every other window at once. Null when no
+ * page has it within `timeoutMs`. Replies are untrusted and checked.
+ */
+export async function requestRecordFromClients(clients: Clients, id: string, clientId: string, timeoutMs = RECORD_LOOKUP_TIMEOUT_MS): Promise<ImageRecord | null> {
+  const deadline = Date.now() + timeoutMs
+  const ask = async (client: Client): Promise<ImageRecord | null> => {
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) return null
+    try {
+      const reply = await sendRequest<WorkerRequests, 'getImageRecord'>(client, 'getImageRecord', { id }, remaining)
+      const record = reply === null ? null : parseImageRecord(reply)
+      return record?.id === id ? record : null
+    } catch {
+      return null
+    }
+  }
+  const requester = clientId ? await clients.get(clientId) : undefined
+  const fromRequester = requester ? await ask(requester) : null
+  if (fromRequester) return fromRequester
+  const others = (await clients.matchAll({ type: 'window', includeUncontrolled: true })).filter((client) => client.id !== requester?.id)
+  return Promise.any(others.map(async (client) => (await ask(client)) ?? Promise.reject(new Error('no record')))).catch(() => null)
+}
