@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { PixstoreFrontendConfigError, resolveBackendOrigin, resolveFrontendConfig } from './config'
+
+const page = 'https://app.example.com/gallery/index.html'
+
+describe('resolveFrontendConfig', () => {
+  it('fills the defaults and makes every URL absolute', () => {
+    assert.deepEqual(resolveFrontendConfig({ defaultEndpointConnectHost: 'api.example.com' }, page), {
+      worker: { backendOrigin: 'https://api.example.com:7482', route: '/pixstore-image' },
+      serviceWorkerUrl: 'https://app.example.com/pixstore-sw.js',
+      scope: 'https://app.example.com/',
+    })
+  })
+
+  it('takes the given route, worker URL and scope', () => {
+    const resolved = resolveFrontendConfig(
+      { defaultEndpointConnectHost: 'https://api.example.com', defaultEndpointConnectPort: 443, defaultEndpointRoute: '/img/v2', serviceWorkerUrl: 'sw.js', scope: './' },
+      page,
+    )
+    assert.deepEqual(resolved, {
+      worker: { backendOrigin: 'https://api.example.com', route: '/img/v2' },
+      serviceWorkerUrl: 'https://app.example.com/gallery/sw.js',
+      scope: 'https://app.example.com/gallery/',
+    })
+  })
+
+  it('says so when defaultEndpointConnectHost is missing', () => {
+    for (const config of [{}, { defaultEndpointConnectHost: '' }, { defaultEndpointConnectHost: undefined }, { defaultEndpointConnectPort: 7482 }]) {
+      assert.throws(() => resolveFrontendConfig(config, page), (error) => error instanceof PixstoreFrontendConfigError && /defaultEndpointConnectHost is missing/.test(error.message))
+    }
+  })
+
+  it('names the field of every other wrong value', () => {
+    const cases: [unknown, RegExp][] = [
+      [null, /must be an object/],
+      ['api.example.com', /must be an object/],
+      [{ defaultEndpointConnectHost: 42 }, /defaultEndpointConnectHost must be a string/],
+      [{ defaultEndpointConnectHost: 'api.example.com/images' }, /defaultEndpointConnectHost .*no path/],
+      [{ defaultEndpointConnectHost: 'user@api.example.com' }, /defaultEndpointConnectHost .*credentials/],
+      [{ defaultEndpointConnectHost: 'api example.com' }, /defaultEndpointConnectHost/],
+      [{ defaultEndpointConnectHost: 'ftp://api.example.com' }, /defaultEndpointConnectHost must use http:\/\/ or https:\/\//],
+      [{ defaultEndpointConnectHost: 'api.example.com:99999' }, /defaultEndpointConnectHost/],
+      [{ defaultEndpointConnectHost: 'a', defaultEndpointConnectPort: 0 }, /defaultEndpointConnectPort must be an integer from 1 to 65535, got 0/],
+      [{ defaultEndpointConnectHost: 'a', defaultEndpointConnectPort: '7482' }, /defaultEndpointConnectPort .* got "7482"/],
+      [{ defaultEndpointConnectHost: 'a', defaultEndpointConnectPort: 7482.5 }, /defaultEndpointConnectPort/],
+      [{ defaultEndpointConnectHost: 'a', defaultEndpointRoute: 'pixstore-image' }, /defaultEndpointRoute must be a path/],
+      [{ defaultEndpointConnectHost: 'a', defaultEndpointRoute: '/pixstore-image/' }, /defaultEndpointRoute/],
+      [{ defaultEndpointConnectHost: 'a', serviceWorkerUrl: 'https://cdn.example.com/sw.js' }, /serviceWorkerUrl .* must be on the page's origin/],
+      [{ defaultEndpointConnectHost: 'a', serviceWorkerUrl: '' }, /serviceWorkerUrl must be a non-empty URL/],
+      [{ defaultEndpointConnectHost: 'a', scope: '/admin/' }, /scope .* does not cover this page/],
+      [{ defaultEndpointConnectHost: 'a', scope: 5 }, /scope must be/],
+      [{ defaultEndpointConnectHost: 'a', defaultEndpointConectPort: 1 }, /Unknown config field "defaultEndpointConectPort"/],
+    ]
+    for (const [config, message] of cases) {
+      assert.throws(() => resolveFrontendConfig(config, page), (error) => error instanceof PixstoreFrontendConfigError && message.test(error.message), JSON.stringify(config))
+    }
+  })
+})
+
+describe('resolveBackendOrigin', () => {
+  it('uses the page scheme when the host has none', () => {
+    assert.equal(resolveBackendOrigin('api.example.com', undefined, 'https:'), 'https://api.example.com:7482')
+    assert.equal(resolveBackendOrigin('127.0.0.1', undefined, 'http:'), 'http://127.0.0.1:7482')
+    assert.equal(resolveBackendOrigin('localhost', 9000, 'http:'), 'http://localhost:9000')
+  })
+
+  it('keeps an explicit scheme and normalizes case, trailing slash and default ports', () => {
+    assert.equal(resolveBackendOrigin('HTTP://API.Example.com/', 8080, 'https:'), 'http://api.example.com:8080')
+    assert.equal(resolveBackendOrigin('https://api.example.com', 443, 'http:'), 'https://api.example.com')
+    assert.equal(resolveBackendOrigin('http://api.example.com', 80, 'https:'), 'http://api.example.com')
+  })
+
+  it('lets a port in the host win over the default, and refuses a contradicting explicit port', () => {
+    assert.equal(resolveBackendOrigin('api.example.com:9000', undefined, 'https:'), 'https://api.example.com:9000')
+    assert.equal(resolveBackendOrigin('https://api.example.com:443', undefined, 'http:'), 'https://api.example.com')
+    assert.equal(resolveBackendOrigin('127.0.0.1:9000', 9000, 'http:'), 'http://127.0.0.1:9000')
+    assert.throws(() => resolveBackendOrigin('127.0.0.1:9000', 7482, 'http:'), /has port 9000 but defaultEndpointConnectPort is 7482/)
+  })
+
+  it('understands IPv6 literals with and without brackets', () => {
+    assert.equal(resolveBackendOrigin('::1', undefined, 'http:'), 'http://[::1]:7482')
+    assert.equal(resolveBackendOrigin('[::1]', 9000, 'http:'), 'http://[::1]:9000')
+    assert.equal(resolveBackendOrigin('http://[2001:db8::1]:8443', undefined, 'https:'), 'http://[2001:db8::1]:8443')
+  })
+
+  it('refuses a scheme-less host on a page that is not http(s)', () => {
+    assert.throws(() => resolveBackendOrigin('api.example.com', undefined, 'file:'), /no scheme .* write it with https:\/\//)
+    assert.equal(resolveBackendOrigin('https://api.example.com', undefined, 'file:'), 'https://api.example.com:7482')
+  })
+})

@@ -1,0 +1,133 @@
+import { isValidRoute, type WorkerConfig } from '../protocol/workerConfig'
+
+/** What `initPixstoreFrontend` accepts. */
+export interface PixstoreFrontendConfig {
+  /**
+   * The backend's host, with or without scheme and port: `https://api.example.com`,
+   * `api.example.com`, `127.0.0.1:7482`, `[::1]`. Without a scheme the page's own is used.
+   */
+  defaultEndpointConnectHost: string
+  /** Used when the host carries no port of its own. Default 7482. */
+  defaultEndpointConnectPort?: number
+  /** Default `/pixstore-image`; must match the backend's `defaultEndpointRoute`. */
+  defaultEndpointRoute?: string
+  /** Same-origin URL the worker script is served at. Default `/pixstore-sw.js`. */
+  serviceWorkerUrl?: string
+  /** Registration scope; must cover the page. Default `/`. */
+  scope?: string
+}
+
+export interface ResolvedFrontendConfig {
+  /** What the worker needs; also written into its script URL. */
+  worker: WorkerConfig
+  /** Absolute URL of the worker script, without the config query. */
+  serviceWorkerUrl: string
+  /** Absolute scope URL. */
+  scope: string
+}
+
+export const DEFAULT_CONNECT_PORT = 7482
+export const DEFAULT_ROUTE = '/pixstore-image'
+export const DEFAULT_SERVICE_WORKER_URL = '/pixstore-sw.js'
+export const DEFAULT_SCOPE = '/'
+
+const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope']
+
+export class PixstoreFrontendConfigError extends TypeError {
+  override name = 'PixstoreFrontendConfigError'
+}
+
+/**
+ * Validates the whole config against the page's URL before anything is
+ * registered, so a typo fails with the field's name instead of broken images.
+ */
+export function resolveFrontendConfig(input: unknown, pageUrl: string): ResolvedFrontendConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new PixstoreFrontendConfigError('Pixstore frontend config must be an object with at least defaultEndpointConnectHost')
+  }
+  const config = input as Record<string, unknown>
+  for (const field of Object.keys(config)) {
+    if (!FIELDS.includes(field)) throw invalid(`Unknown config field "${field}"; allowed fields: ${FIELDS.join(', ')}`)
+  }
+  const { defaultEndpointConnectHost: host, defaultEndpointConnectPort: port, defaultEndpointRoute: route = DEFAULT_ROUTE } = config
+  if (host === undefined || host === null || host === '') {
+    throw invalid('defaultEndpointConnectHost is missing: give the backend host, e.g. "api.example.com" or "https://api.example.com:7482"')
+  }
+  if (typeof host !== 'string') throw invalid(`defaultEndpointConnectHost must be a string, got ${describe(host)}`)
+  if (port !== undefined && !isPort(port)) throw invalid(`defaultEndpointConnectPort must be an integer from 1 to 65535, got ${describe(port)}`)
+  if (!isValidRoute(route)) {
+    throw invalid(`defaultEndpointRoute must be a path like "/pixstore-image" (starts with "/", no trailing "/", characters [A-Za-z0-9._~-]), got ${describe(route)}`)
+  }
+  const page = new URL(pageUrl)
+  const serviceWorkerUrl = sameOriginUrl('serviceWorkerUrl', config.serviceWorkerUrl ?? DEFAULT_SERVICE_WORKER_URL, page)
+  const scope = sameOriginUrl('scope', config.scope ?? DEFAULT_SCOPE, page)
+  if (!page.href.startsWith(scope)) throw invalid(`scope "${scope}" does not cover this page (${page.href}), so the worker could never serve its images`)
+  return {
+    worker: { backendOrigin: resolveBackendOrigin(host, port, page.protocol), route },
+    serviceWorkerUrl,
+    scope,
+  }
+}
+
+/**
+ * `{scheme}//{host}:{port}` as a normalized origin. A port written in the host
+ * wins over the default; an explicit `port` that contradicts it is an error,
+ * since one of the two is a mistake.
+ */
+export function resolveBackendOrigin(host: string, port: number | undefined, pageProtocol: string): string {
+  const withScheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(host)
+  const protocol = withScheme ? `${withScheme[1]!.toLowerCase()}:` : pageProtocol
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw invalid(
+      withScheme
+        ? `defaultEndpointConnectHost must use http:// or https://, got "${host}"`
+        : `defaultEndpointConnectHost "${host}" has no scheme and the page's own (${pageProtocol}) is not http or https: write it with https://`,
+    )
+  }
+  let authority = withScheme ? host.slice(withScheme[0].length) : host
+  if (authority.endsWith('/')) authority = authority.slice(0, -1)
+  // A bare IPv6 address ("::1") has colons that are not a port separator.
+  if (/^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/.test(authority)) authority = `[${authority}]`
+  const ownPort = /^(?:\[[^\]]*\]|[^:\[\]]*):(\d+)$/.exec(authority)?.[1]
+  let url: URL
+  try {
+    url = new URL(`${protocol}//${authority}`)
+  } catch {
+    throw invalid(`defaultEndpointConnectHost "${host}" is not a host name or IP address with an optional scheme and port`)
+  }
+  if (url.username || url.password || url.pathname !== '/' || url.search || url.hash || !url.hostname || /[\/?#@\s]/.test(authority)) {
+    throw invalid(`defaultEndpointConnectHost "${host}" must be only a host with an optional scheme and port: no path, query, credentials or spaces`)
+  }
+  if (ownPort !== undefined) {
+    if (!isPort(Number(ownPort))) throw invalid(`defaultEndpointConnectHost "${host}" has port ${ownPort}; a port is an integer from 1 to 65535`)
+    if (port !== undefined && port !== Number(ownPort)) {
+      throw invalid(`defaultEndpointConnectHost "${host}" has port ${ownPort} but defaultEndpointConnectPort is ${port}: give the port once`)
+    }
+  }
+  url.port = String(ownPort !== undefined ? Number(ownPort) : (port ?? DEFAULT_CONNECT_PORT))
+  return url.origin
+}
+
+function sameOriginUrl(field: string, value: unknown, page: URL): string {
+  if (typeof value !== 'string' || value === '') throw invalid(`${field} must be a non-empty URL string, got ${describe(value)}`)
+  let url: URL
+  try {
+    url = new URL(value, page)
+  } catch {
+    throw invalid(`${field} "${value}" is not a URL`)
+  }
+  if (url.origin !== page.origin) throw invalid(`${field} "${value}" must be on the page's origin (${page.origin}): browsers only run same-origin service workers`)
+  return url.href
+}
+
+const isPort = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535
+
+const invalid = (message: string) => new PixstoreFrontendConfigError(`Pixstore: ${message}`)
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
