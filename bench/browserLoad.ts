@@ -1,0 +1,278 @@
+// Section 4: headless Chromium loads a page of N images, (a) through Pixstore's
+// service worker from the Pixstore backend, (b) as plain <img src> from a
+// static server. Timed inside the page with performance.now() and load events.
+import { existsSync, readFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Koa from 'koa'
+import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
+import type { Row } from './report'
+import type { ServerProcess } from './serverProcess'
+import { median, ratioRange } from './stats'
+
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
+const WORKER_FILE = path.join(DIST, 'pixstore-sw.js')
+const PAGE_MODULE = path.join(DIST, 'page', 'index.js')
+const CHROMIUM = '/usr/bin/chromium'
+const ROUTE = '/pixstore-image'
+
+/** Why the browser section cannot run, or null when it can. */
+export function browserUnavailable(): string | null {
+  for (const file of [WORKER_FILE, PAGE_MODULE, CHROMIUM]) if (!existsSync(file)) return `${file} is missing`
+  return null
+}
+
+export interface BrowserSetup {
+  pixstore: ServerProcess
+  plain: ServerProcess
+  /** Records of the gallery images, in the same order as plainPaths. */
+  records: ImageRecord[]
+  /** Paths on the plain server of the same (plaintext) image files. */
+  plainPaths: string[]
+  imageSize: string
+  rounds: number
+}
+
+type Mode = 'pixstore' | 'plain'
+
+/** What the page reports; times are performance.now(), i.e. ms since navigation start. */
+interface PageTiming {
+  controlledAtStart: boolean
+  /** The page's module script starts running (Pixstore: after its import of the page module). */
+  scriptStart: number
+  /** Pixstore: initPixstoreFrontend resolved; plain: same as scriptStart. */
+  initDone: number
+  /** Pixstore: setImageRecords resolved too; plain: same as scriptStart. */
+  ready: number
+  inserted: number
+  done: number
+  failed: number
+  /** Resource Timing of the images, medians per image (NaN when the browser reported none). */
+  waitMs: number
+  bodyMs: number
+}
+
+interface Visit {
+  timing: PageTiming
+  /** Requests that reached the image server during this visit, by "METHOD /segment". */
+  requests: Record<string, number>
+}
+
+interface ModeRound {
+  first: Visit
+  warm: Visit
+  returning: Visit
+}
+
+function pageHtml(mode: Mode, setup: BrowserSetup): string {
+  const srcs = mode === 'pixstore' ? setup.records.map((r) => `${ROUTE}/${r.id}`) : setup.plainPaths.map((p) => `${setup.plain.origin}${p}`)
+  const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: setup.pixstore.port, defaultEndpointRoute: ROUTE }
+  const pixstoreSetup = `
+  await initPixstoreFrontend(${JSON.stringify(config)})
+  initDone = performance.now()
+  await setImageRecords(JSON.parse(document.getElementById('records').textContent))
+  window.benchClearCache = clearImageCache`
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>Pixstore bench: ${mode}</title></head>
+<body>
+<div id="gallery"></div>
+${mode === 'pixstore' ? `<script type="application/json" id="records">${JSON.stringify(setup.records)}</script>` : ''}
+<script type="module">
+${mode === 'pixstore' ? "import { initPixstoreFrontend, setImageRecords, clearImageCache } from '/pixstore/frontend.js'" : ''}
+const srcs = ${JSON.stringify(srcs)}
+const scriptStart = performance.now()
+const controlledAtStart = !!(navigator.serviceWorker && navigator.serviceWorker.controller)
+const median = (values) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
+  return sorted.length ? sorted[sorted.length >> 1] : NaN
+}
+window.benchRun = (async () => {
+  let initDone = scriptStart
+  ${mode === 'pixstore' ? pixstoreSetup : ''}
+  const ready = performance.now()
+  const gallery = document.getElementById('gallery')
+  const inserted = performance.now()
+  const results = await Promise.all(srcs.map((src) => new Promise((resolve) => {
+    const img = document.createElement('img')
+    img.width = 64
+    img.addEventListener('load', () => resolve(img.naturalWidth > 0))
+    img.addEventListener('error', () => resolve(false))
+    img.src = src
+    gallery.append(img)
+  })))
+  const done = performance.now()
+  const images = performance.getEntriesByType('resource').filter((e) => e.initiatorType === 'img' && e.startTime >= inserted)
+  return {
+    controlledAtStart, scriptStart, initDone, ready, inserted, done,
+    failed: results.filter((ok) => !ok).length,
+    waitMs: median(images.map((e) => e.responseStart - e.startTime)),
+    bodyMs: median(images.map((e) => e.responseEnd - e.responseStart)),
+  }
+})()
+</script>
+</body></html>`
+}
+
+async function startSite(setup: BrowserSetup): Promise<{ origin: string; close: () => Promise<void> }> {
+  const pages: Record<string, string> = { '/pixstore.html': pageHtml('pixstore', setup), '/plain.html': pageHtml('plain', setup) }
+  const pageModule = readFileSync(PAGE_MODULE)
+  const app = new Koa()
+  // The backend's own helper serves the built worker, as an application would.
+  app.use(pixstoreServiceWorker({ path: '/pixstore-sw.js', file: WORKER_FILE }))
+  app.use(async (ctx, next) => {
+    if (ctx.method !== 'GET') return next()
+    if (ctx.path === '/pixstore/frontend.js') {
+      ctx.type = 'text/javascript'
+      ctx.set('Cache-Control', 'no-cache')
+      ctx.body = pageModule
+      return
+    }
+    const html = Object.hasOwn(pages, ctx.path) ? pages[ctx.path] : undefined
+    if (html === undefined) return next()
+    ctx.type = 'text/html'
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = html
+  })
+  const server = http.createServer(app.callback())
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()))
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  }
+}
+
+function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [key, count] of Object.entries(after)) if (count - (before[key] ?? 0) > 0) out[key] = count - (before[key] ?? 0)
+  return out
+}
+
+export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; notes: string[] }> {
+  const { chromium } = await import('@playwright/test')
+  const site = await startSite(setup)
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  })
+  const imageServer = (mode: Mode) => (mode === 'pixstore' ? setup.pixstore : setup.plain)
+  const count = setup.records.length
+
+  async function visit(mode: Mode, page: import('@playwright/test').Page, navigate: () => Promise<unknown>, consoleErrors: string[]): Promise<Visit> {
+    const before = (await imageServer(mode).sample()).requests
+    await navigate()
+    const timing = await Promise.race([
+      page.evaluate(() => (window as unknown as { benchRun: Promise<PageTiming> }).benchRun),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${mode} page did not finish within 30 s`)), 30_000)),
+    ])
+    if (timing.failed > 0) {
+      throw new Error(`${mode}: ${timing.failed} of ${count} images failed to load${consoleErrors.length ? `; console: ${consoleErrors.slice(0, 3).join(' | ')}` : ''}`)
+    }
+    return { timing, requests: delta((await imageServer(mode).sample()).requests, before) }
+  }
+
+  async function runMode(mode: Mode): Promise<ModeRound> {
+    // A fresh context is a fresh profile: no service worker, empty HTTP cache and Cache Storage.
+    const context = await browser.newContext({ serviceWorkers: 'allow' })
+    try {
+      const page = await context.newPage()
+      const consoleErrors: string[] = []
+      page.on('console', (message) => message.type() === 'error' && consoleErrors.push(message.text()))
+      page.on('pageerror', (error) => consoleErrors.push(error.message))
+      const url = `${site.origin}/${mode}.html`
+      const first = await visit(mode, page, () => page.goto(url), consoleErrors)
+      const warm = await visit(mode, page, () => page.reload(), consoleErrors)
+      // Returning visitor whose cache is empty: the worker is installed (Pixstore), the HTTP cache is cleared (plain).
+      if (mode === 'pixstore') await page.evaluate(() => (window as unknown as { benchClearCache: () => Promise<number> }).benchClearCache())
+      else await (await context.newCDPSession(page)).send('Network.clearBrowserCache')
+      const returning = await visit(mode, page, () => page.reload(), consoleErrors)
+      return { first, warm, returning }
+    } finally {
+      await context.close()
+    }
+  }
+
+  const rounds: { pixstore: ModeRound; plain: ModeRound }[] = []
+  try {
+    for (let round = -1; round < setup.rounds; round++) {
+      // Round -1 warms up the browser, servers and disk cache; it is thrown away. Order alternates.
+      const order: Mode[] = round % 2 === 0 ? ['pixstore', 'plain'] : ['plain', 'pixstore']
+      const result = {} as { pixstore: ModeRound; plain: ModeRound }
+      for (const mode of order) result[mode] = await runMode(mode)
+      if (round >= 0) rounds.push(result)
+      process.stdout.write('.')
+    }
+  } finally {
+    await browser.close()
+    await site.close()
+  }
+
+  const metric = (pick: (r: ModeRound) => number) => {
+    const pairs = rounds.map((r) => ({ pixstore: pick(r.pixstore), plain: pick(r.plain) }))
+    return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) }
+  }
+  const imagesOnly = (v: Visit) => v.timing.done - v.timing.inserted
+  const n = `${count} x ${setup.imageSize}`
+  const rows: Row[] = [
+    {
+      key: '4a',
+      label: `first visit: navigation to ${n} loaded`,
+      unit: 'ms',
+      ...metric((r) => r.first.timing.done),
+      better: 'lower',
+      explain: `Fresh browser profile. From navigation start to the last image's load event. Pixstore includes loading the page module, registering and activating the worker, setImageRecords; then every image is fetched (with CORS preflight), decrypted with WebCrypto and put into Cache Storage.`,
+    },
+    {
+      key: '4b',
+      label: `first visit: ${n}, images only`,
+      unit: 'ms',
+      ...metric((r) => imagesOnly(r.first)),
+      better: 'lower',
+      explain: 'Same visit, from inserting the <img> tags to the last load event: the decrypt path of a worker that was just installed, against plain image downloads.',
+    },
+    {
+      key: '4c',
+      label: `empty cache: ${n}, images only`,
+      unit: 'ms',
+      ...metric((r) => imagesOnly(r.returning)),
+      better: 'lower',
+      explain: "Reload after emptying the cache (Pixstore: clearImageCache(), worker stays installed; plain: the browser's HTTP cache cleared over CDP): the steady-state decrypt path.",
+    },
+    {
+      key: '4d',
+      label: `warm reload: ${n}, images only`,
+      unit: 'ms',
+      ...metric((r) => imagesOnly(r.warm)),
+      better: 'lower',
+      explain: "Reload after the first visit: Pixstore answers from Cache Storage inside the worker; plain images come from the browser's HTTP cache (served with max-age=3600).",
+    },
+    {
+      key: '4e',
+      label: `warm reload: navigation to ${n} loaded`,
+      unit: 'ms',
+      ...metric((r) => r.warm.timing.done),
+      better: 'lower',
+      explain: 'The same warm reload from navigation start: Pixstore adds initPixstoreFrontend (already controlled) and setImageRecords round trips to the worker.',
+    },
+  ]
+  const describe = (requests: Record<string, number>) =>
+    Object.entries(requests)
+      .map(([key, value]) => `${value} ${key}`)
+      .join(', ') || 'none'
+  const last = rounds.at(-1)!
+  const ms = (pick: (r: { pixstore: ModeRound; plain: ModeRound }) => number, digits = 0) => {
+    const value = median(rounds.map(pick).filter(Number.isFinite))
+    return Number.isFinite(value) ? value.toFixed(digits) : 'n/a'
+  }
+  const notes = [
+    `Requests reaching the image servers in the last round: Pixstore first visit: ${describe(last.pixstore.first.requests)}; warm reload: ${describe(last.pixstore.warm.requests)}; empty-cache reload: ${describe(last.pixstore.returning.requests)}. Plain first visit: ${describe(last.plain.first.requests)}; warm reload: ${describe(last.plain.warm.requests)}; empty-cache reload: ${describe(last.plain.returning.requests)}.`,
+    `Pixstore page controlled by the worker at start: first visit ${last.pixstore.first.timing.controlledAtStart}, warm reload ${last.pixstore.warm.timing.controlledAtStart}.`,
+    `Where the Pixstore page's time goes before the first <img> (medians, ms since navigation; plain page script starts at ${ms((r) => r.plain.first.timing.scriptStart)} first visit / ${ms((r) => r.plain.warm.timing.scriptStart)} warm): first visit: script ${ms((r) => r.pixstore.first.timing.scriptStart)}, initPixstoreFrontend done ${ms((r) => r.pixstore.first.timing.initDone)}, setImageRecords done ${ms((r) => r.pixstore.first.timing.ready)}; warm reload: ${ms((r) => r.pixstore.warm.timing.scriptStart)} / ${ms((r) => r.pixstore.warm.timing.initDone)} / ${ms((r) => r.pixstore.warm.timing.ready)}.`,
+    `Per image (Resource Timing, medians; request start -> first response byte / response body): ${(['first', 'returning', 'warm'] as const)
+      .map((visit) => `${visit === 'returning' ? 'empty cache' : visit === 'warm' ? 'warm reload' : 'first visit'}: Pixstore ${ms((r) => r.pixstore[visit].timing.waitMs, 1)} / ${ms((r) => r.pixstore[visit].timing.bodyMs, 1)}, plain ${ms((r) => r.plain[visit].timing.waitMs, 1)} / ${ms((r) => r.plain[visit].timing.bodyMs, 1)}`)
+      .join('; ')} ms.`,
+  ]
+  return { rows, notes }
+}
