@@ -13,17 +13,19 @@ const STATIC = {
   '/pixstore/frontend.js': { file: path.join(here, '..', 'dist', 'page', 'index.js'), type: 'text/javascript' },
 }
 
+const titleOf = (file) => path.basename(file).replace(/\.\w+$/, '').replace(/-/g, ' ')
+
 /**
- * `gallery` is [{ id, title }]; the API answers with fresh image records, the
- * way an application returns them next to its own data.
+ * `gallery` is [{ id, sample }] with `sample` an index into `samples`; the API
+ * answers with fresh image records, the way an application returns them next to its own data.
  */
 export function createDemoSite({ gallery, samples, backendPort }) {
   const app = new Koa()
   const router = new Router()
-  let replacements = 0
+  const view = async ({ id, sample }) => ({ id, title: titleOf(samples[sample]), record: await getImageRecord(id) })
 
   router.get('/api/gallery', async (ctx) => {
-    const items = await Promise.all(gallery.map(async (item) => ({ ...item, record: await getImageRecord(item.id) })))
+    const items = await Promise.all(gallery.map(view))
     ctx.body = { backendPort, items: items.filter((item) => item.record) }
   })
 
@@ -31,10 +33,10 @@ export function createDemoSite({ gallery, samples, backendPort }) {
   router.post('/api/gallery/:id/replace', async (ctx) => {
     const item = gallery.find((entry) => entry.id === ctx.params.id)
     if (!item) ctx.throw(404, 'No such gallery image')
-    const sample = samples[replacements++ % samples.length]
-    const record = await updateImageFromFile(item.id, sample)
-    if (!record) ctx.throw(500, 'Update failed')
-    ctx.body = { ...item, record }
+    const next = (item.sample + 1) % samples.length
+    if (!(await updateImageFromFile(item.id, samples[next]))) ctx.throw(500, 'Update failed')
+    item.sample = next
+    ctx.body = await view(item)
   })
 
   app.use(pixstoreServiceWorker())

@@ -26,7 +26,7 @@ const samples = readdirSync(samplesDir).filter((name) => /\.(png|jpe?g|webp|gif|
 const gallery = []
 for (const name of samples) {
   const record = await saveImageFromFile(path.join(samplesDir, name), 'demo')
-  if (record) gallery.push({ id: record.id, title: name.replace(/\.\w+$/, '').replace(/-/g, ' ') })
+  if (record) gallery.push({ id: record.id, sample: gallery.length })
 }
 
 const site = createDemoSite({ gallery, samples: samples.map((name) => path.join(samplesDir, name)), backendPort: BACKEND_PORT })

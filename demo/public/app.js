@@ -31,6 +31,7 @@ function figure(item) {
   replace.addEventListener('click', async () => {
     const updated = await (await fetch(`/api/gallery/${encodeURIComponent(item.id)}/replace`, { method: 'POST' })).json()
     await setImageRecords([updated.record])
+    title.textContent = img.alt = updated.title
     // A new URL per version, so the browser's own image cache cannot show the old picture.
     img.src = `/pixstore-image/${item.id}?v=${updated.record.token}`
   })
