@@ -9,7 +9,7 @@ import { createDemoSite } from './site.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, '..')
-const dataDir = path.join(root, '.pixstore-demo')
+const dataDir = process.env.PIXSTORE_DEMO_DIR ?? path.join(root, '.pixstore-demo')
 const samplesDir = path.join(root, 'fixtures', 'images')
 const SITE_PORT = Number(process.env.DEMO_PORT ?? 7480)
 const BACKEND_PORT = Number(process.env.PIXSTORE_PORT ?? 7482)

@@ -25,7 +25,8 @@ export function createPixstoreRouter(backend: PixstoreBackend): Router {
     if (!isValidImageId(id)) return badRequest(ctx, invalidId)
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'application/octet-stream'
-    ctx.body = Buffer.from(await backend.customEndpointHelper(id, ctx.get(TOKEN_HEADER), ctx.get(PROOF_HEADER)))
+    const wire = await backend.customEndpointHelper(id, ctx.get(TOKEN_HEADER), ctx.get(PROOF_HEADER))
+    ctx.body = Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength) // a view: no second copy of the ciphertext
   })
   router.get([route, `${route}/`], (ctx) => badRequest(ctx, `Missing image id: request ${route}/<id>\n`))
   router.get(`${route}/*rest`, (ctx) => badRequest(ctx, invalidId))
