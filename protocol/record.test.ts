@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { base64ToBytes, bytesToBase64 } from './base64'
 import { frameImage, imageFormatByName, ImageFrameError, unframeImage } from './formats'
-import { InvalidImageRecordError, isValidImageId, parseImageRecord } from './record'
+import { decodeImageMeta, encodeImageMeta, InvalidImageRecordError, isValidImageId, parseImageRecord } from './record'
 
 const good = {
   id: 'students:AbC_d-9',
@@ -43,6 +43,15 @@ describe('parseImageRecord', () => {
     for (const [value, message] of cases) {
       assert.throws(() => parseImageRecord(value), (error) => error instanceof InvalidImageRecordError && message.test(error.message))
     }
+  })
+})
+
+describe('image meta', () => {
+  it('converts between raw key material and the base64 a record carries', () => {
+    const raw = decodeImageMeta(good.meta)
+    assert.deepEqual([raw.key.length, raw.iv.length, raw.tag.length], [32, 12, 16])
+    assert.deepEqual(raw.iv, new Uint8Array(12).fill(2))
+    assert.deepEqual(encodeImageMeta(raw), good.meta)
   })
 })
 

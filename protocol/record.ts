@@ -1,5 +1,5 @@
-import { base64ToBytes } from './base64'
-import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH } from './wire'
+import { base64ToBytes, bytesToBase64 } from './base64'
+import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH, type RawImageMeta } from './wire'
 
 /** What the application hands to the browser for one image. Keys are standard base64. */
 export interface ImageRecord {
@@ -7,6 +7,16 @@ export interface ImageRecord {
   token: number
   meta: { key: string; iv: string; tag: string }
   statelessProof: string
+}
+
+/** Raw key material (as the wire carries it) → the base64 strings a record carries. */
+export function encodeImageMeta({ key, iv, tag }: RawImageMeta): ImageRecord['meta'] {
+  return { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(tag) }
+}
+
+/** A record's base64 meta → raw key material for decryption. */
+export function decodeImageMeta({ key, iv, tag }: ImageRecord['meta']): RawImageMeta {
+  return { key: base64ToBytes(key), iv: base64ToBytes(iv), tag: base64ToBytes(tag) }
 }
 
 export const MAX_IMAGE_ID_LENGTH = 256

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { bytesToBase64 } from '../protocol/base64'
 import { frameImage, imageFormatByByte } from '../protocol/formats'
-import { isValidImageId, type ImageRecord } from '../protocol/record'
+import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
 import { encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
 import { resolveConfig, type PixstoreConfig } from './config'
 import { encryptImage } from './crypto'
@@ -149,7 +148,7 @@ export class PixstoreBackend {
     return {
       id: image.id,
       token: image.token,
-      meta: { key: bytesToBase64(image.key), iv: bytesToBase64(image.iv), tag: bytesToBase64(image.tag) },
+      meta: encodeImageMeta(image),
       statelessProof: this.createStatelessProof(image.id),
     }
   }

@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { unframeImage } from '../protocol/formats'
-import { decodeWirePayload, PixstoreState, type RawImageMeta, type WirePayload } from '../protocol/wire'
-import type { ImageRecord } from '../protocol/record'
-import { base64ToBytes } from '../protocol/base64'
+import { decodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
+import { decodeImageMeta, type ImageRecord } from '../protocol/record'
 import type { PixstoreConfig } from './config'
 import { decryptImage } from './crypto'
 
@@ -53,14 +52,10 @@ export const proofHeaders = (record: ImageRecord, withToken = true): Record<stri
   ...(withToken ? { 'x-pixstore-token': String(record.token) } : {}),
 })
 
-export function recordMeta(record: ImageRecord): RawImageMeta {
-  return { key: base64ToBytes(record.meta.key), iv: base64ToBytes(record.meta.iv), tag: base64ToBytes(record.meta.tag) }
-}
-
 /** Decrypts a Success (with the record's meta) or Updated (with its own meta) payload to the image bytes. */
 export function openPayload(payload: WirePayload, record: ImageRecord): { image: Buffer; mimeType: string; token: number } {
   if (payload.state === PixstoreState.Success) {
-    const { format, image } = unframeImage(decryptImage(payload.ciphertext, recordMeta(record)))
+    const { format, image } = unframeImage(decryptImage(payload.ciphertext, decodeImageMeta(record.meta)))
     return { image: Buffer.from(image), mimeType: format.mimeType, token: record.token }
   }
   if (payload.state === PixstoreState.Updated) {

@@ -1,6 +1,5 @@
-import { base64ToBytes } from '../protocol/base64'
 import { ImageFrameError, type ImageFormat } from '../protocol/formats'
-import type { ImageRecord } from '../protocol/record'
+import { decodeImageMeta, type ImageRecord } from '../protocol/record'
 import { decodeWirePayload, PixstoreState, PROOF_HEADER, stateName, TOKEN_HEADER, type RawImageMeta } from '../protocol/wire'
 import { backendImageUrl, type WorkerConfig } from '../protocol/workerConfig'
 import { decryptImage, ImageDecryptionError } from './decryptImage'
@@ -43,7 +42,7 @@ export async function fetchImage(config: WorkerConfig, record: ImageRecord): Pro
     const payload = decodeWirePayload(body)
     switch (payload.state) {
       case PixstoreState.Success:
-        return { ...(await decryptImage(payload.ciphertext, recordMeta(record))), token: record.token, updatedMeta: null }
+        return { ...(await decryptImage(payload.ciphertext, decodeImageMeta(record.meta))), token: record.token, updatedMeta: null }
       case PixstoreState.Updated:
         return { ...(await decryptImage(payload.ciphertext, payload.meta)), token: payload.token, updatedMeta: payload.meta }
       default: {
@@ -57,10 +56,6 @@ export async function fetchImage(config: WorkerConfig, record: ImageRecord): Pro
     if (error instanceof ImageFrameError) throw new ImageFailure('InvalidPayload', `image "${record.id}" decrypted to no known format: ${error.message}`)
     throw new ImageFailure('InvalidPayload', `backend sent no valid Pixstore payload for image "${record.id}": ${describe(error)}`)
   }
-}
-
-function recordMeta({ meta }: ImageRecord): RawImageMeta {
-  return { key: base64ToBytes(meta.key), iv: base64ToBytes(meta.iv), tag: base64ToBytes(meta.tag) }
 }
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error))

@@ -1,6 +1,5 @@
 import type { RouteHandlerCallbackOptions, RouteHandlerObject } from 'workbox-core/types.js'
-import { bytesToBase64 } from '../protocol/base64'
-import type { ImageRecord } from '../protocol/record'
+import { encodeImageMeta, type ImageRecord } from '../protocol/record'
 import { backendImageUrl, type WorkerConfig } from '../protocol/workerConfig'
 import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
@@ -60,10 +59,7 @@ export class ImageRequestHandler implements RouteHandlerObject {
 
   private async fetchAndCache(config: WorkerConfig, record: ImageRecord, url: string): Promise<FetchedImage> {
     const fetched = await fetchImage(config, record)
-    if (fetched.updatedMeta) {
-      const { key, iv, tag } = fetched.updatedMeta
-      this.options.records.set({ ...record, token: fetched.token, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(tag) } })
-    }
+    if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
     try {
       // Awaited, not left to waitUntil: once the <img> has loaded, cachedImageExists() must see it.
       await this.options.cache.put(url, imageResponse(fetched.image, fetched.format.mimeType, fetched.token))
