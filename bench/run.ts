@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PixstoreBackend, type ImageRecord } from '../server/index'
+import type { SqliteImageStore } from '../server/stores/sqliteStore'
 import { benchBrowser, browserUnavailable } from './browserLoad'
 import { formatBytes, makePng } from './images'
 import { printReport, type Row } from './report'
@@ -62,13 +63,13 @@ async function main(): Promise<void> {
     const save = async (bytes: Buffer): Promise<{ record: ImageRecord; file: string }> => {
       const record = await backend.saveImage(bytes)
       if (!record) throw new Error(`saveImage failed: ${backend.lastError?.message}`)
-      return { record, file: path.join(store.imageRootDir, backend.store.get(record.id)!.file) }
+      return { record, file: path.join(store.imageRootDir, (await (backend.store as SqliteImageStore).get(record.id))!.file) }
     }
     const savedSmall = await save(small)
     const savedLarge = await save(large)
     const savedGallery: { record: ImageRecord; file: string }[] = []
     for (const bytes of gallery) savedGallery.push(await save(bytes))
-    backend.close()
+    await backend.close()
 
     const files: Record<string, StaticFile> = {
       '/cipher/small': { path: savedSmall.file, contentType: 'application/octet-stream', cacheControl: 'no-store' },

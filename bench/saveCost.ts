@@ -98,7 +98,7 @@ export async function benchSave(
       )
     }
   } finally {
-    backend.close()
+    await backend.close()
     await rm(plainDir, { recursive: true, force: true })
   }
   return rows

@@ -197,7 +197,7 @@ export async function startExtraBackend(overrides: Partial<PixstoreConfig> = {})
         server.closeAllConnections()
         server.close(() => resolve())
       })
-      backend.close()
+      await backend.close()
       await rm(store.dir, { recursive: true, force: true })
     },
   })

@@ -9,7 +9,8 @@ import { detectImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
 import { proofWindow, signProof, verifyProof, type ProofKeys } from './proof'
 import { resolveProofKeys } from './proofKeys'
-import { ImageStore, type StoredImage } from './store'
+import type { ImageStore, StoredImage } from './stores/imageStore'
+import { openImageStore } from './stores/openImageStore'
 
 export interface PixstoreBackendOptions {
   customErrorHandler?: CustomErrorHandler
@@ -43,7 +44,7 @@ export class PixstoreBackend {
       console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')
     }
     this.now = options.now ?? Date.now
-    this.store = new ImageStore(this.config.imageRootDir, this.config.databasePath)
+    this.store = openImageStore(this.config)
   }
 
   get lastError(): PixstoreError | null {
@@ -56,7 +57,7 @@ export class PixstoreBackend {
 
   saveImage(buffer: Uint8Array, dir?: string): Promise<ImageRecord | null> {
     return this.errors.run(async () => {
-      const id = createImageId(dir, (candidate) => this.store.has(candidate))
+      const id = await createImageId(dir, (candidate) => this.store.has(candidate))
       return this.toRecord(await this.store.insert(id, await this.encrypt(buffer)))
     })
   }
@@ -87,14 +88,14 @@ export class PixstoreBackend {
   }
 
   imageExists(id: string): Promise<boolean | null> {
-    return this.errors.run(async () => isValidImageId(id) && this.store.has(id))
+    return this.errors.run(async () => isValidImageId(id) && (await this.store.has(id)))
   }
 
   /** The record to hand to the browser, with a proof fresh for this window. */
   getImageRecord(id: string): Promise<ImageRecord | null> {
     return this.errors.run(async () => {
       assertValidId(id)
-      const image = this.store.get(id)
+      const image = await this.store.get(id)
       if (!image) throw new PixstoreError(`Image not found: ${id}`)
       return this.toRecord(image)
     })
@@ -113,8 +114,13 @@ export class PixstoreBackend {
     return encodeWirePayload(await this.answer(id, clientToken, proof))
   }
 
-  close(): void {
-    this.store.close()
+  /** Prepares the store (schema, crash leftovers); `initPixstoreBackend` awaits it before serving. */
+  open(): Promise<void> {
+    return this.store.open()
+  }
+
+  close(): Promise<void> {
+    return this.store.close()
   }
 
   private async answer(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<WirePayload> {

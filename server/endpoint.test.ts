@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from './backend'
 import { createPixstoreApp } from './endpoint'
+import type { SqliteImageStore } from './stores/sqliteStore'
 import { fetchWire, fixtureImages, openPayload, proofHeaders, rawRequest, readFixture, serve, testConfig } from './testSupport'
 
 const MIME = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' } as const
@@ -23,7 +24,7 @@ function backendOnPort(overrides: ConstructorParameters<typeof PixstoreBackend>[
     start: async () => void (server = await serve(createPixstoreApp(backend))),
     stop: async () => {
       await server?.close()
-      backend.close()
+      await backend.close()
       cleanup()
     },
   }
@@ -162,7 +163,7 @@ describe('GET /pixstore-image/:id', () => {
 
   it('gives InternalError (not a crash) when a stored file is damaged, and keeps serving', async () => {
     const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
-    const { file } = env.backend.store.get(record.id)!
+    const { file } = (await (env.backend.store as SqliteImageStore).get(record.id))!
     const full = path.join(env.config.imageRootDir!, file)
     rmSync(full)
     mkdirSync(full) // reading a directory fails with EISDIR

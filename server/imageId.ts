@@ -7,13 +7,13 @@ const DIR_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
  * A new id: 128 random bits in base64url, optionally as `dir:name` (the dir
  * becomes a folder under imageRootDir). Random, so ids cannot be guessed.
  */
-export function createImageId(dir: string | undefined, exists: (id: string) => boolean): string {
+export async function createImageId(dir: string | undefined, exists: (id: string) => Promise<boolean>): Promise<string> {
   if (dir !== undefined && !DIR_PATTERN.test(dir)) {
     throw new PixstoreError(`Invalid dir "${String(dir).slice(0, 64)}": use 1-64 characters of [A-Za-z0-9_-]`)
   }
   for (;;) {
     const name = randomBytes(16).toString('base64url')
     const id = dir ? `${dir}:${name}` : name
-    if (!exists(id)) return id
+    if (!(await exists(id))) return id
   }
 }

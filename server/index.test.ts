@@ -121,7 +121,7 @@ describe('proofs across restarts, instances and secret rotation', () => {
     const { config, cleanup } = testConfig({ statelessProofSecret: undefined })
     const first = new PixstoreBackend(config, { env: { PIXSTORE_SECRET: OLD } })
     const record = (await first.saveImage(readFixture(fixtureImages('png')[0]!)))!
-    first.close()
+    await first.close()
     const restarted = new PixstoreBackend(config, { env: { PIXSTORE_SECRET: OLD } })
     const sibling = new PixstoreBackend(config, { env: { PIXSTORE_SECRET: OLD } })
     try {
@@ -129,8 +129,8 @@ describe('proofs across restarts, instances and secret rotation', () => {
         assert.equal((await backend.customEndpointHelper(record.id, record.token, record.statelessProof))[0], PixstoreState.Success)
       }
     } finally {
-      restarted.close()
-      sibling.close()
+      await restarted.close()
+      await sibling.close()
       cleanup()
     }
   })
@@ -139,7 +139,7 @@ describe('proofs across restarts, instances and secret rotation', () => {
     const { config, cleanup } = testConfig({ statelessProofSecret: OLD })
     const before = new PixstoreBackend(config)
     const record = (await before.saveImage(readFixture(fixtureImages('png')[0]!)))!
-    before.close()
+    await before.close()
     const rotated = new PixstoreBackend({ ...config, statelessProofSecret: NEW, previousStatelessProofSecrets: [OLD] })
     const dropped = new PixstoreBackend({ ...config, statelessProofSecret: NEW })
     try {
@@ -148,8 +148,8 @@ describe('proofs across restarts, instances and secret rotation', () => {
       const fresh = (await rotated.getImageRecord(record.id))!
       assert.equal((await dropped.customEndpointHelper(record.id, record.token, fresh.statelessProof))[0], PixstoreState.Success, 'new proofs use the new secret')
     } finally {
-      rotated.close()
-      dropped.close()
+      await rotated.close()
+      await dropped.close()
       cleanup()
     }
   })
@@ -189,7 +189,7 @@ describe('createPixstoreApp', () => {
       assert.equal((await fetch(`${site.url}/pixstore-image`)).status, 400)
     } finally {
       await site.close()
-      backend.close()
+      await backend.close()
       cleanup()
     }
   })

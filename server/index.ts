@@ -40,10 +40,10 @@ export async function initPixstoreBackend(config: Partial<PixstoreConfig> = {}):
   current = backend
   let server: Server | null = null
   try {
-    await backend.store.sweepOrphans()
+    await backend.open()
     if (resolved.defaultEndpointEnabled) server = await listen(backend)
   } catch (error) {
-    backend.close()
+    await backend.close()
     current = null
     throw error
   }
@@ -60,7 +60,7 @@ export async function initPixstoreBackend(config: Partial<PixstoreConfig> = {}):
         server.closeAllConnections()
         await closing
       }
-      backend.close()
+      await backend.close()
       if (current === backend) current = null
     },
   }

@@ -3,10 +3,11 @@ import Database from 'better-sqlite3'
 import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { PixstoreState } from '../protocol/wire'
-import { PixstoreBackend } from './backend'
-import { ImageStore, type NewImageVersion } from './store'
-import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from './testSupport'
+import { PixstoreState } from '../../protocol/wire'
+import { PixstoreBackend } from '../backend'
+import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from '../testSupport'
+import type { NewImageVersion } from './imageStore'
+import { SqliteImageStore } from './sqliteStore'
 
 const version = (fill: number): NewImageVersion => ({
   ciphertext: new Uint8Array(64).fill(fill),
@@ -23,15 +24,15 @@ function filesUnder(root: string): string[] {
     .sort()
 }
 
-describe('ImageStore', () => {
+describe('SqliteImageStore', () => {
   let temp: ReturnType<typeof tempStore>
-  let store: ImageStore
+  let store: SqliteImageStore
   beforeEach(() => {
     temp = tempStore()
-    store = new ImageStore(temp.config.imageRootDir, temp.config.databasePath)
+    store = new SqliteImageStore(temp.config.imageRootDir, temp.config.databasePath)
   })
-  afterEach(() => {
-    store.close()
+  afterEach(async () => {
+    await store.close()
     temp.cleanup()
   })
 
@@ -78,7 +79,7 @@ describe('ImageStore', () => {
   it('deletes row and file together', async () => {
     await store.insert('gone', version(1))
     assert.equal(await store.delete('gone'), true)
-    assert.equal(store.has('gone'), false)
+    assert.equal(await store.has('gone'), false)
     assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
     assert.equal(await store.delete('gone'), false)
   })
@@ -99,8 +100,8 @@ describe('PixstoreBackend storage rules', () => {
     temp = tempStore()
     backend = new PixstoreBackend({ ...temp.config, statelessProofSecret: TEST_SECRET, errorHandlingMode: 'silent' })
   })
-  afterEach(() => {
-    backend.close()
+  afterEach(async () => {
+    await backend.close()
     temp.cleanup()
   })
 
@@ -122,7 +123,7 @@ describe('PixstoreBackend storage rules', () => {
       assert.match(pngOnly.lastError!.message, /Invalid image file: format "gif"/)
       assert.ok(await pngOnly.saveImage(readFixture(fixtureImages('png')[0]!)))
     } finally {
-      pngOnly.close()
+      await pngOnly.close()
       other.cleanup()
     }
   })

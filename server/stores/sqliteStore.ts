@@ -3,30 +3,13 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { isValidImageId } from '../protocol/record'
-import type { RawImageMeta } from '../protocol/wire'
-import { PixstoreError } from './errors'
+import { isValidImageId } from '../../protocol/record'
+import { PixstoreError } from '../errors'
+import type { ImageStore, NewImageVersion, StoredCiphertext, StoredImage } from './imageStore'
 
-/** One image's metadata row. `file` is relative to the image root. */
-export interface StoredImage {
-  id: string
-  token: number
-  key: Buffer
-  iv: Buffer
-  tag: Buffer
-  format: number
-  size: number
+/** One image's metadata row. `file` (relative to the image root) names its ciphertext file. */
+export interface SqliteImageRow extends StoredImage {
   file: string
-  createdAt: number
-  updatedAt: number
-}
-
-export interface NewImageVersion {
-  ciphertext: Uint8Array
-  meta: RawImageMeta
-  format: number
-  /** Plaintext image size in bytes, for operators. */
-  size: number
 }
 
 const CIPHERTEXT_SUFFIX = '.pxs'
@@ -34,6 +17,7 @@ const TEMP_MARKER = '.tmp-'
 /** Orphans younger than this may belong to another instance's write in progress. */
 const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000
 const READ_ATTEMPTS = 5
+const ID_PAGE_SIZE = 500
 
 /**
  * Ciphertext files plus SQLite metadata, kept consistent without locks:
@@ -42,7 +26,7 @@ const READ_ATTEMPTS = 5
  * transaction. A reader therefore always gets bytes that match the meta it
  * read, and a crash at any point leaves the previous version intact.
  */
-export class ImageStore {
+export class SqliteImageStore implements ImageStore {
   private readonly db: Database.Database
   private readonly statements
 
@@ -69,7 +53,7 @@ export class ImageStore {
     ) STRICT`)
     const columns = 'id, token, key, iv, tag, format, size, file, created_at AS createdAt, updated_at AS updatedAt'
     this.statements = {
-      select: this.db.prepare<[string], StoredImage>(`SELECT ${columns} FROM pixstore_images WHERE id = ?`),
+      select: this.db.prepare<[string], SqliteImageRow>(`SELECT ${columns} FROM pixstore_images WHERE id = ?`),
       exists: this.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM pixstore_images WHERE id = ?'),
       insert: this.db.prepare(
         `INSERT INTO pixstore_images (id, token, key, iv, tag, format, size, file, created_at, updated_at)
@@ -81,23 +65,40 @@ export class ImageStore {
       ),
       delete: this.db.prepare<[string], { file: string }>('DELETE FROM pixstore_images WHERE id = ? RETURNING file'),
       files: this.db.prepare<[], { file: string }>('SELECT file FROM pixstore_images'),
+      idsAfter: this.db.prepare<[string, number], { id: string }>('SELECT id FROM pixstore_images WHERE id > ? ORDER BY id LIMIT ?'),
     }
     this.statements.select.safeIntegers(false)
   }
 
-  get(id: string): StoredImage | null {
-    return this.statements.select.get(id) ?? null
+  /** Crash leftovers go before serving; the schema was created by the constructor. */
+  async open(): Promise<void> {
+    await this.sweepOrphans()
   }
 
-  has(id: string): boolean {
+  async get(id: string): Promise<SqliteImageRow | null> {
+    return this.row(id)
+  }
+
+  async has(id: string): Promise<boolean> {
     return this.statements.exists.get(id) !== undefined
   }
 
-  async insert(id: string, version: NewImageVersion): Promise<StoredImage> {
+  /** Pages by key, so other statements (and writers) can run between pages. */
+  async *ids(): AsyncIterable<string> {
+    let after = ''
+    for (;;) {
+      const page = this.statements.idsAfter.all(after, ID_PAGE_SIZE)
+      for (const { id } of page) yield id
+      if (page.length < ID_PAGE_SIZE) return
+      after = page[page.length - 1]!.id
+    }
+  }
+
+  async insert(id: string, version: NewImageVersion): Promise<SqliteImageRow> {
     const file = await this.writeVersionFile(id, version.ciphertext)
     try {
       const now = Date.now()
-      const row = { id, token: now, ...rawMeta(version), format: version.format, size: version.size, file, createdAt: now, updatedAt: now }
+      const row = { id, token: version.token ?? now, ...rawMeta(version), format: version.format, size: version.size, file, createdAt: now, updatedAt: now }
       this.statements.insert.run(row)
       return row
     } catch (error) {
@@ -107,17 +108,17 @@ export class ImageStore {
   }
 
   /** Switches `id` to a new version; null (and nothing left behind) when the id does not exist. */
-  async replace(id: string, version: NewImageVersion): Promise<StoredImage | null> {
-    if (!this.has(id)) return null
+  async replace(id: string, version: NewImageVersion): Promise<SqliteImageRow | null> {
+    if (!(await this.has(id))) return null
     const file = await this.writeVersionFile(id, version.ciphertext)
-    let swapped: { row: StoredImage; oldFile: string } | null
+    let swapped: { row: SqliteImageRow; oldFile: string } | null
     try {
       swapped = this.db.transaction(() => {
-        const old = this.get(id)
+        const old = this.row(id)
         if (!old) return null
         // Strictly increasing even for two updates within one millisecond.
         const now = Date.now()
-        const row: StoredImage = { ...old, ...rawMeta(version), token: Math.max(now, old.token + 1), format: version.format, size: version.size, file, updatedAt: now }
+        const row: SqliteImageRow = { ...old, ...rawMeta(version), token: version.token ?? Math.max(now, old.token + 1), format: version.format, size: version.size, file, updatedAt: now }
         this.statements.update.run(row)
         return { row, oldFile: old.file }
       }).immediate()
@@ -144,9 +145,9 @@ export class ImageStore {
    * Metadata and ciphertext of one consistent version. A concurrent update may
    * remove the file between the two reads; then the row is read again.
    */
-  async read(id: string): Promise<{ image: StoredImage; ciphertext: Buffer } | null> {
+  async read(id: string): Promise<StoredCiphertext | null> {
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-      const image = this.get(id)
+      const image = this.row(id)
       if (!image) return null
       try {
         const handle = await open(this.resolve(image.file), 'r')
@@ -183,8 +184,12 @@ export class ImageStore {
     return removed
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close()
+  }
+
+  private row(id: string): SqliteImageRow | null {
+    return this.statements.select.get(id) ?? null
   }
 
   /** Writes to a temporary name and renames, so a partly written file never carries a real name. */
