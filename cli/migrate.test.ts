@@ -68,7 +68,7 @@ describe('migrateStore', () => {
 
   it('copies an image again when the source has a newer version', async () => {
     const backend = new PixstoreBackend({ ...sqlite, statelessProofSecret: TEST_SECRET }, { env: {} })
-    const [[old]] = records
+    const old = [...records.keys()][0]!
     records.delete(old)
     const newer = (await backend.updateImage(old.id, images[2]!))!
     records.set(newer, images[2]!)
@@ -89,7 +89,7 @@ describe('migrateStore', () => {
 
   it('stops at a copy that does not decrypt', async () => {
     const cluster = await sharedPostgresCluster()
-    const [[victim]] = records
+    const victim = [...records.keys()][0]!
     // Damage the copy in place, keeping its token, as a broken disk or a bad manual edit would.
     await cluster.admin("UPDATE pixstore_images SET ciphertext = overlay(ciphertext placing '\\x00' from 5) WHERE id = $1", new URL(postgres.databaseUrl!).pathname.slice(1), [victim.id])
     const fresh = await storeConfig('sqlite')
