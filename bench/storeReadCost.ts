@@ -48,14 +48,15 @@ export async function benchStoreReads(
     let letter = 0
     for (const [index, image] of images.entries()) {
       for (const concurrency of concurrencies) {
-        await readsPerSecond(pg.backend.store, pg.ids[index]!, Math.ceil(image.reads / 4), concurrency)
-        await readsPerSecond(lite.backend.store, lite.ids[index]!, Math.ceil(image.reads / 4), concurrency)
+        type Side = typeof pg
+        const run = (side: Side, reads: number) => readsPerSecond(side.backend.store, side.ids[index]!, reads, concurrency)
+        for (const side of [pg, lite]) await run(side, Math.ceil(image.reads / 4)) // warm-up
         const pairs: { pixstore: number; plain: number }[] = []
         for (let round = 0; round < rounds; round++) {
-          const first = round % 2 === 0
-          const a = first ? await readsPerSecond(pg.backend.store, pg.ids[index]!, image.reads, concurrency) : 0
-          const b = await readsPerSecond(lite.backend.store, lite.ids[index]!, image.reads, concurrency)
-          pairs.push({ pixstore: first ? a : await readsPerSecond(pg.backend.store, pg.ids[index]!, image.reads, concurrency), plain: b })
+          // Alternate who goes first, so drift on a shared machine favours neither.
+          const rates = new Map<Side, number>()
+          for (const side of round % 2 === 0 ? [pg, lite] : [lite, pg]) rates.set(side, await run(side, image.reads))
+          pairs.push({ pixstore: rates.get(pg)!, plain: rates.get(lite)! })
           process.stdout.write('.')
         }
         rows.push({

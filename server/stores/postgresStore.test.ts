@@ -124,6 +124,26 @@ describe('the database password is never printed', () => {
   })
 })
 
+describe('the password from PGPASSWORD', () => {
+  it('connects with a URL that carries no password', async () => {
+    const cluster = await sharedPostgresCluster()
+    const url = new URL(await cluster.createDatabase())
+    const password = url.password
+    url.password = ''
+    const saved = process.env.PGPASSWORD
+    process.env.PGPASSWORD = password
+    const store = new PostgresImageStore(url.toString())
+    try {
+      await store.open()
+      assert.equal(await store.has('anything'), false)
+    } finally {
+      await store.close()
+      if (saved === undefined) delete process.env.PGPASSWORD
+      else process.env.PGPASSWORD = saved
+    }
+  })
+})
+
 describe('PostgreSQL restarted while serving', () => {
   let cluster: PostgresCluster
   before(async () => void (cluster = await PostgresCluster.start()))

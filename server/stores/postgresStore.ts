@@ -39,6 +39,9 @@ export class PostgresImageStore implements ImageStore {
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
+      // A server that stops answering (network partition) fails requests instead of hanging them.
+      query_timeout: 30_000,
+      keepAlive: true,
       types,
     })
     // An idle connection dropped by the server (restart, failover) must not crash
