@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
 import { decodeImageMeta, type ImageRecord } from '../protocol/record'
@@ -64,6 +66,26 @@ describe('migrateStore', () => {
     assert.deepEqual(resumed, { copied: 15, skipped: 10, verified: 25 })
     await assertRecordsValid(postgres, records)
     assert.deepEqual(await migrateStore({ from: sqlite, to: postgres }), { copied: 0, skipped: 25, verified: 25 }, 'a rerun copies nothing')
+  })
+
+  it('resumes after the migrating process is killed (SIGKILL) mid-copy', async () => {
+    const target = { databaseUrl: await (await sharedPostgresCluster()).createDatabase() }
+    // A separate process we can kill without warning, at whatever write it is in.
+    const script = `import { migrateStore } from ${JSON.stringify(fileURLToPath(new URL('./migrate.ts', import.meta.url)))}
+      await migrateStore({ from: JSON.parse(process.argv[1]), to: JSON.parse(process.argv[2]), onProgress: (p) => console.log('done', p.done) })`
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify(sqlite), JSON.stringify(target)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)))
+    child.stdout!.on('data', (chunk) => {
+      output += chunk
+      if (/done 8\n/.test(output)) child.kill('SIGKILL')
+    })
+    assert.equal(await exited, 'SIGKILL', 'the child was killed before it finished')
+    const resumed = await migrateStore({ from: sqlite, to: target })
+    assert.equal(resumed.verified, 25)
+    assert.ok(resumed.skipped >= 8 && resumed.skipped < 25, `skipped ${resumed.skipped}: what the killed run had committed`)
+    assert.equal(resumed.copied + resumed.skipped, 25)
+    await assertRecordsValid(target, records)
   })
 
   it('copies an image again when the source has a newer version', async () => {
