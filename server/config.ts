@@ -1,6 +1,6 @@
+import { inspect } from 'node:util'
 import { IMAGE_FORMAT_NAMES, type ImageFormatName } from '../protocol/formats'
 import { isValidRoute } from '../protocol/workerConfig'
-import { inspect } from 'node:util'
 import { ERROR_HANDLING_MODES, PixstoreConfigError, type ErrorHandlingMode } from './errors'
 import { isPostgresUrl, redactDatabaseUrl } from './stores/databaseUrl'
 

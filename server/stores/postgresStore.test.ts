@@ -91,6 +91,23 @@ describe('PostgreSQL unreachable or refusing at init', () => {
     await handle.close()
   })
 
+  it('a backend nobody opened answers InternalError while the database is unreachable (no unhandled rejection)', async () => {
+    const cluster = await sharedPostgresCluster()
+    const port = await freePort()
+    const url = new URL(await cluster.createDatabase())
+    url.port = String(port) // nothing listens here
+    const backend = new PixstoreBackend({ databaseUrl: url.toString(), statelessProofSecret: TEST_SECRET, errorHandlingMode: 'silent' })
+    try {
+      const { printed } = await capturingConsole(async () => {
+        assert.deepEqual(await backend.customEndpointHelper('some-id', null, backend.createStatelessProof('some-id')), Uint8Array.of(PixstoreState.InternalError))
+      })
+      assert.match(printed, /ECONNREFUSED/)
+      assert.equal(await backend.imageExists('some-id'), null, 'silent mode: the outage gives null, not a throw')
+    } finally {
+      await backend.close()
+    }
+  })
+
   it('reports a wrong password without printing either password', async () => {
     const cluster = await sharedPostgresCluster()
     const good = new URL(await cluster.createDatabase())
@@ -178,6 +195,23 @@ describe('PostgreSQL restarted while serving', () => {
       assert.equal((await fetchWire(site.url, record.id, proofHeaders(newer))).payload.state, PixstoreState.Success)
     } finally {
       await site.close()
+      await backend.close()
+    }
+  })
+
+  it('a backend created during an outage and never opened migrates and serves once the database is up', async () => {
+    const url = await cluster.createDatabase()
+    await cluster.stopServer()
+    const backend = new PixstoreBackend({ databaseUrl: url, statelessProofSecret: TEST_SECRET, errorHandlingMode: 'silent' })
+    try {
+      await capturingConsole(async () => {
+        assert.equal((await backend.customEndpointHelper('x', null, backend.createStatelessProof('x')))[0], PixstoreState.InternalError)
+      })
+      await cluster.startServer()
+      const record = (await backend.saveImage(readFixture(fixtureImages('gif')[0]!)))!
+      assert.ok(record, String(backend.lastError))
+      assert.equal((await backend.customEndpointHelper(record.id, String(record.token), record.statelessProof))[0], PixstoreState.Success)
+    } finally {
       await backend.close()
     }
   })
