@@ -6,18 +6,15 @@ import { migrate } from './migrations'
 const META = 'id, token, key, iv, tag, format, size, created_at AS "createdAt", updated_at AS "updatedAt"'
 const ID_PAGE_SIZE = 500
 const INT8_OID = 20
+/** Connections per instance: PostgreSQL's max_connections must cover every instance's pool. */
+const POOL_SIZE = 10
+/** How long a request waits for a connection before it fails (InternalError on the endpoint). */
+const CONNECT_TIMEOUT_MS = 5000
 
 /** bigint columns as numbers: tokens and times are milliseconds, far below 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-}
-
-export interface PostgresStoreOptions {
-  /** Connections per instance; PostgreSQL's max_connections must cover all instances. */
-  poolSize?: number
-  /** How long a request waits for a connection before failing (InternalError on the endpoint). */
-  connectionTimeoutMs?: number
 }
 
 /**
@@ -32,12 +29,12 @@ export class PostgresImageStore implements ImageStore {
   private ready: Promise<void> | null = null
   private closed = false
 
-  constructor(databaseUrl: string, options: PostgresStoreOptions = {}) {
+  constructor(databaseUrl: string) {
     this.location = redactDatabaseUrl(databaseUrl)
     this.pool = new pg.Pool({
       ...postgresPoolConfig(databaseUrl),
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+      max: POOL_SIZE,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
       // A server that stops answering (network partition) fails requests instead of hanging them.
       query_timeout: 30_000,
