@@ -41,6 +41,10 @@ const LOCK_KEY = [7482, 1] as const
  */
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   const client = await pool.connect()
+  // A checked-out client has no pool listener: a connection lost between two
+  // statements would otherwise be an uncaught 'error' event. The next query fails instead.
+  const onError = () => {}
+  client.on('error', onError)
   let failed = false
   try {
     await client.query('BEGIN')
@@ -71,6 +75,7 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
     await client.query('ROLLBACK').catch(() => {})
     throw error
   } finally {
+    client.off('error', onError)
     // A client whose transaction failed may be in a bad state: drop it rather than reuse it.
     client.release(failed)
   }
