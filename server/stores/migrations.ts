@@ -43,9 +43,9 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
   const client = await pool.connect()
   // A checked-out client has no pool listener: a connection lost between two
   // statements would otherwise be an uncaught 'error' event. The next query fails instead.
-  const onError = () => {}
-  client.on('error', onError)
   let failed = false
+  const onError = () => void (failed = true)
+  client.on('error', onError)
   try {
     await client.query('BEGIN')
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...LOCK_KEY])
