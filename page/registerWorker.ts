@@ -36,7 +36,8 @@ export async function registerWorker(
   }
   onRegistered(registration)
   const connected = (async () => {
-    let worker = container.controller ?? (await activated(newestWorker(registration), timeoutMs))
+    // The newest worker, not the controller: after a config change the controller is about to be replaced.
+    let worker = await activated(newestWorker(registration), timeoutMs)
     const version = await protocolVersionOf(worker, timeoutMs)
     if (version !== PROTOCOL_VERSION) worker = await updatedWorker(registration, worker, version, timeoutMs)
     await sendRequest<PageRequests, 'connect'>(worker, 'connect', { config: config.worker, protocolVersion: PROTOCOL_VERSION }, timeoutMs)
