@@ -181,9 +181,12 @@ async function deliver(list: ImageRecord[], retryFailed: boolean): Promise<Error
         const id = idOf(url)
         return id !== null && (newTokens.has(id) || arrived.has(id))
       },
-      (url) => {
-        const token = newTokens.get(idOf(url)!)
-        return token === undefined ? url : withVersion(url, token)
+      {
+        rewrite: (url) => {
+          const token = newTokens.get(idOf(url)!)
+          return token === undefined ? url : withVersion(url, token)
+        },
+        onlyFailed: true,
       },
     )
   }

@@ -7,17 +7,19 @@
  *
  * With `rewrite`, matching URLs are replaced (a new `?v=<token>`), so images
  * already showing an old version are fetched again too; the browser would
- * otherwise reuse its decoded copy of an unchanged URL. Returns how many
- * images were asked to reload.
+ * otherwise reuse its decoded copy of an unchanged URL. With `onlyFailed`,
+ * images still loading are left alone (their request will find the record).
+ * Returns how many images were asked to reload.
  */
-export function reloadImages(root: ParentNode, select: (url: URL) => boolean, rewrite?: (url: URL) => URL): number {
+export function reloadImages(root: ParentNode, select: (url: URL) => boolean, options: { rewrite?: (url: URL) => URL; onlyFailed?: boolean } = {}): number {
+  const { rewrite, onlyFailed = false } = options
   let reloaded = 0
   for (const img of root.querySelectorAll('img')) {
     const sources = img.parentElement instanceof HTMLPictureElement ? [...img.parentElement.querySelectorAll(':scope > source')] : []
     if (!candidateUrls(img, sources).some(select)) continue
     const changed = rewrite ? [img, ...sources].map((element) => rewriteAttributes(element, select, rewrite)).includes(true) : false
     if (changed) reloaded++
-    else if (!(img.complete && img.naturalWidth > 0)) {
+    else if (img.naturalWidth === 0 && (img.complete || !onlyFailed)) {
       reselect(img)
       reloaded++
     }

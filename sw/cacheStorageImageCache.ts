@@ -24,11 +24,16 @@ export class CacheStorageImageCache implements ImageCache {
     const cache = await this.open()
     const cached = await cache.match(url)
     if (cached?.headers.get(TOKEN_HEADER) !== String(token)) return undefined
-    if (await this.expiration.isExpired(url)) {
-      await cache.delete(url)
-      return undefined
+    try {
+      if (await this.expiration.isExpired(url)) {
+        await cache.delete(url)
+        return undefined
+      }
+      await this.expiration.used(url)
+    } catch (error) {
+      // Bookkeeping (IndexedDB) failing must not cost the image.
+      console.warn('[pixstore] image cache expiration failed:', error instanceof Error ? error.name : error)
     }
-    await this.expiration.used(url)
     return cached
   }
 
