@@ -4,7 +4,7 @@
  * no app code beyond the refreshRecords callback.
  */
 import { expect, test } from '@playwright/test'
-import { expectPicture, expectPictureSoon, openAndInit, postRecords, routeSrc, waitForApp } from './browser'
+import { expectPicture, expectPictureSoon, openAndInit, postRecords, routeSrc, showImage, waitForApp } from './browser'
 import { appPage, FIXTURE_NAMES, FIXTURES, fixturePath, startExtraBackend, useHarness, type FixtureName, type TestBackend } from './harness'
 
 const h = useHarness()
@@ -153,4 +153,36 @@ test('first visit, records posted 5 s after initPixstoreFrontend: the <img> in t
   const errors = await page.evaluate(() => window.imageErrors)
   expect(errors.length, 'the worker gave up on the early requests (so the late re-request is what showed them)').toBeGreaterThan(0)
   for (const error of errors) expect(error).toMatchObject({ state: 'NoRecord', status: 404 })
+})
+
+test('a refreshRecords that throws or leaves the id out: the image gets its normal error answer, no hang', async ({ page }) => {
+  const [broken, missing] = [h.saved['traffic-light.gif'].id, h.saved['color-tiles.webp'].id]
+  h.site.pages.set(
+    '/failing-refresh.html',
+    appPage(
+      h.backend.port,
+      '<div id="gallery"></div>',
+      `
+    await px.initPixstoreFrontend({
+      ...config,
+      onImageError,
+      refreshRecords: async (ids) => {
+        window.refreshCalls.push(ids)
+        if (ids.includes(${JSON.stringify(broken)})) throw new Error('API down')
+        return []
+      },
+    })
+    window.pixstoreReady = true`,
+    ),
+  )
+  await page.goto(`${h.site.origin}/failing-refresh.html`)
+  await waitForApp(page)
+  // No setImageRecords: only refreshRecords could bring the records.
+  for (const [name, id] of [['broken', broken], ['missing', missing]] as const) {
+    expect((await showImage(page, name, { src: routeSrc(id) })).ok, `${name}: the <img> fires error`).toBe(false)
+  }
+  expect(new Set((await page.evaluate(() => window.refreshCalls)).flat())).toEqual(new Set([broken, missing]))
+  const errors = await page.evaluate(() => window.imageErrors)
+  const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id)
+  expect(errors.sort(byId), 'onImageError, once per failed image').toEqual([broken, missing].map((id) => ({ id, state: 'NoRecord', status: 404 })).sort(byId))
 })

@@ -35,7 +35,8 @@ const RECORD_WAIT_MS = 2500
 
 interface Started {
   config: ResolvedFrontendConfig
-  registered: Promise<ServiceWorkerRegistration>
+  /** Null when registering failed: then no worker is ours. */
+  registered: Promise<ServiceWorkerRegistration | null>
   ready: Promise<ServiceWorkerRegistration>
   refresher: RefreshBatcher | null
 }
@@ -65,13 +66,13 @@ export async function initPixstoreFrontend(config: PixstoreFrontendConfig): Prom
     throw new Error('Pixstore: service workers are not available on this page; they need a secure context (https, or http on localhost)')
   }
   const container = navigator.serviceWorker
-  let registered!: (registration: ServiceWorkerRegistration) => void
+  let registered!: (registration: ServiceWorkerRegistration | null) => void
   const attempt: Started = {
     config: resolved,
     registered: new Promise((resolve) => (registered = resolve)),
     ready: (async () => {
       const wasControlled = container.controller !== null
-      const registration = await registerWorker(container, resolved, WORKER_TIMEOUT_MS, registered)
+      const registration = await registerWorker(container, resolved, WORKER_TIMEOUT_MS, registered).finally(() => registered(null))
       if (!wasControlled) reloadImages(document, (url) => imageIdFromUrl(url, resolved.worker, location.origin) !== null)
       return registration
     })(),
@@ -227,7 +228,7 @@ const workerRequestHandlers: RequestHandlers<WorkerRequests> = {
 async function isOwnWorker(source: unknown): Promise<boolean> {
   if (!started || !source) return false
   const registration = await started.registered
-  return [registration.installing, registration.waiting, registration.active].includes(source as ServiceWorker)
+  return registration !== null && [registration.installing, registration.waiting, registration.active].includes(source as ServiceWorker)
 }
 
 /** The worker serving this page, once initPixstoreFrontend has succeeded. */
