@@ -34,7 +34,7 @@ export class RefreshBatcher {
     private readonly refresh: RefreshRecords,
     options: RefreshBatcherOptions = {},
   ) {
-    this.delayMs = options.delayMs ?? 30
+    this.delayMs = options.delayMs ?? 50
     this.maxBatch = options.maxBatch ?? 100
     this.timeoutMs = options.timeoutMs ?? REFRESH_TIMEOUT_MS
   }
