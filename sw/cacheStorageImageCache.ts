@@ -29,10 +29,10 @@ export class CacheStorageImageCache implements ImageCache {
         await cache.delete(url)
         return undefined
       }
-      await this.expiration.used(url)
+      // Not awaited (as in workbox's ExpirationPlugin): the use time need not delay the image.
+      this.expiration.used(url).catch(bookkeepingFailed)
     } catch (error) {
-      // Bookkeeping (IndexedDB) failing must not cost the image.
-      console.warn('[pixstore] image cache expiration failed:', error instanceof Error ? error.name : error)
+      bookkeepingFailed(error)
     }
     return cached
   }
@@ -74,6 +74,9 @@ export class CacheStorageImageCache implements ImageCache {
     return caches.open(this.cacheName)
   }
 }
+
+/** Bookkeeping (IndexedDB) failing must not cost the image. */
+const bookkeepingFailed = (error: unknown) => console.warn('[pixstore] image cache expiration failed:', error instanceof Error ? error.name : error)
 
 const tokenOf = (response: Response) => Number(response.headers.get(TOKEN_HEADER) ?? -1)
 
