@@ -101,6 +101,25 @@ export class PixstoreBackend {
     })
   }
 
+  /**
+   * Fresh records for the ids that exist, in the order asked, each once.
+   * Unknown and malformed ids are left out rather than failing the batch, so
+   * an app's refresh endpoint can pass the page's list straight through.
+   */
+  getImageRecords(ids: readonly string[]): Promise<ImageRecord[] | null> {
+    const MAX_RECORDS_PER_CALL = 1000
+    return this.errors.run(async () => {
+      if (!Array.isArray(ids)) throw new PixstoreError('getImageRecords expects an array of image ids')
+      if (ids.length > MAX_RECORDS_PER_CALL) throw new PixstoreError(`getImageRecords takes at most ${MAX_RECORDS_PER_CALL} ids per call, got ${ids.length}`)
+      const records: ImageRecord[] = []
+      for (const id of new Set(ids)) {
+        const image = isValidImageId(id) ? this.store.get(id) : undefined
+        if (image) records.push(this.toRecord(image))
+      }
+      return records
+    })
+  }
+
   createStatelessProof(id: string): string {
     const windowLength = this.config.statelessKeyWindowLength
     return signProof(this.proofKeys.current, id, windowLength === -1 ? 0 : proofWindow(this.now(), windowLength))

@@ -87,6 +87,7 @@ export const updateImageFromFile = async (id: string, path: string): Promise<Ima
 export const deleteImage = async (id: string): Promise<boolean | null> => backend().deleteImage(id)
 export const imageExists = async (id: string): Promise<boolean | null> => backend().imageExists(id)
 export const getImageRecord = async (id: string): Promise<ImageRecord | null> => backend().getImageRecord(id)
+export const getImageRecords = async (ids: readonly string[]): Promise<ImageRecord[] | null> => backend().getImageRecords(ids)
 export const customEndpointHelper = async (id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<Uint8Array> =>
   backend().customEndpointHelper(id, clientToken, proof)
 
