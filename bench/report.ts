@@ -33,14 +33,15 @@ function fmtTarget(row: Row, value: number): string {
   return `${atMost !== undefined ? `<=${atMost}x` : `>=${atLeast}x`} ${met ? 'met' : 'MISSED'}`
 }
 
-export function printReport(title: string, context: string[], rows: readonly Row[], notes: readonly string[] = []): void {
+/** `columns` names the two compared sides when every row has the same ones (default pixstore vs the row's `versus`). */
+export function printReport(title: string, context: string[], rows: readonly Row[], notes: readonly string[] = [], columns: [string, string] = ['pixstore', 'plain']): void {
   const table = rows.map((row) => {
     const digits = row.digits ?? 1
     const range = row.range && Number.isFinite(row.range[0]) ? `${row.range[0].toFixed(2)}-${row.range[1].toFixed(2)}` : ''
     const value = ratio(row.pixstore, row.plain)
-    return [row.key, `${row.label} (${row.unit})`, fmt(row.pixstore, digits), row.versus ?? 'plain', fmt(row.plain, digits), fmtRatio(value), range, row.better, fmtTarget(row, value)]
+    return [row.key, `${row.label} (${row.unit})`, fmt(row.pixstore, digits), row.versus ?? columns[1], fmt(row.plain, digits), fmtRatio(value), range, row.better, fmtTarget(row, value)]
   })
-  const header = ['#', 'measurement', 'pixstore', 'versus', 'baseline', 'ratio', 'round range', 'better', 'target']
+  const header = ['#', 'measurement', columns[0], 'versus', 'baseline', 'ratio', 'round range', 'better', 'target']
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((cells) => cells[i]!.length)))
   const right = new Set([2, 4, 5])
   const line = (cells: string[]) => cells.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()

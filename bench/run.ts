@@ -11,7 +11,8 @@ import type { SqliteImageStore } from '../server/stores/sqliteStore'
 import { benchBrowser, browserUnavailable } from './browserLoad'
 import { benchEndpoint, type SizeCase, type Target } from './endpointCost'
 import { formatBytes, makePng } from './images'
-import { nginxUnavailable, processCpuMicros, startNginx, type NginxServer } from './nginxServer'
+import { Nginx, nginxUnavailable } from '../testing/nginx'
+import { processCpuMicros } from './processCpu'
 import { printReport, type Row } from './report'
 import { benchSave } from './saveCost'
 import { ServerProcess, type StartMessage, type StaticFile } from './serverProcess'
@@ -55,7 +56,7 @@ const credentials = (record: { statelessProof: string; token: number }) => ({ 'x
 async function main(): Promise<void> {
   const secret = randomBytes(32).toString('hex')
   const servers: ServerProcess[] = []
-  let nginx: NginxServer | null = null
+  let nginx: Nginx | null = null
   const rows: Row[] = []
   const notes: string[] = []
   try {
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
     const pixstore = await start('pixstore', pixstoreStart)
     const plain = await start('plain', { mode: 'plain', files })
     const v3 = await start('pixstore-v3', v3Start(sourceFiles, 'v3'))
-    nginx = nginxUnavailable() ? null : await startNginx(Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, s.wireFile])))
+    nginx = nginxUnavailable() ? null : await Nginx.staticFiles(Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, s.wireFile])))
     if (!nginx) notes.push(`nginx rows skipped: ${nginxUnavailable()}.`)
     const cpuOf = (server: ServerProcess) => async () => (await server.sample()).cpuMicros
     const cases: SizeCase[] = []
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
         seconds: size.seconds,
         pixstore: target('pixstore', pixstoreUrl, cpuOf(pixstore), credentials(saved[i]!.record)),
         pixstoreV3: target('pixstore 3.2.1', v3Url, cpuOf(v3), credentials(v3.records[i]!), await successLength(v3Url, credentials(v3.records[i]!))),
-        nginx: nginx && target('nginx', `${nginx.origin}/wire/${i}`, async () => processCpuMicros(nginx!.pids())),
+        nginx: nginx && target('nginx', `${nginx.url}/wire/${i}`, async () => processCpuMicros(nginx!.pids())),
         plainKoa: target('plain Koa', `${plain.origin}/wire/${i}`, cpuOf(plain)),
       })
     }
@@ -182,7 +183,7 @@ async function main(): Promise<void> {
       notes,
     )
   } finally {
-    await nginx?.close()
+    await nginx?.stop()
     await Promise.all(servers.map((server) => server.close()))
     rmSync(tmp, { recursive: true, force: true })
     console.log(`\nbench finished in ${(elapsedMs(started) / 1000).toFixed(1)} s`)

@@ -6,7 +6,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Koa from 'koa'
 import path from 'node:path'
-import { freePort } from './nginxServer'
+import { freePort } from '../testing/freePort'
 import type { ChildCommand, ChildReply, ChildSample, Started, StartMessage, StaticFile } from './serverProcess'
 
 const requests: Record<string, number> = {}

@@ -37,7 +37,7 @@ export class PixstoreBackend {
   private readonly loading = new Map<string, Promise<StoredCiphertext | null>>()
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
-    this.config = resolveConfig(config)
+    this.config = resolveConfig(config, options.env ?? process.env)
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
     this.errors.customHandler = options.customErrorHandler ?? null
     if (this.config.errorHandlingMode === 'custom' && !this.errors.customHandler) {
