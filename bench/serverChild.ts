@@ -1,6 +1,7 @@
 // Child process: one bench server, either Pixstore's default endpoint
 // (initPixstoreBackend, exactly as an application starts it) or a plain Koa
 // static server that reads a file per request. Driven over IPC by serverProcess.ts.
+import { mkdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -43,6 +44,7 @@ async function startPixstore(start: Extract<StartMessage, { mode: 'pixstore' }>)
 async function startPixstoreV3(start: Extract<StartMessage, { mode: 'pixstore-v3' }>): Promise<Started> {
   const v3 = (await import('pixstore-v3/backend/index.js')) as unknown as PixstoreV3
   const port = await freePort()
+  mkdirSync(start.dir, { recursive: true })
   v3.initPixstoreBackend({
     defaultEndpointListenHost: '127.0.0.1',
     defaultEndpointListenPort: port,

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises'
-import { frameImage, imageFormatByByte } from '../protocol/formats'
+import { imageFormatByByte } from '../protocol/formats'
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
 import { encodeWireHead, PixstoreState, type PixstoreStateCode } from '../protocol/wire'
 import { resolveConfig, type PixstoreConfig } from './config'
@@ -185,7 +185,7 @@ export class PixstoreBackend {
     if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array')
     this.assertWithinSizeLimit(buffer.length)
     const format = await detectImageFormat(buffer, this.config.imageFormats)
-    const { ciphertext, meta } = encryptImage(frameImage(format, buffer))
+    const { ciphertext, meta } = encryptImage([Uint8Array.of(format.byte), buffer]) // [format byte][image], framed without a copy
     return { ciphertext, meta, format: format.byte, size: buffer.length }
   }
 
