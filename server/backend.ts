@@ -7,7 +7,7 @@ import { encryptImage } from './crypto'
 import { ErrorPolicy, PixstoreError, type CustomErrorHandler } from './errors'
 import { detectImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
-import { proofWindow, signProof, verifyProof, type ProofKeys } from './proof'
+import { ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
 import { resolveProofKeys } from './proofKeys'
 import type { Readable } from 'node:stream'
 import { CiphertextCache } from './ciphertextCache'
@@ -34,6 +34,7 @@ export class PixstoreBackend {
   private readonly proofKeys: ProofKeys
   private readonly now: () => number
   private readonly cache: CiphertextCache | null
+  private readonly proofs: ProofVerifier
   private readonly loading = new Map<string, Promise<StoredCiphertext | null>>()
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
@@ -48,6 +49,7 @@ export class PixstoreBackend {
       console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')
     }
     this.now = options.now ?? Date.now
+    this.proofs = new ProofVerifier(this.proofKeys, this.config.statelessKeyWindowLength)
     this.store = openImageStore(this.config)
     this.cache = this.config.memoryCacheBytes > 0 ? new CiphertextCache(this.config.memoryCacheBytes) : null
   }
@@ -131,7 +133,7 @@ export class PixstoreBackend {
       const windowLength = this.config.statelessKeyWindowLength
       if (windowLength !== -1) {
         if (!proof) return stateOnly(PixstoreState.MissingProof)
-        if (!verifyProof(this.proofKeys, id, proof, this.now(), windowLength)) return stateOnly(PixstoreState.InvalidProof)
+        if (!this.proofs.verify(id, proof, this.now())) return stateOnly(PixstoreState.InvalidProof)
       }
       const current = isValidImageId(id) ? await this.store.get(id) : null
       const version = current && (await this.ciphertextOf(current, stream))

@@ -1,13 +1,11 @@
 import Router from '@koa/router'
 import Koa, { type Middleware } from 'koa'
 import compose from 'koa-compose'
+import { createServer, type Server } from 'node:http'
 import { isValidImageId, MAX_IMAGE_ID_LENGTH } from '../protocol/record'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { PixstoreState, PROOF_HEADER, PROOF_PARAM, TOKEN_HEADER, TOKEN_PARAM } from '../protocol/wire'
-import type { WireAnswer } from './backend'
 import type { PixstoreBackend } from './backend'
 import { ALLOWED_METHODS, pixstoreCors } from './cors'
+import { answerImageRequest, defaultEndpointListener } from './imageRequest'
 
 
 /**
@@ -26,56 +24,12 @@ export function createPixstoreRouter(backend: PixstoreBackend): Router {
   router.get(`${route}/:id`, async (ctx) => {
     const id = ctx.params.id ?? ''
     if (!isValidImageId(id)) return badRequest(ctx, invalidId)
-    const credentials = requestCredentials(ctx)
-    const answer = credentials
-      ? await backend.answerRequest(id, credentials.token, credentials.proof)
-      : { head: Uint8Array.of(PixstoreState.InvalidProof), body: null, length: 1 }
-    sendWireAnswer(ctx, answer)
+    ctx.respond = false // written straight to the socket, see answerImageRequest
+    await answerImageRequest(backend, ctx.req, ctx.res, id, ctx.querystring)
   })
   router.get([route, `${route}/`], (ctx) => badRequest(ctx, `Missing image id: request ${route}/<id>\n`))
   router.get(`${route}/*rest`, (ctx) => badRequest(ctx, invalidId))
   return router
-}
-
-/**
- * Proof and token from the headers (Pixstore 3.x clients) or the query (no
- * preflight). Null when both forms are given and disagree: that is no proof.
- */
-function requestCredentials(ctx: Koa.Context): { proof: string; token: string } | null {
-  const headerProof = ctx.get(PROOF_HEADER)
-  const headerToken = ctx.get(TOKEN_HEADER)
-  if (!ctx.querystring) return { proof: headerProof, token: headerToken }
-  const query = new URLSearchParams(ctx.querystring)
-  const queryProof = query.get(PROOF_PARAM) ?? ''
-  const queryToken = query.get(TOKEN_PARAM) ?? ''
-  if ((headerProof && queryProof && headerProof !== queryProof) || (headerToken && queryToken && headerToken !== queryToken)) return null
-  return { proof: headerProof || queryProof, token: headerToken || queryToken }
-}
-
-/**
- * Writes head and ciphertext straight to the socket (Koa steps aside): no
- * concatenated copy, and a streamed ciphertext keeps memory per request bounded.
- */
-function sendWireAnswer(ctx: Koa.Context, answer: WireAnswer): void {
-  ctx.respond = false
-  const { res } = ctx
-  res.statusCode = 200
-  res.setHeader('Content-Type', 'application/octet-stream')
-  res.setHeader('Content-Length', answer.length)
-  res.setHeader('Cache-Control', 'no-store')
-  const { body } = answer
-  if (ctx.method === 'HEAD') {
-    if (body instanceof Readable) body.destroy()
-    res.end()
-  } else if (body instanceof Readable) {
-    res.write(answer.head)
-    pipeline(body, res).catch(() => res.destroy()) // a client that goes away mid-stream
-  } else {
-    res.cork()
-    res.write(answer.head)
-    res.end(body ?? undefined)
-    res.uncork()
-  }
 }
 
 /** Everything Pixstore answers, for `app.use(pixstoreMiddleware(backend))` in an existing Koa app. */
@@ -84,6 +38,11 @@ export function pixstoreMiddleware(backend: PixstoreBackend): Middleware {
   const router = createPixstoreRouter(backend)
   const ours = compose([noReferrer, pixstoreCors(backend.config.accessControlAllowOrigin), router.routes() as Middleware, methodNotAllowed])
   return (ctx, next) => (ctx.path === route || ctx.path.startsWith(`${route}/`) ? ours(ctx, next) : next())
+}
+
+/** The server `initPixstoreBackend` starts: image GETs on the direct path (see defaultEndpointListener), everything else through createPixstoreApp. */
+export function createDefaultEndpointServer(backend: PixstoreBackend): Server {
+  return createServer(defaultEndpointListener(backend, createPixstoreApp(backend).callback()))
 }
 
 /** The app the default endpoint runs: only Pixstore's routes. */

@@ -11,10 +11,11 @@ import { encodeImageMeta, type ImageRecord } from '../protocol/record'
 import { decodeWirePayload, PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from './backend'
 import type { PixstoreConfig } from './config'
-import { createPixstoreApp } from './endpoint'
+import { createDefaultEndpointServer, createPixstoreApp } from './endpoint'
 import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, testConfig } from './testSupport'
 
-function backendOnPort(overrides: Partial<PixstoreConfig> = {}) {
+/** `default`: the server initPixstoreBackend starts (direct image path); `koa`: the Koa app, as when mounted. */
+function backendOnPort(overrides: Partial<PixstoreConfig> = {}, served: 'default' | 'koa' = 'default') {
   const { config, cleanup } = testConfig(overrides)
   const backend = new PixstoreBackend({ ...config, errorHandlingMode: 'silent' })
   let server: Awaited<ReturnType<typeof serve>>
@@ -24,7 +25,7 @@ function backendOnPort(overrides: Partial<PixstoreConfig> = {}) {
     get url() {
       return server.url
     },
-    start: async () => void (server = await serve(createPixstoreApp(backend))),
+    start: async () => void (server = await serve(served === 'default' ? createDefaultEndpointServer(backend) : createPixstoreApp(backend))),
     stop: async () => {
       await server?.close()
       await backend.close()
@@ -41,8 +42,8 @@ async function fetchQuery(url: string, record: ImageRecord, query = queryFor(rec
   return { response, payload: decodeWirePayload(new Uint8Array(await response.arrayBuffer())) }
 }
 
-describe('proof and token as query parameters', () => {
-  const env = backendOnPort()
+for (const servedBy of ['default', 'koa'] as const) describe(`proof and token as query parameters (${servedBy} path)`, () => {
+  const env = backendOnPort({ accessControlAllowOrigin: ['http://app.example'] }, servedBy)
   before(env.start)
   after(env.stop)
 
@@ -78,6 +79,18 @@ describe('proof and token as query parameters', () => {
       await response.arrayBuffer()
       assert.equal(response.headers.get('referrer-policy'), 'no-referrer', target)
     }
+  })
+
+  it('allows only the configured origin, and says it varies by Origin', async () => {
+    const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
+    const url = `${env.url}/pixstore-image/${record.id}${queryFor(record)}`
+    const allowed = await fetch(url, { headers: { Origin: 'http://app.example' } })
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'http://app.example')
+    assert.match(allowed.headers.get('vary') ?? '', /Origin/)
+    await allowed.arrayBuffer()
+    const other = await fetch(url, { headers: { Origin: 'http://evil.example' } })
+    assert.equal(other.headers.get('access-control-allow-origin'), null)
+    await other.arrayBuffer()
   })
 
   it('HEAD gives the headers of the GET and no body', async () => {
