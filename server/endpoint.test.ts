@@ -4,7 +4,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from './backend'
-import { createPixstoreApp } from './endpoint'
+import { createDefaultEndpointServer, createPixstoreApp } from './endpoint'
 import type { PixstoreConfig } from './config'
 import type { SqliteImageStore } from './stores/sqliteStore'
 import { fetchWire, fixtureImages, openPayload, proofHeaders, rawRequest, readFixture, serve, STORE_KINDS, testConfigFor, type StoreKind } from './testSupport'
@@ -27,7 +27,7 @@ function backendOnPort(kind: StoreKind, overrides: ConstructorParameters<typeof 
       env.config = test.config
       env.backend = new PixstoreBackend(test.config, options)
       await env.backend.open()
-      server = await serve(createPixstoreApp(env.backend))
+      server = await serve(createDefaultEndpointServer(env.backend))
     },
     stop: async () => {
       await server?.close()

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import type { RawImageMeta } from '../../protocol/wire'
 
 /** One image's current version, as every store returns it. */
@@ -30,6 +31,13 @@ export interface StoredCiphertext {
   ciphertext: Buffer
 }
 
+/** A version too big to hold in memory: `size` bytes of ciphertext, read once from `stream`. */
+export interface StoredCiphertextStream {
+  image: StoredImage
+  size: number
+  stream: Readable
+}
+
 /**
  * The seam between the backend and where bytes live. Every implementation
  * must switch versions atomically: a reader never gets ciphertext that does
@@ -47,6 +55,8 @@ export interface ImageStore {
   replace(id: string, version: NewImageVersion): Promise<StoredImage | null>
   delete(id: string): Promise<boolean>
   read(id: string): Promise<StoredCiphertext | null>
+  /** Optional: stores that can hand out bytes without loading them (files) stream large images. */
+  readStream?(id: string): Promise<StoredCiphertextStream | null>
   /** Every stored id, in a stable order, for tools that walk the whole store (verify, migrate). */
   ids(): AsyncIterable<string>
   close(): Promise<void>

@@ -1,11 +1,11 @@
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { isValidImageId } from '../../protocol/record'
 import { PixstoreError } from '../errors'
-import type { ImageStore, NewImageVersion, StoredCiphertext, StoredImage } from './imageStore'
+import type { ImageStore, NewImageVersion, StoredCiphertext, StoredCiphertextStream, StoredImage } from './imageStore'
 
 /** One image's metadata row. `file` (relative to the image root) names its ciphertext file. */
 export interface SqliteImageRow extends StoredImage {
@@ -141,21 +141,37 @@ export class SqliteImageStore implements ImageStore {
     return true
   }
 
-  /**
-   * Metadata and ciphertext of one consistent version. A concurrent update may
-   * remove the file between the two reads; then the row is read again.
-   */
+  /** Metadata and ciphertext of one consistent version. */
   async read(id: string): Promise<StoredCiphertext | null> {
+    const opened = await this.openVersion(id)
+    if (!opened) return null
+    try {
+      return { image: opened.image, ciphertext: await opened.handle.readFile() }
+    } finally {
+      await opened.handle.close()
+    }
+  }
+
+  /** The same, as a stream: the open file keeps this version's bytes even if an update removes its name. */
+  async readStream(id: string): Promise<StoredCiphertextStream | null> {
+    const opened = await this.openVersion(id)
+    if (!opened) return null
+    try {
+      const { size } = await opened.handle.stat()
+      return { image: opened.image, size, stream: opened.handle.createReadStream({ autoClose: true }) }
+    } catch (error) {
+      await opened.handle.close()
+      throw error
+    }
+  }
+
+  /** A concurrent update may remove the file between reading the row and opening it; then the row is read again. */
+  private async openVersion(id: string): Promise<{ image: SqliteImageRow; handle: FileHandle } | null> {
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       const image = this.row(id)
       if (!image) return null
       try {
-        const handle = await open(this.resolve(image.file), 'r')
-        try {
-          return { image, ciphertext: await handle.readFile() }
-        } finally {
-          await handle.close()
-        }
+        return { image, handle: await open(this.resolve(image.file), 'r') }
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
       }
