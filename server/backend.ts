@@ -120,7 +120,7 @@ export class PixstoreBackend {
       if (ids.length > MAX_RECORDS_PER_CALL) throw new PixstoreError(`getImageRecords takes at most ${MAX_RECORDS_PER_CALL} ids per call, got ${ids.length}`)
       const records: ImageRecord[] = []
       for (const id of new Set(ids)) {
-        const image = isValidImageId(id) ? this.store.get(id) : undefined
+        const image = isValidImageId(id) ? await this.store.get(id) : null
         if (image) records.push(this.toRecord(image))
       }
       return records
