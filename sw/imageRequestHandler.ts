@@ -6,7 +6,7 @@ import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import type { ImageCache } from './imageCache'
 import { ImageFailure } from './imageFailure'
-import { imageResponse } from './imageResponse'
+import { imageResponse, pageImageResponse } from './imageResponse'
 import { InFlight } from './inFlight'
 import type { RecordStore } from './recordStore'
 import { REFRESH_LOOKUP_TIMEOUT_MS, withRecordRefresh } from './refreshRecords'
@@ -75,14 +75,14 @@ export class ImageRequestHandler implements RouteHandlerObject {
    */
   private async serve(event: FetchEvent, config: BackendLocation, record: ImageRecord, url: string): Promise<Response> {
     const cached = await this.options.cache().match(url, record.token)
-    if (cached) return cached
+    if (cached) return pageImageResponse(cached, event.request.url, record.token)
     const { fetched, stored } = await this.fetches.run(`${record.token} ${url}`, () => this.fetchAndStore(config, record, url))
     try {
       event.waitUntil?.(stored)
     } catch {
       // The event is no longer active (a request that joined late): the write still runs.
     }
-    return imageResponse(fetched.image, fetched.format.mimeType, fetched.token)
+    return pageImageResponse(imageResponse(fetched.image, fetched.format.mimeType, fetched.token), event.request.url, fetched.token)
   }
 
   /** The worker's record, else one a page holds (a restarted worker has none). */

@@ -63,6 +63,27 @@ describe('RecentImages', () => {
     assert.equal(await store.has('u3'), false)
   })
 
+  it('writes to disk after a pause in new images, one at a time, all of them', async () => {
+    const store = new SlowStore(limits)
+    store.release()
+    let running = 0
+    let most = 0
+    const put = store.put.bind(store)
+    store.put = async (url, image) => {
+      most = Math.max(most, ++running)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      await put(url, image)
+      running--
+    }
+    const cache = new RecentImages(store, limits)
+    const writes = [1, 2, 3, 4].map((i) => cache.put(`w${i}`, image(i)))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(await store.has('w1'), false, 'nothing written during the burst')
+    await Promise.all(writes)
+    for (const i of [1, 2, 3, 4]) assert.equal(await store.has(`w${i}`), true)
+    assert.equal(most, 1, 'one write at a time')
+  })
+
   it('never keeps an image longer than the app allows', async () => {
     const store = new SlowStore(limits)
     store.release()
