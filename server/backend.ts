@@ -26,20 +26,23 @@ export interface PixstoreBackendOptions {
  * index.ts drives the one `initPixstoreBackend` made.
  */
 export class PixstoreBackend {
-  readonly config: PixstoreConfig
+  /** The resolved config, secrets shown as "[redacted]": they live only in a private field. */
+  readonly config: Readonly<PixstoreConfig>
   readonly store: ImageStore
   private readonly errors: ErrorPolicy
-  private readonly proofKeys: ProofKeys
+  // A real #private field: util.inspect and JSON.stringify cannot reach it.
+  readonly #proofKeys: ProofKeys
   private readonly now: () => number
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
-    this.config = resolveConfig(config)
+    const resolved = resolveConfig(config)
+    this.#proofKeys = resolveProofKeys(resolved, options.env ?? process.env, console.warn)
+    this.config = Object.freeze(redactSecrets(resolved))
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
     this.errors.customHandler = options.customErrorHandler ?? null
     if (this.config.errorHandlingMode === 'custom' && !this.errors.customHandler) {
       throw new PixstoreError('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend')
     }
-    this.proofKeys = resolveProofKeys(this.config, options.env ?? process.env, console.warn)
     if (this.config.statelessKeyWindowLength === -1) {
       console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')
     }
@@ -103,7 +106,7 @@ export class PixstoreBackend {
 
   createStatelessProof(id: string): string {
     const windowLength = this.config.statelessKeyWindowLength
-    return signProof(this.proofKeys.current, id, windowLength === -1 ? 0 : proofWindow(this.now(), windowLength))
+    return signProof(this.#proofKeys.current, id, windowLength === -1 ? 0 : proofWindow(this.now(), windowLength))
   }
 
   /**
@@ -129,7 +132,7 @@ export class PixstoreBackend {
       const windowLength = this.config.statelessKeyWindowLength
       if (windowLength !== -1) {
         if (!proof) return { state: PixstoreState.MissingProof }
-        if (!verifyProof(this.proofKeys, id, proof, this.now(), windowLength)) return { state: PixstoreState.InvalidProof }
+        if (!verifyProof(this.#proofKeys, id, proof, this.now(), windowLength)) return { state: PixstoreState.InvalidProof }
       }
       const found = isValidImageId(id) ? await this.store.read(id) : null
       if (!found) return { state: PixstoreState.NotFound }
@@ -157,6 +160,16 @@ export class PixstoreBackend {
       meta: encodeImageMeta(image),
       statelessProof: this.createStatelessProof(image.id),
     }
+  }
+}
+
+const REDACTED = '[redacted]'
+
+function redactSecrets(config: PixstoreConfig): PixstoreConfig {
+  return {
+    ...config,
+    statelessProofSecret: config.statelessProofSecret === undefined ? undefined : REDACTED,
+    previousStatelessProofSecrets: config.previousStatelessProofSecrets.map(() => REDACTED),
   }
 }
 

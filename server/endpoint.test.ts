@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
@@ -143,6 +144,24 @@ describe('GET /pixstore-image/:id', () => {
     }
     const { payload } = await fetchWire(env.url, record.id, proofHeaders(record))
     assert.equal(payload.state, PixstoreState.Success, 'a good request right after the malformed ones')
+  })
+
+  it('logs nothing for malformed client requests (bad chunked bodies), and keeps serving', async (t) => {
+    const logged = t.mock.method(console, 'error', () => {})
+    const { port } = new URL(env.url)
+    const badChunk = () =>
+      new Promise<void>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.end('GET /pixstore-image/abc HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n'),
+        )
+        socket.resume()
+        socket.on('close', () => resolve())
+        socket.on('error', () => resolve())
+      })
+    for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 30 }, badChunk))
+    assert.equal(logged.mock.callCount(), 0, '600 bad requests, no log lines')
+    const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
+    assert.equal((await fetchWire(env.url, record.id, proofHeaders(record))).payload.state, PixstoreState.Success)
   })
 
   it('answers 405 for other methods and 204 to a CORS preflight', async () => {

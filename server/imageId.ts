@@ -8,6 +8,10 @@ const DIR_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
  * becomes a folder under imageRootDir). Random, so ids cannot be guessed.
  */
 export async function createImageId(dir: string | undefined, exists: (id: string) => Promise<boolean>): Promise<string> {
+  // typeof first: a regex test would accept 123 or ['a'] by turning them into strings.
+  if (dir !== undefined && typeof dir !== 'string') {
+    throw new PixstoreError(`Invalid dir: expected a string, got ${dir === null ? 'null' : Array.isArray(dir) ? 'an array' : typeof dir}`)
+  }
   if (dir !== undefined && !DIR_PATTERN.test(dir)) {
     throw new PixstoreError(`Invalid dir "${String(dir).slice(0, 64)}": use 1-64 characters of [A-Za-z0-9_-]`)
   }

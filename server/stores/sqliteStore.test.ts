@@ -145,6 +145,15 @@ describe('PixstoreBackend storage rules', () => {
     assert.match(backend.lastError!.message, /Invalid dir/)
   })
 
+  it('refuses a dir that is not a string instead of turning it into one', async () => {
+    const image = readFixture(fixtureImages('png')[0]!)
+    for (const dir of [123, ['a'], null, { toString: () => 'a' }]) {
+      assert.equal(await backend.saveImage(image, dir as unknown as string), null, `dir ${String(dir)}`)
+      assert.match(backend.lastError!.message, /Invalid dir: expected a string/)
+    }
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
+  })
+
   it('refuses invalid ids in every call without touching the disk', async () => {
     const image = readFixture(fixtureImages('png')[0]!)
     assert.equal(await backend.updateImage('../x', image), null)
