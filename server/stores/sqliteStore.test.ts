@@ -106,13 +106,34 @@ describe('PixstoreBackend storage rules', () => {
   })
 
   it('refuses non-images and truncated junk with "Invalid image file", writing nothing', async () => {
-    for (const file of ['not-an-image.txt']) {
-      assert.equal(await backend.saveImage(readFixture(path.join(FIXTURES, file))), null)
-      assert.match(backend.lastError!.message, /Invalid image file/)
+    const png = readFixture(fixtureImages('png')[0]!)
+    const junk: [string, Uint8Array][] = [
+      ['not-an-image.txt', readFixture(path.join(FIXTURES, 'not-an-image.txt'))],
+      ['truncated.png', readFixture(path.join(FIXTURES, 'truncated.png'))],
+      ['the 6 bytes GIF89a', Buffer.from('GIF89a')],
+      ['the 4 bytes FF D8 FF E0', Buffer.from([0xff, 0xd8, 0xff, 0xe0])],
+      ['a PNG header followed by HTML', Buffer.concat([png.subarray(0, 33), Buffer.from('<html><script>alert(1)</script></html>')])],
+      ['a whole PNG followed by HTML', Buffer.concat([png, Buffer.from('<html></html>')])],
+      ['a PNG with one flipped byte', Buffer.from(png).fill(png[100]! ^ 0xff, 100, 101)],
+      ['an empty buffer', Buffer.alloc(0)],
+    ]
+    // Every fixture cut short at a few points: each is still detected by its first bytes, and must be refused.
+    for (const file of readdirSync(path.join(FIXTURES, 'images'))) {
+      const bytes = readFixture(path.join(FIXTURES, 'images', file))
+      for (const cut of [16, 40, Math.floor(bytes.length / 2), bytes.length - 1]) junk.push([`${file} cut to ${cut} bytes`, bytes.subarray(0, cut)])
     }
-    assert.equal(await backend.saveImage(Buffer.alloc(0)), null)
+    for (const [name, bytes] of junk) {
+      assert.equal(await backend.saveImage(bytes), null, name)
+      assert.match(backend.lastError!.message, /Invalid image file/, name)
+    }
     assert.equal(await backend.saveImage('not a buffer' as unknown as Buffer), null)
     assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
+  })
+
+  it('accepts every fixture as a complete image', async () => {
+    for (const file of readdirSync(path.join(FIXTURES, 'images'))) {
+      assert.ok(await backend.saveImage(readFixture(path.join(FIXTURES, 'images', file))), file)
+    }
   })
 
   it('refuses formats outside imageFormats', async () => {
