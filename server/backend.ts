@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
-import { frameImage, imageFormatByByte } from '../protocol/formats'
+import { frameImage, IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat } from '../protocol/formats'
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
-import { encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
+import { encodeWirePayload, PixstoreState, type RawImageMeta, type WirePayload } from '../protocol/wire'
 import { resolveConfig, type PixstoreConfig } from './config'
-import { encryptImage } from './crypto'
+import { decryptImage, encryptImage } from './crypto'
 import { ErrorPolicy, PixstoreError, type CustomErrorHandler } from './errors'
 import { detectImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
@@ -104,6 +104,35 @@ export class PixstoreBackend {
     })
   }
 
+  /**
+   * Stores an image that is already encrypted (an import from Pixstore 3.x or
+   * another store), keeping its id, token, key, iv and tag so records apps
+   * already hold keep decrypting. It must decrypt to a complete image whose
+   * format byte matches its content; an existing id is refused.
+   */
+  importEncryptedImage(image: EncryptedImageImport): Promise<ImageRecord | null> {
+    return this.errors.run(async () => {
+      assertValidId(image.id)
+      if (!Number.isSafeInteger(image.token) || image.token < 0) throw new PixstoreError(`Invalid token for image ${image.id}`)
+      const { format, image: bytes } = await openFramedImage(image.id, image.ciphertext, image.meta)
+      if (await this.store.has(image.id)) throw new PixstoreError(`Image already exists: ${image.id}`)
+      const version = { ciphertext: image.ciphertext, meta: image.meta, format: format.byte, size: bytes.length, token: image.token }
+      return this.toRecord(await this.store.insert(image.id, version))
+    })
+  }
+
+  /** Reads, decrypts and checks one stored image; true when it is a complete image of its recorded format. */
+  verifyImage(id: string): Promise<true | null> {
+    return this.errors.run(async () => {
+      assertValidId(id)
+      const found = await this.store.read(id)
+      if (!found) throw new PixstoreError(`Image not found: ${id}`)
+      const { format } = await openFramedImage(id, found.ciphertext, found.image)
+      if (format.byte !== found.image.format) throw new PixstoreError(`Image ${id} is recorded as format byte ${found.image.format} but holds ${format.name}`)
+      return true as const
+    })
+  }
+
   createStatelessProof(id: string): string {
     const windowLength = this.config.statelessKeyWindowLength
     return signProof(this.#proofKeys.current, id, windowLength === -1 ? 0 : proofWindow(this.now(), windowLength))
@@ -161,6 +190,36 @@ export class PixstoreBackend {
       statelessProof: this.createStatelessProof(image.id),
     }
   }
+}
+
+/** An already encrypted image, for `importEncryptedImage`. */
+export interface EncryptedImageImport {
+  id: string
+  token: number
+  meta: RawImageMeta
+  ciphertext: Uint8Array
+}
+
+/** Decrypts and checks that the plaintext is a complete image of the format its first byte names. */
+async function openFramedImage(id: string, ciphertext: Uint8Array, meta: RawImageMeta): Promise<{ format: ImageFormat; image: Uint8Array }> {
+  let plaintext: Buffer
+  try {
+    plaintext = decryptImage(ciphertext, meta)
+  } catch {
+    throw new PixstoreError(`Image ${id} does not decrypt with its key, iv and tag`)
+  }
+  let framed: { format: ImageFormat; image: Uint8Array }
+  try {
+    framed = unframeImage(plaintext)
+  } catch (error) {
+    throw new PixstoreError(`Image ${id} decrypts, but ${(error as Error).message.toLowerCase()}`)
+  }
+  const content = await detectImageFormat(framed.image, IMAGE_FORMAT_NAMES).catch((error: Error) => {
+    throw new PixstoreError(`Image ${id} decrypts, but: ${error.message}`)
+  })
+  const sameFormat = content.name === framed.format.name || (content.name === 'jpg' && framed.format.name === 'jpeg')
+  if (!sameFormat) throw new PixstoreError(`Image ${id} is framed as ${framed.format.name} but its content is ${content.name}`)
+  return framed
 }
 
 const REDACTED = '[redacted]'

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { PixstoreError } from './errors'
 
 const DIR_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+export const DIR_RULE = '1-64 characters of [A-Za-z0-9_-]'
+
+export const isValidDir = (dir: unknown): dir is string => typeof dir === 'string' && DIR_PATTERN.test(dir)
 
 /**
  * A new id: 128 random bits in base64url, optionally as `dir:name` (the dir
@@ -12,8 +15,8 @@ export async function createImageId(dir: string | undefined, exists: (id: string
   if (dir !== undefined && typeof dir !== 'string') {
     throw new PixstoreError(`Invalid dir: expected a string, got ${dir === null ? 'null' : Array.isArray(dir) ? 'an array' : typeof dir}`)
   }
-  if (dir !== undefined && !DIR_PATTERN.test(dir)) {
-    throw new PixstoreError(`Invalid dir "${String(dir).slice(0, 64)}": use 1-64 characters of [A-Za-z0-9_-]`)
+  if (dir !== undefined && !isValidDir(dir)) {
+    throw new PixstoreError(`Invalid dir "${String(dir).slice(0, 64)}": use ${DIR_RULE}`)
   }
   for (;;) {
     const name = randomBytes(16).toString('base64url')
