@@ -4,7 +4,7 @@ import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/r
 import { encodeWirePayload, PixstoreState, type RawImageMeta, type WirePayload } from '../protocol/wire'
 import { resolveConfig, type PixstoreConfig } from './config'
 import { decryptImage, encryptImage } from './crypto'
-import { ErrorPolicy, PixstoreError, type CustomErrorHandler } from './errors'
+import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
 import { detectImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
 import { proofWindow, signProof, verifyProof, type ProofKeys } from './proof'
@@ -33,6 +33,7 @@ export class PixstoreBackend {
   // A real #private field: util.inspect and JSON.stringify cannot reach it.
   readonly #proofKeys: ProofKeys
   private readonly now: () => number
+  readonly #reportedMissing = new Set<string>()
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
     const resolved = resolveConfig(config)
@@ -90,8 +91,15 @@ export class PixstoreBackend {
     })
   }
 
+  /** True when the endpoint can serve `id`: a row whose ciphertext is there (a lost file counts as absent). */
   imageExists(id: string): Promise<boolean | null> {
-    return this.errors.run(async () => isValidImageId(id) && (await this.store.has(id)))
+    return this.errors.run(async () => {
+      if (!isValidImageId(id)) return false
+      return this.store.get(id).then(
+        (image) => image !== null,
+        (error) => (error instanceof ImageDataMissingError ? false : Promise.reject(error)),
+      )
+    })
   }
 
   /** The record to hand to the browser, with a proof fresh for this window. */
@@ -169,6 +177,14 @@ export class PixstoreBackend {
       if (parseClientToken(clientToken) === image.token) return { state: PixstoreState.Success, ciphertext }
       return { state: PixstoreState.Updated, token: image.token, meta: image, ciphertext }
     } catch (error) {
+      // A lost file is NotFound to clients, as imageExists says; the operator hears of it once per image, not per request.
+      if (error instanceof ImageDataMissingError) {
+        if (this.#reportedMissing.size < 10_000 && !this.#reportedMissing.has(error.imageId)) {
+          this.#reportedMissing.add(error.imageId)
+          console.error(`[pixstore] ${error.message}`)
+        }
+        return { state: PixstoreState.NotFound }
+      }
       console.error('[pixstore] endpoint failure:', error)
       return { state: PixstoreState.InternalError }
     }

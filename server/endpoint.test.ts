@@ -197,6 +197,26 @@ describe('GET /pixstore-image/:id', () => {
     assert.equal((await fetchWire(env.url, other.id, proofHeaders(other))).payload.state, PixstoreState.Success)
   })
 
+  it('treats a lost ciphertext file as missing everywhere: NotFound, imageExists false, a clear error, one log line', async (t) => {
+    const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
+    const { file } = (await (env.backend.store as SqliteImageStore).get(record.id))!
+    rmSync(path.join(env.config.imageRootDir!, file))
+    const logged = t.mock.method(console, 'error', () => {})
+    for (let i = 0; i < 3; i++) assert.equal((await fetchWire(env.url, record.id, proofHeaders(record))).payload.state, PixstoreState.NotFound)
+    assert.equal(logged.mock.callCount(), 1, 'logged once, not per request')
+    assert.match(String(logged.mock.calls[0]!.arguments[0]), /ciphertext file is missing/)
+    const silent = new PixstoreBackend({ ...env.config, errorHandlingMode: 'silent' })
+    try {
+      assert.equal(await silent.imageExists(record.id), false)
+      assert.equal(await silent.getImageRecord(record.id), null)
+      assert.match(silent.lastError!.message, new RegExp(`Image ${record.id}: its ciphertext file is missing`))
+      assert.ok(await silent.updateImage(record.id, readFixture(fixtureImages('png')[0]!)), 'an update brings it back')
+      assert.equal(await silent.imageExists(record.id), true)
+    } finally {
+      await silent.close()
+    }
+  })
+
   it('serves consistent payloads while the same image is updated concurrently', async () => {
     const versions = [...fixtureImages('png'), ...fixtureImages('jpg')].map(readFixture)
     const record = (await env.backend.saveImage(versions[0]!))!

@@ -10,6 +10,14 @@ export class PixstoreConfigError extends PixstoreError {
   override name = 'PixstoreConfigError'
 }
 
+/** The image's row exists but its ciphertext is gone from disk: it cannot be served until it is updated or deleted. */
+export class ImageDataMissingError extends PixstoreError {
+  override name = 'ImageDataMissingError'
+  constructor(readonly imageId: string) {
+    super(`Image ${imageId}: its ciphertext file is missing (run "pixstore verify" to find others; updateImage or deleteImage fixes it)`)
+  }
+}
+
 export const ERROR_HANDLING_MODES = ['hybrid', 'throw', 'warn', 'silent', 'custom'] as const
 export type ErrorHandlingMode = (typeof ERROR_HANDLING_MODES)[number]
 export type CustomErrorHandler = (error: unknown) => void

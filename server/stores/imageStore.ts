@@ -37,8 +37,9 @@ export interface StoredCiphertext {
  * version intact. The same store tests run against every implementation.
  */
 export interface ImageStore {
-  /** Creates or migrates the schema and clears crash leftovers; the backend awaits it before serving. */
+  /** Creates or migrates the schema and clears crash leftovers (then keeps clearing them while open); the backend awaits it before serving. */
   open(): Promise<void>
+  /** Null for an unknown id; throws ImageDataMissingError when the row exists but its ciphertext is gone (so is read). */
   get(id: string): Promise<StoredImage | null>
   has(id: string): Promise<boolean>
   /** Fails when `id` exists. */

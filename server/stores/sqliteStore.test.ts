@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import Database from 'better-sqlite3'
-import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { PixstoreState } from '../../protocol/wire'
 import { PixstoreBackend } from '../backend'
+import { ImageDataMissingError } from '../errors'
 import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from '../testSupport'
 import type { NewImageVersion } from './imageStore'
 import { SqliteImageStore } from './sqliteStore'
@@ -74,6 +75,46 @@ describe('SqliteImageStore', () => {
     assert.ok(!existsSync(temp1) && !existsSync(orphan))
     assert.ok(existsSync(fresh), 'a young file may be another instance mid-write')
     assert.ok(existsSync(path.join(temp.config.imageRootDir, row.file)))
+  })
+
+  it('sweeps only names Pixstore writes, never other files that look alike', async () => {
+    await store.insert('album:keep', version(1))
+    const root = temp.config.imageRootDir
+    mkdirSync(path.join(root, '.hidden'))
+    const foreign = ['notes.tmp-backup', 'photo.pxs', 'my.draft.pxs', 'album/x.tmp-1', 'album/a.0123.pxs', '.hidden/x.0123456789abcdef.pxs', 'x.0123456789ABCDEF.pxs']
+    const ours = ['gone.0123456789abcdef.pxs', 'album/gone.fedcba9876543210.pxs', 'album/gone.fedcba9876543210.pxs.tmp-0badcafe']
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000)
+    for (const file of [...foreign, ...ours]) {
+      writeFileSync(path.join(root, file), 'x')
+      utimesSync(path.join(root, file), old, old)
+    }
+    assert.equal(await store.sweepOrphans(), ours.length)
+    for (const file of foreign) assert.ok(existsSync(path.join(root, file)), `kept ${file}`)
+    for (const file of ours) assert.ok(!existsSync(path.join(root, file)), `swept ${file}`)
+    assert.ok(await store.read('album:keep'))
+  })
+
+  it('also sweeps periodically while open, and stops when closed', async () => {
+    const periodic = new SqliteImageStore(temp.config.imageRootDir, temp.config.databasePath, { sweepIntervalMs: 20 })
+    await periodic.open()
+    try {
+      const orphan = path.join(temp.config.imageRootDir, 'late.0123456789abcdef.pxs')
+      writeFileSync(orphan, 'left by a crash while running')
+      const old = new Date(Date.now() - 2 * 60 * 60 * 1000)
+      utimesSync(orphan, old, old)
+      for (let waited = 0; existsSync(orphan) && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.ok(!existsSync(orphan), 'swept without a restart')
+    } finally {
+      await periodic.close()
+    }
+  })
+
+  it('reports a ciphertext file that is gone for good as missing, in get and read', async () => {
+    const row = await store.insert('lost', version(1))
+    rmSync(path.join(temp.config.imageRootDir, row.file))
+    await assert.rejects(store.read('lost'), ImageDataMissingError)
+    await assert.rejects(store.get('lost'), /ciphertext file is missing/)
+    assert.equal(await store.has('lost'), true, 'the row is still there to update or delete')
   })
 
   it('deletes row and file together', async () => {
