@@ -1,4 +1,3 @@
-import { crc32 } from 'node:zlib'
 import type { ImageFormatName } from '../protocol/formats'
 
 /**
@@ -28,6 +27,19 @@ export function findStructureProblem(format: ImageFormatName, bytes: Uint8Array)
     if (error instanceof RangeError) return 'it ends early'
     throw error
   }
+}
+
+// zlib.crc32 needs Node 20.15; the package promises Node 20.
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+  return c >>> 0
+})
+
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff
+  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8)
+  return (crc ^ 0xffffffff) >>> 0
 }
 
 const ascii = (bytes: Uint8Array, start: number, length: number) => String.fromCharCode(...bytes.subarray(start, start + length))
@@ -77,7 +89,13 @@ function checkJpeg(bytes: Uint8Array): string | null {
     if (marker === 0xda) {
       if (!sawFrame) return 'scan data comes before the frame header'
       // Entropy-coded data runs to the next marker that is not a stuffed 0x00 or a restart marker.
-      while (offset + 1 < bytes.length && !(bytes[offset] === 0xff && bytes[offset + 1] !== 0x00 && !(bytes[offset + 1]! >= 0xd0 && bytes[offset + 1]! <= 0xd7))) offset++
+      for (;;) {
+        offset = bytes.indexOf(0xff, offset)
+        if (offset === -1 || offset + 1 >= bytes.length) return 'it ends before the EOI marker'
+        const next = bytes[offset + 1]!
+        if (next !== 0x00 && !(next >= 0xd0 && next <= 0xd7)) break
+        offset += 2
+      }
     }
   }
 }
