@@ -42,7 +42,7 @@ export class PixstoreBackend {
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
     this.errors.customHandler = options.customErrorHandler ?? null
     if (this.config.errorHandlingMode === 'custom' && !this.errors.customHandler) {
-      throw new PixstoreError('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend')
+      throw new PixstoreError('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend', 'ERR_USAGE')
     }
     if (this.config.statelessKeyWindowLength === -1) {
       console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')
@@ -75,7 +75,7 @@ export class PixstoreBackend {
       assertValidId(id)
       const version = await this.encrypt(buffer)
       const updated = await this.store.replace(id, version)
-      if (!updated) throw new PixstoreError(`Image not found: ${id}`)
+      if (!updated) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
       return this.toRecord(updated)
     })
   }
@@ -107,7 +107,7 @@ export class PixstoreBackend {
     return this.errors.run(async () => {
       assertValidId(id)
       const image = await this.store.get(id)
-      if (!image) throw new PixstoreError(`Image not found: ${id}`)
+      if (!image) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
       return this.toRecord(image)
     })
   }
@@ -121,9 +121,9 @@ export class PixstoreBackend {
   importEncryptedImage(image: EncryptedImageImport): Promise<ImageRecord | null> {
     return this.errors.run(async () => {
       assertValidId(image.id)
-      if (!Number.isSafeInteger(image.token) || image.token < 0) throw new PixstoreError(`Invalid token for image ${image.id}`)
+      if (!Number.isSafeInteger(image.token) || image.token < 0) throw new PixstoreError(`Invalid token for image ${image.id}`, 'ERR_INVALID_TOKEN')
       const { format, image: bytes } = await openFramedImage(image.id, image.ciphertext, image.meta)
-      if (await this.store.has(image.id)) throw new PixstoreError(`Image already exists: ${image.id}`)
+      if (await this.store.has(image.id)) throw new PixstoreError(`Image already exists: ${image.id}`, 'ERR_IMAGE_EXISTS')
       const version = { ciphertext: image.ciphertext, meta: image.meta, format: format.byte, size: bytes.length, token: image.token }
       return this.toRecord(await this.store.insert(image.id, version))
     })
@@ -134,9 +134,9 @@ export class PixstoreBackend {
     return this.errors.run(async () => {
       assertValidId(id)
       const found = await this.store.read(id)
-      if (!found) throw new PixstoreError(`Image not found: ${id}`)
+      if (!found) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
       const { format } = await openFramedImage(id, found.ciphertext, found.image)
-      if (format.byte !== found.image.format) throw new PixstoreError(`Image ${id} is recorded as format byte ${found.image.format} but holds ${format.name}`)
+      if (format.byte !== found.image.format) throw new PixstoreError(`Image ${id} is recorded as format byte ${found.image.format} but holds ${format.name}`, 'ERR_IMAGE_DAMAGED')
       return true as const
     })
   }
@@ -191,7 +191,7 @@ export class PixstoreBackend {
   }
 
   private async encrypt(buffer: Uint8Array) {
-    if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array')
+    if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array', 'ERR_INVALID_IMAGE')
     const format = await detectImageFormat(buffer, this.config.imageFormats)
     const { ciphertext, meta } = encryptImage(frameImage(format, buffer))
     return { ciphertext, meta, format: format.byte, size: buffer.length }
@@ -222,19 +222,19 @@ async function openFramedImage(id: string, ciphertext: Uint8Array, meta: RawImag
   try {
     plaintext = decryptImage(ciphertext, meta)
   } catch {
-    throw new PixstoreError(`Image ${id} does not decrypt with its key, iv and tag`)
+    throw new PixstoreError(`Image ${id} does not decrypt with its key, iv and tag`, 'ERR_IMAGE_DAMAGED')
   }
   let framed: { format: ImageFormat; image: Uint8Array }
   try {
     framed = unframeImage(plaintext)
   } catch (error) {
-    throw new PixstoreError(`Image ${id} decrypts, but ${(error as Error).message.toLowerCase()}`)
+    throw new PixstoreError(`Image ${id} decrypts, but ${(error as Error).message.toLowerCase()}`, 'ERR_IMAGE_DAMAGED')
   }
   const content = await detectImageFormat(framed.image, IMAGE_FORMAT_NAMES).catch((error: Error) => {
-    throw new PixstoreError(`Image ${id} decrypts, but: ${error.message}`)
+    throw new PixstoreError(`Image ${id} decrypts, but: ${error.message}`, 'ERR_IMAGE_DAMAGED')
   })
   const sameFormat = content.name === framed.format.name || (content.name === 'jpg' && framed.format.name === 'jpeg')
-  if (!sameFormat) throw new PixstoreError(`Image ${id} is framed as ${framed.format.name} but its content is ${content.name}`)
+  if (!sameFormat) throw new PixstoreError(`Image ${id} is framed as ${framed.format.name} but its content is ${content.name}`, 'ERR_IMAGE_DAMAGED')
   return framed
 }
 
@@ -257,13 +257,13 @@ export function parseClientToken(value: unknown): number | null {
 }
 
 function assertValidId(id: unknown): asserts id is string {
-  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`)
+  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`, 'ERR_INVALID_ID')
 }
 
 async function readImageFile(filePath: string): Promise<Buffer> {
   try {
     return await readFile(filePath)
   } catch (error) {
-    throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`)
+    throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`, 'ERR_FILE_UNREADABLE')
   }
 }

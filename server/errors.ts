@@ -1,22 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { PixstoreConfigError, PixstoreError } from '../protocol/errors'
 
-/** An expected failure (bad input, unknown id). Anything else is a bug or an outage. */
-export class PixstoreError extends Error {
-  override name = 'PixstoreError'
-}
-
-/** A configuration value that is not allowed; the message names the field. */
-export class PixstoreConfigError extends PixstoreError {
-  override name = 'PixstoreConfigError'
-}
-
-/** The image's row exists but its ciphertext is gone from disk: it cannot be served until it is updated or deleted. */
-export class ImageDataMissingError extends PixstoreError {
-  override name = 'ImageDataMissingError'
-  constructor(readonly imageId: string) {
-    super(`Image ${imageId}: its ciphertext file is missing (run "pixstore verify" to find others; updateImage or deleteImage fixes it)`)
-  }
-}
+export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type PixstoreErrorCode } from '../protocol/errors'
 
 export const ERROR_HANDLING_MODES = ['hybrid', 'throw', 'warn', 'silent', 'custom'] as const
 export type ErrorHandlingMode = (typeof ERROR_HANDLING_MODES)[number]

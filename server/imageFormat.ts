@@ -11,10 +11,10 @@ import { findStructureProblem } from './imageStructure'
 export async function detectImageFormat(bytes: Uint8Array, allowed: readonly ImageFormatName[]): Promise<ImageFormat> {
   const detected = await fileTypeFromBuffer(bytes)
   const format = detected && imageFormatByName(detected.ext)
-  if (!format) throw new PixstoreError('Invalid image file: not a PNG, JPEG, WebP, GIF or AVIF image')
+  if (!format) throw new PixstoreError('Invalid image file: not a PNG, JPEG, WebP, GIF or AVIF image', 'ERR_INVALID_IMAGE')
   const isAllowed = allowed.includes(format.name) || (format.name === 'jpg' && allowed.includes('jpeg'))
-  if (!isAllowed) throw new PixstoreError(`Invalid image file: format "${format.name}" is not in imageFormats`)
+  if (!isAllowed) throw new PixstoreError(`Invalid image file: format "${format.name}" is not in imageFormats`, 'ERR_INVALID_IMAGE')
   const problem = findStructureProblem(format.name, bytes)
-  if (problem) throw new PixstoreError(`Invalid image file: not a complete ${format.name.toUpperCase()} image (${problem})`)
+  if (problem) throw new PixstoreError(`Invalid image file: not a complete ${format.name.toUpperCase()} image (${problem})`, 'ERR_INVALID_IMAGE')
   return format
 }

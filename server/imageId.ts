@@ -13,10 +13,10 @@ export const isValidDir = (dir: unknown): dir is string => typeof dir === 'strin
 export async function createImageId(dir: string | undefined, exists: (id: string) => Promise<boolean>): Promise<string> {
   // typeof first: a regex test would accept 123 or ['a'] by turning them into strings.
   if (dir !== undefined && typeof dir !== 'string') {
-    throw new PixstoreError(`Invalid dir: expected a string, got ${dir === null ? 'null' : Array.isArray(dir) ? 'an array' : typeof dir}`)
+    throw new PixstoreError(`Invalid dir: expected a string, got ${dir === null ? 'null' : Array.isArray(dir) ? 'an array' : typeof dir}`, 'ERR_INVALID_DIR')
   }
   if (dir !== undefined && !isValidDir(dir)) {
-    throw new PixstoreError(`Invalid dir "${String(dir).slice(0, 64)}": use ${DIR_RULE}`)
+    throw new PixstoreError(`Invalid dir "${String(dir).slice(0, 64)}": use ${DIR_RULE}`, 'ERR_INVALID_DIR')
   }
   for (;;) {
     const name = randomBytes(16).toString('base64url')

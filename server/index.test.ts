@@ -63,6 +63,7 @@ describe('initPixstoreBackend and the module-level API', () => {
     assert.equal(await imageExists(record.id), false)
     assert.equal(await getImageRecord(record.id), null)
     assert.match(getLastPixstoreError()!.message, /Image not found/)
+    assert.equal(getLastPixstoreError()!.code, 'ERR_IMAGE_NOT_FOUND')
     assert.equal(await saveImage(Buffer.from('hello')), null)
     assert.match(getLastPixstoreError()!.message, /Invalid image file/)
   })

@@ -112,7 +112,7 @@ describe('SqliteImageStore', () => {
   it('reports a ciphertext file that is gone for good as missing, in get and read', async () => {
     const row = await store.insert('lost', version(1))
     rmSync(path.join(temp.config.imageRootDir, row.file))
-    await assert.rejects(store.read('lost'), ImageDataMissingError)
+    await assert.rejects(store.read('lost'), (error) => error instanceof ImageDataMissingError && error.code === 'ERR_IMAGE_DATA_MISSING' && error.imageId === 'lost')
     await assert.rejects(store.get('lost'), /ciphertext file is missing/)
     assert.equal(await store.has('lost'), true, 'the row is still there to update or delete')
   })
@@ -166,6 +166,7 @@ describe('PixstoreBackend storage rules', () => {
     for (const [name, bytes] of junk) {
       assert.equal(await backend.saveImage(bytes), null, name)
       assert.match(backend.lastError!.message, /Invalid image file/, name)
+      assert.equal(backend.lastError!.code, 'ERR_INVALID_IMAGE', name)
     }
     assert.equal(await backend.saveImage('not a buffer' as unknown as Buffer), null)
     assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
@@ -212,6 +213,7 @@ describe('PixstoreBackend storage rules', () => {
     for (const dir of [123, ['a'], null, { toString: () => 'a' }]) {
       assert.equal(await backend.saveImage(image, dir as unknown as string), null, `dir ${String(dir)}`)
       assert.match(backend.lastError!.message, /Invalid dir: expected a string/)
+      assert.equal(backend.lastError!.code, 'ERR_INVALID_DIR')
     }
     assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
   })

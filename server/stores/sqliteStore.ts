@@ -270,7 +270,7 @@ export class SqliteImageStore implements ImageStore {
 
 /** `dir:name` → `dir/name.<version>.pxs`; `name` → `name.<version>.pxs`. */
 function versionFileName(id: string): string {
-  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`)
+  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`, 'ERR_INVALID_ID')
   const [dir, name] = id.includes(':') ? id.split(':') : [undefined, id]
   const base = `${name}.${randomBytes(8).toString('hex')}${CIPHERTEXT_SUFFIX}`
   return dir ? `${dir}/${base}` : base
