@@ -92,15 +92,18 @@ describe('the npm package, installed into a fresh app', () => {
     })
   }
 
-  it('refuses to compile a misspelt config field under nodenext', async () => {
-    writeFileSync(path.join(app, 'tsconfig.wrong.json'), JSON.stringify(tsconfig('nodenext', ['wrongConfig.ts'])))
-    const failed = await run(process.execPath, [TSC, '-p', 'tsconfig.wrong.json'], { cwd: app }).then(
-      () => null,
-      (error) => error as { stdout: string },
-    )
-    assert.ok(failed, 'a wrong config field compiled')
-    assert.match(failed.stdout, /wrongConfig\.ts.*error TS2561: .*'imageRootDri'/)
-    assert.equal(failed.stdout.trim().split('\n').length, 1, `only that error:\n${failed.stdout}`)
+  it('refuses to compile a misspelt config field under nodenext, with or without skipLibCheck', async () => {
+    for (const skipLibCheck of [false, true]) {
+      const config = tsconfig('nodenext', ['wrongConfig.ts'])
+      writeFileSync(path.join(app, 'tsconfig.wrong.json'), JSON.stringify({ ...config, compilerOptions: { ...config.compilerOptions, skipLibCheck } }))
+      const failed = await run(process.execPath, [TSC, '-p', 'tsconfig.wrong.json'], { cwd: app }).then(
+        () => null,
+        (error) => error as { stdout: string },
+      )
+      assert.ok(failed, `a wrong config field compiled (skipLibCheck ${skipLibCheck})`)
+      assert.match(failed.stdout, /wrongConfig\.ts.*error TS2561: .*'imageRootDri'/)
+      assert.equal(failed.stdout.trim().split('\n').length, 1, `only that error:\n${failed.stdout}`)
+    }
   })
 
   it('runs: saves an image and reads it back through the endpoint', async () => {
