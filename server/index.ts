@@ -11,7 +11,7 @@ import { resolveConfig } from './config'
 import { createPixstoreApp } from './endpoint'
 import { PixstoreError, type CustomErrorHandler } from './errors'
 
-export { PixstoreBackend, parseClientToken, type PixstoreBackendOptions } from './backend'
+export { PixstoreBackend, parseClientToken, type EncryptedImageImport, type PixstoreBackendOptions } from './backend'
 export { DEFAULT_CONFIG, resolveConfig, type PixstoreConfig } from './config'
 export { createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './endpoint'
 export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode, type PixstoreErrorCode } from './errors'
