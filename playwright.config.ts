@@ -2,8 +2,8 @@ import { defineConfig } from '@playwright/test'
 
 /**
  * End-to-end suite: real Koa backend + real service worker in Debian's Chromium.
- * Runs against the built dist/ (`npm run build` first); `scripts/ensure-chromium.sh`
- * makes sure /usr/bin/chromium exists. Playwright's own browser download is not used.
+ * Runs against the built dist/ (`npm run build` first); `scripts/ensure-debian-packages.sh`
+ * makes sure /usr/bin/chromium exists (and PostgreSQL and nginx for the balancer spec). Playwright's own browser download is not used.
  */
 export default defineConfig({
   testDir: 'e2e',

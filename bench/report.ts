@@ -21,13 +21,14 @@ const fmt = (value: number, digits: number) =>
 
 const fmtRatio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}x` : 'n/a')
 
-export function printReport(title: string, context: string[], rows: readonly Row[], notes: readonly string[] = []): void {
+/** `columns` names the two compared sides (default pixstore vs its plain baseline). */
+export function printReport(title: string, context: string[], rows: readonly Row[], notes: readonly string[] = [], columns: [string, string] = ['pixstore', 'plain']): void {
   const table = rows.map((row) => {
     const digits = row.digits ?? 1
     const range = row.range && Number.isFinite(row.range[0]) ? `${row.range[0].toFixed(2)}-${row.range[1].toFixed(2)}` : ''
     return [row.key, `${row.label} (${row.unit})`, fmt(row.pixstore, digits), fmt(row.plain, digits), fmtRatio(ratio(row.pixstore, row.plain)), range, row.better]
   })
-  const header = ['#', 'measurement', 'pixstore', 'plain', 'pixstore/plain', 'round range', 'better']
+  const header = ['#', 'measurement', columns[0], columns[1], `${columns[0]}/${columns[1]}`, 'round range', 'better']
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((cells) => cells[i]!.length)))
   const line = (cells: string[]) => cells.map((cell, i) => (i >= 2 && i <= 4 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()
   console.log(`\n${title}`)

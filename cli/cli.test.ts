@@ -181,6 +181,35 @@ describe('pixstore serve', () => {
   })
 })
 
+describe('pixstore migrate', () => {
+  it('copies a store to another keeping ids, tokens and keys, and a rerun copies nothing', async () => {
+    const [source, target] = [sharedStore(), sharedStore()]
+    const backend = source.open()
+    const record = (await backend.saveImage(readFixture(fixtureImages('webp')[0]!)))!
+    await backend.close()
+    const args = [
+      'migrate',
+      '--from-database-path', source.config.databasePath, '--from-image-root-dir', source.config.imageRootDir,
+      '--to-database-path', target.config.databasePath, '--to-image-root-dir', target.config.imageRootDir,
+    ]
+    try {
+      const first = await pixstore(args)
+      assert.equal(first.code, 0, first.stderr)
+      assert.match(first.stdout, /Migrated: 1 copied, 0 already there, 1 verified\./)
+      assert.match((await pixstore(args)).stdout, /Migrated: 0 copied, 1 already there, 1 verified\./)
+      const copy = target.open()
+      assert.equal((await copy.customEndpointHelper(record.id, record.token, record.statelessProof))[0], PixstoreState.Success)
+      await copy.close()
+      const half = await pixstore(['migrate', '--from-database-path', source.config.databasePath, '--to-database-url', 'postgres://x@127.0.0.1:1/x'])
+      assert.equal(half.code, 2)
+      assert.match(half.stderr, /--from-database-path with --from-image-root-dir/)
+    } finally {
+      source.cleanup()
+      target.cleanup()
+    }
+  })
+})
+
 describe('pixstore import-v3', () => {
   // A real Pixstore 3.x store, written by the published 3.2.1 package.
   const v3 = tempStore()

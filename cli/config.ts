@@ -20,6 +20,7 @@ const FIELDS: Record<Field, { kind: Kind; help: string; secret?: true }> = {
   previousStatelessProofSecrets: { kind: 'list', help: '', secret: true },
   imageRootDir: { kind: 'string', help: 'folder of the ciphertext files' },
   databasePath: { kind: 'string', help: 'SQLite metadata file' },
+  databaseUrl: { kind: 'string', help: 'postgres://user@host/db selects the PostgreSQL store (password in PGPASSWORD)' },
   imageFormats: { kind: 'list', help: 'comma-separated formats to accept' },
   errorHandlingMode: { kind: 'string', help: 'hybrid, throw, warn, silent or custom' },
 }

@@ -7,11 +7,12 @@ import { PixstoreConfigError } from '../server/errors'
 import { CliUsageError } from './errors'
 import { importCommand } from './import'
 import { importV3Command } from './importV3'
+import { migrateCommand } from './migrate'
 import { serveCommand } from './serve'
 import { verifyCommand } from './verify'
 
-/** Each entry is a module's `…Command()`; `migrate` (cli/migrate.ts) joins this list once a second store exists. */
-const COMMANDS = [importCommand, importV3Command, verifyCommand, serveCommand]
+/** Each entry is a module's `…Command()`: one file per subcommand. */
+const COMMANDS = [importCommand, importV3Command, verifyCommand, serveCommand, migrateCommand]
 
 export function createProgram(): Command {
   const program = new Command('pixstore')

@@ -36,7 +36,7 @@ export class PixstoreBackend {
   readonly #reportedMissing = new Set<string>()
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
-    const resolved = resolveConfig(config)
+    const resolved = resolveConfig(config, options.env ?? process.env)
     this.#proofKeys = resolveProofKeys(resolved, options.env ?? process.env, console.warn)
     this.config = Object.freeze(redactSecrets(resolved))
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
@@ -240,12 +240,11 @@ async function openFramedImage(id: string, ciphertext: Uint8Array, meta: RawImag
 
 const REDACTED = '[redacted]'
 
+/** In place, so the config keeps its own print guards (databaseUrl's password); resolveConfig made it fresh. */
 function redactSecrets(config: PixstoreConfig): PixstoreConfig {
-  return {
-    ...config,
-    statelessProofSecret: config.statelessProofSecret === undefined ? undefined : REDACTED,
-    previousStatelessProofSecrets: config.previousStatelessProofSecrets.map(() => REDACTED),
-  }
+  if (config.statelessProofSecret !== undefined) config.statelessProofSecret = REDACTED
+  config.previousStatelessProofSecrets = config.previousStatelessProofSecrets.map(() => REDACTED)
+  return config
 }
 
 /** Decimal token from a header (or a number); anything else counts as no token. */

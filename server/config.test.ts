@@ -46,6 +46,47 @@ describe('resolveConfig', () => {
     assert.throws(() => resolveConfig({ statelessProofSecret: 'hunter2' }), (error: Error) => !error.message.includes('hunter2'))
   })
 
+  it('selects PostgreSQL with databaseUrl (or PIXSTORE_DATABASE_URL) and drops the SQLite paths', () => {
+    const url = 'postgresql://app:pw-1@db.internal:5432/pixstore'
+    for (const config of [resolveConfig({ databaseUrl: url }, {}), resolveConfig({}, { PIXSTORE_DATABASE_URL: url })]) {
+      assert.equal(config.databaseUrl, url)
+      assert.equal(config.databasePath, undefined)
+      assert.equal(config.imageRootDir, undefined)
+      assert.deepEqual(resolveConfig(config, {}), config, 'a resolved config resolves to itself')
+    }
+    assert.equal(resolveConfig({ databaseUrl: 'postgres://db/pixstore' }, { PIXSTORE_DATABASE_URL: url }).databaseUrl, 'postgres://db/pixstore', 'config wins over env')
+    assert.equal(resolveConfig({}, {}).databaseUrl, undefined)
+  })
+
+  it('refuses databaseUrl together with databasePath or imageRootDir, naming both fields', () => {
+    const url = 'postgres://app:pw-2@db/pixstore'
+    for (const [input, env] of [
+      [{ databaseUrl: url, databasePath: 'x.sqlite' }, {}],
+      [{ databaseUrl: url, imageRootDir: 'images' }, {}],
+      [{ databasePath: DEFAULT_CONFIG.databasePath }, { PIXSTORE_DATABASE_URL: url }],
+    ] as const) {
+      assert.throws(
+        () => resolveConfig(input, env),
+        (error: Error) => error instanceof PixstoreConfigError && /"databaseUrl".*"(databasePath|imageRootDir)"/.test(error.message) && !error.message.includes('pw-2'),
+        JSON.stringify(input),
+      )
+    }
+  })
+
+  it('refuses other URLs without echoing their password', () => {
+    for (const [input, env] of [
+      [{ databaseUrl: 'mysql://root:pw-3@db/pixstore' }, {}],
+      [{ databaseUrl: 'postgres//root:pw-3@db' }, {}],
+      [{}, { PIXSTORE_DATABASE_URL: 'sqlite://root:pw-3@x' }],
+    ] as const) {
+      assert.throws(
+        () => resolveConfig(input, env),
+        (error: Error) => /"databaseUrl".*postgres:\/\/ or postgresql:\/\//.test(error.message) && !error.message.includes('pw-3'),
+        JSON.stringify(input),
+      )
+    }
+  })
+
   it('accepts a list of origins and -1 for the proof window', () => {
     const config = resolveConfig({ accessControlAllowOrigin: ['https://a.example', 'http://localhost:7480'], statelessKeyWindowLength: -1 })
     assert.deepEqual(config.accessControlAllowOrigin, ['https://a.example', 'http://localhost:7480'])

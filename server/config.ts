@@ -1,6 +1,8 @@
+import { inspect } from 'node:util'
 import { IMAGE_FORMAT_NAMES, type ImageFormatName } from '../protocol/formats'
 import { isValidRoute } from '../protocol/workerConfig'
 import { ERROR_HANDLING_MODES, PixstoreConfigError, type ErrorHandlingMode } from './errors'
+import { isPostgresUrl, redactDatabaseUrl } from './stores/databaseUrl'
 
 export interface PixstoreConfig {
   /** Start the built-in Koa server. False when you mount `pixstoreMiddleware` into your own app. */
@@ -17,8 +19,12 @@ export interface PixstoreConfig {
   statelessProofSecret: string | undefined
   /** Rotated-out secrets whose proofs are still accepted. */
   previousStatelessProofSecrets: string[]
-  imageRootDir: string
-  databasePath: string
+  /** SQLite store: ciphertext files. Undefined when `databaseUrl` selects PostgreSQL. */
+  imageRootDir: string | undefined
+  /** SQLite store: metadata. Undefined when `databaseUrl` selects PostgreSQL. */
+  databasePath: string | undefined
+  /** `postgres://` or `postgresql://` URL selecting the PostgreSQL store; falls back to PIXSTORE_DATABASE_URL. */
+  databaseUrl: string | undefined
   imageFormats: ImageFormatName[]
   errorHandlingMode: ErrorHandlingMode
 }
@@ -34,6 +40,7 @@ const defaults: PixstoreConfig = {
   previousStatelessProofSecrets: [],
   imageRootDir: 'pixstore-data/images',
   databasePath: 'pixstore-data/pixstore.sqlite',
+  databaseUrl: undefined,
   imageFormats: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif'],
   errorHandlingMode: 'hybrid',
 }
@@ -61,6 +68,7 @@ const CHECKS: { [K in keyof PixstoreConfig]: Check } = {
   previousStatelessProofSecrets: (v) => (Array.isArray(v) && v.every(isSecret) ? null : `a list of strings of at least ${MIN_SECRET_LENGTH} characters`),
   imageRootDir: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty directory path'),
   databasePath: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty file path'),
+  databaseUrl: (v) => (v === undefined || isPostgresUrl(v) ? null : 'a URL starting with postgres:// or postgresql://'),
   imageFormats: (v) =>
     Array.isArray(v) && v.length > 0 && v.every((f) => IMAGE_FORMAT_NAMES.includes(f))
       ? null
@@ -68,8 +76,13 @@ const CHECKS: { [K in keyof PixstoreConfig]: Check } = {
   errorHandlingMode: (v) => (ERROR_HANDLING_MODES.includes(v as ErrorHandlingMode) ? null : `one of ${ERROR_HANDLING_MODES.map((m) => `"${m}"`).join(', ')}`),
 }
 
-/** Validates every field before anything starts, so a typo fails loudly instead of half-starting. */
-export function resolveConfig(input: Partial<PixstoreConfig> = {}): PixstoreConfig {
+const SQLITE_FIELDS = ['databasePath', 'imageRootDir'] as const
+
+/**
+ * Validates every field before anything starts, so a typo fails loudly instead
+ * of half-starting. `env` supplies PIXSTORE_DATABASE_URL when `databaseUrl` is not set.
+ */
+export function resolveConfig(input: Partial<PixstoreConfig> = {}, env: Record<string, string | undefined> = process.env): PixstoreConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new PixstoreConfigError('Pixstore config must be an object')
   }
@@ -78,14 +91,37 @@ export function resolveConfig(input: Partial<PixstoreConfig> = {}): PixstoreConf
       throw new PixstoreConfigError(`Unknown config field "${field}"; allowed fields: ${Object.keys(CHECKS).join(', ')}`)
     }
   }
-  const config = { ...DEFAULT_CONFIG, ...withoutUndefined(input) } as PixstoreConfig
+  const given = withoutUndefined(input) as Partial<PixstoreConfig>
+  const fromEnv = given.databaseUrl === undefined && env.PIXSTORE_DATABASE_URL ? env.PIXSTORE_DATABASE_URL : undefined
+  const config = { ...DEFAULT_CONFIG, ...given, ...(fromEnv ? { databaseUrl: fromEnv } : {}) } as PixstoreConfig
+  const source = fromEnv ? ' (from PIXSTORE_DATABASE_URL)' : ''
   for (const [field, check] of Object.entries(CHECKS) as [keyof PixstoreConfig, Check][]) {
     const allowed = check(config[field])
     if (allowed) {
-      const got = /Secret/.test(field) ? 'a value that is not allowed (not shown: it is a secret)' : describe(config[field])
+      const got = /Secret/.test(field)
+        ? 'a value that is not allowed (not shown: it is a secret)'
+        : field === 'databaseUrl' ? `${describe(redactDatabaseUrl(config[field]))}${source}` : describe(config[field])
       throw new PixstoreConfigError(`Invalid config field "${field}": got ${got}; allowed: ${allowed}`)
     }
   }
+  if (config.databaseUrl !== undefined) {
+    // Two stores named at once: refuse rather than silently ignore one.
+    const clash = SQLITE_FIELDS.find((field) => given[field] !== undefined)
+    if (clash) {
+      throw new PixstoreConfigError(
+        `Config fields "databaseUrl"${source} and "${clash}" cannot both be set: databaseUrl selects the PostgreSQL store, ${clash} belongs to the SQLite store`,
+      )
+    }
+    for (const field of SQLITE_FIELDS) config[field] = undefined
+  }
+  return hideDatabasePassword(config)
+}
+
+/** util.inspect and JSON.stringify of a config show the database URL without its password. */
+function hideDatabasePassword(config: PixstoreConfig): PixstoreConfig {
+  const redacted = () => ({ ...config, databaseUrl: config.databaseUrl === undefined ? undefined : redactDatabaseUrl(config.databaseUrl) })
+  Object.defineProperty(config, 'toJSON', { value: redacted, enumerable: false })
+  Object.defineProperty(config, inspect.custom, { value: (_depth: number, options: object) => inspect(redacted(), options), enumerable: false })
   return config
 }
 

@@ -23,7 +23,7 @@ import {
   updateImageFromFile,
   type PixstoreHandle,
 } from './index'
-import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, tempStore, testConfig, TEST_SECRET } from './testSupport'
+import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, STORE_KINDS, tempStore, testConfig, testConfigFor, TEST_SECRET, type StoreKind } from './testSupport'
 
 describe('initPixstoreBackend and the module-level API', () => {
   let handle: PixstoreHandle | null = null
@@ -34,15 +34,15 @@ describe('initPixstoreBackend and the module-level API', () => {
     setCustomErrorHandler(null)
   })
   after(() => cleanups.forEach((cleanup) => cleanup()))
-  const start = async (overrides = {}) => {
-    const { config, cleanup } = testConfig(overrides)
+  const start = async (overrides = {}, kind: StoreKind = 'sqlite') => {
+    const { config, cleanup } = await testConfigFor(kind, overrides)
     cleanups.push(cleanup)
     handle = await initPixstoreBackend(config)
     return handle
   }
 
-  it('listens, and the functions work on the instance it created', async () => {
-    const { url } = await start()
+  for (const kind of STORE_KINDS) it(`listens, and the functions work on the instance it created (${kind} store)`, async () => {
+    const { url } = await start({}, kind)
     assert.match(url!, /^http:\/\/127\.0\.0\.1:\d+$/)
     const [png, jpg] = [fixtureImages('png')[0]!, fixtureImages('jpg')[0]!]
     const record = (await saveImageFromFile(png, 'gallery'))!

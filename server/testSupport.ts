@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { unframeImage } from '../protocol/formats'
 import { decodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
 import { decodeImageMeta, type ImageRecord } from '../protocol/record'
+import { sharedPostgresCluster } from '../testing/postgresCluster'
 import type { PixstoreConfig } from './config'
 import { decryptImage } from './crypto'
 
@@ -24,7 +25,7 @@ export function fixtureImages(extension: string): string[] {
 export const readFixture = (file: string) => readFileSync(file)
 
 /** A fresh store location; removed by the returned cleanup. */
-export function tempStore(): { config: Pick<PixstoreConfig, 'imageRootDir' | 'databasePath'>; dir: string; cleanup: () => void } {
+export function tempStore(): { config: { imageRootDir: string; databasePath: string }; dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'pixstore-test-'))
   return {
     dir,
@@ -36,6 +37,30 @@ export function tempStore(): { config: Pick<PixstoreConfig, 'imageRootDir' | 'da
 /** The test config: loopback, a free port, a fixed secret. */
 export function testConfig(overrides: Partial<PixstoreConfig> = {}): { config: Partial<PixstoreConfig>; cleanup: () => void } {
   const store = tempStore()
+  return {
+    config: { defaultEndpointListenHost: '127.0.0.1', defaultEndpointListenPort: 0, statelessProofSecret: TEST_SECRET, ...store.config, ...overrides },
+    cleanup: store.cleanup,
+  }
+}
+
+/** Both stores: every store-agnostic test runs against each. */
+export const STORE_KINDS = ['sqlite', 'postgres'] as const
+export type StoreKind = (typeof STORE_KINDS)[number]
+
+/**
+ * A fresh, empty store of `kind`: SQLite files in a temp dir, or a new
+ * database in this test process's private PostgreSQL cluster (started on
+ * first use, removed when the process exits).
+ */
+export async function storeConfig(kind: StoreKind): Promise<{ config: Partial<PixstoreConfig>; cleanup: () => void }> {
+  if (kind === 'sqlite') return tempStore()
+  const cluster = await sharedPostgresCluster()
+  return { config: { databaseUrl: await cluster.createDatabase() }, cleanup: () => {} }
+}
+
+/** testConfig for either store. */
+export async function testConfigFor(kind: StoreKind, overrides: Partial<PixstoreConfig> = {}): Promise<{ config: Partial<PixstoreConfig>; cleanup: () => void }> {
+  const store = await storeConfig(kind)
   return {
     config: { defaultEndpointListenHost: '127.0.0.1', defaultEndpointListenPort: 0, statelessProofSecret: TEST_SECRET, ...store.config, ...overrides },
     cleanup: store.cleanup,
