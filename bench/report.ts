@@ -1,5 +1,5 @@
-// The printed result: one compact table (Pixstore, plain baseline, ratio) and
-// a short explanation per row.
+// The printed result: one compact table (Pixstore, the baseline it is compared
+// with, the ratio and the issue's target) and a short explanation per row.
 import { ratio } from './stats'
 
 export interface Row {
@@ -7,10 +7,15 @@ export interface Row {
   label: string
   unit: string
   pixstore: number
+  /** The baseline's value (named by `versus`). */
   plain: number
-  /** Min..max of the per-round pixstore/plain ratios. */
+  /** Which baseline: 'plain' unless given. */
+  versus?: string
+  /** Min..max of the per-round pixstore/baseline ratios. */
   range?: [number, number]
   better: 'higher' | 'lower'
+  /** The ratio the project aims for. */
+  target?: { atMost?: number; atLeast?: number }
   /** Decimals for the two values. */
   digits?: number
   explain: string
@@ -21,16 +26,25 @@ const fmt = (value: number, digits: number) =>
 
 const fmtRatio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}x` : 'n/a')
 
-/** `columns` names the two compared sides (default pixstore vs its plain baseline). */
+function fmtTarget(row: Row, value: number): string {
+  const { atMost, atLeast } = row.target ?? {}
+  if (atMost === undefined && atLeast === undefined) return ''
+  const met = Number.isFinite(value) && (atMost === undefined || value <= atMost) && (atLeast === undefined || value >= atLeast)
+  return `${atMost !== undefined ? `<=${atMost}x` : `>=${atLeast}x`} ${met ? 'met' : 'MISSED'}`
+}
+
+/** `columns` names the two compared sides when every row has the same ones (default pixstore vs the row's `versus`). */
 export function printReport(title: string, context: string[], rows: readonly Row[], notes: readonly string[] = [], columns: [string, string] = ['pixstore', 'plain']): void {
   const table = rows.map((row) => {
     const digits = row.digits ?? 1
     const range = row.range && Number.isFinite(row.range[0]) ? `${row.range[0].toFixed(2)}-${row.range[1].toFixed(2)}` : ''
-    return [row.key, `${row.label} (${row.unit})`, fmt(row.pixstore, digits), fmt(row.plain, digits), fmtRatio(ratio(row.pixstore, row.plain)), range, row.better]
+    const value = ratio(row.pixstore, row.plain)
+    return [row.key, `${row.label} (${row.unit})`, fmt(row.pixstore, digits), row.versus ?? columns[1], fmt(row.plain, digits), fmtRatio(value), range, row.better, fmtTarget(row, value)]
   })
-  const header = ['#', 'measurement', columns[0], columns[1], `${columns[0]}/${columns[1]}`, 'round range', 'better']
+  const header = ['#', 'measurement', columns[0], 'versus', 'baseline', 'ratio', 'round range', 'better', 'target']
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((cells) => cells[i]!.length)))
-  const line = (cells: string[]) => cells.map((cell, i) => (i >= 2 && i <= 4 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()
+  const right = new Set([2, 4, 5])
+  const line = (cells: string[]) => cells.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()
   console.log(`\n${title}`)
   for (const text of context) console.log(`  ${text}`)
   console.log('')

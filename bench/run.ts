@@ -1,27 +1,30 @@
-// Pixstore bench: `npm run bench`. Every number is printed next to a plain
-// baseline measured in the same run. Loopback only, bounded request counts,
-// the whole run under 3 minutes (a watchdog ends it otherwise).
+// Pixstore bench: `npm run bench`. Every number is printed next to a real
+// baseline measured in the same run: Pixstore 3.2.1 (npm `pixstore`, the system
+// we replace), nginx serving the same bytes (the limit), plain Koa, plain
+// writes and plain <img> tags. Loopback only, bounded, medians of rotated rounds.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PixstoreBackend, type ImageRecord } from '../server/index'
 import type { SqliteImageStore } from '../server/stores/sqliteStore'
 import { benchBrowser, browserUnavailable } from './browserLoad'
+import { benchEndpoint, type SizeCase, type Target } from './endpointCost'
 import { formatBytes, makePng } from './images'
+import { Nginx, nginxUnavailable } from '../testing/nginx'
+import { processCpuMicros } from './processCpu'
 import { printReport, type Row } from './report'
 import { benchSave } from './saveCost'
-import { benchMemory } from './serverMemory'
 import { ServerProcess, type StartMessage, type StaticFile } from './serverProcess'
-import { benchThroughput, type ThroughputCase } from './serverThroughput'
+import { benchSlowReaders } from './slowReaders'
 import { elapsedMs } from './stats'
+import { wrkAvailable } from './wrk'
 
-// `npm run bench` also builds first (~10-20 s), so the run itself gets a little less than 3 minutes.
-const TIME_BUDGET_MS = 155_000
+const TIME_BUDGET_MS = 8 * 60_000
 const ROUNDS = 5
-const CONCURRENCY = 16
 const GALLERY_SIZE = 24
-const PROOF_WINDOW_MS = 10 * 60_000
+const PROOF_WINDOW_MS = 30 * 60_000
+const SLOW_READERS = 64
 
 const started = process.hrtime.bigint()
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'pixstore-bench-'))
@@ -40,85 +43,120 @@ function section(name: string | null): void {
   if (name !== null) process.stdout.write(`${name} `)
 }
 
+/** One Success answer, fetched once: its exact length, and proof that the server answers Success. */
+async function successLength(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const response = await fetch(url, { headers })
+  const bytes = new Uint8Array(await response.arrayBuffer())
+  if (response.status !== 200 || bytes[0] !== 0) throw new Error(`${url}: expected a Success answer, got HTTP ${response.status}, first byte ${bytes[0]}`)
+  return bytes.length
+}
+
+const credentials = (record: { statelessProof: string; token: number }) => ({ 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) })
+
 async function main(): Promise<void> {
   const secret = randomBytes(32).toString('hex')
   const servers: ServerProcess[] = []
-  const rows: Record<'throughput' | 'memory' | 'save' | 'browser', Row[]> = { throughput: [], memory: [], save: [], browser: [] }
+  let nginx: Nginx | null = null
+  const rows: Row[] = []
   const notes: string[] = []
   try {
-    const small = makePng(100 * 1024, 1)
-    const large = makePng(1024 * 1024, 2)
+    const sizes = [
+      { name: '100 KB', bytes: makePng(100 * 1024, 1), seconds: 2 },
+      { name: '1 MB', bytes: makePng(1024 * 1024, 2), seconds: 2 },
+      { name: '10 MB', bytes: makePng(10 * 1024 * 1024, 3), seconds: 3 },
+    ]
     const gallery = Array.from({ length: GALLERY_SIZE }, (_, i) => makePng(100 * 1024, 100 + i))
     console.log(`Pixstore bench: node ${process.version}, ${os.cpus().length} CPUs, ${ROUNDS} measured rounds per row (medians), loopback only`)
+    console.log(`load generator: ${wrkAvailable() ? 'wrk' : 'the Node load generator (install Debian package `wrk` for the real one)'}; nginx: ${nginxUnavailable() ?? 'installed'}`)
 
     section('3. save cost')
-    rows.save = await benchSave(path.join(tmp, 'save'), secret, [
-      { name: '100 KB', bytes: small, savesPerRound: 40 },
-      { name: '1 MB', bytes: large, savesPerRound: 16 },
-    ], { rounds: ROUNDS, warmup: 4 })
+    rows.push(
+      ...(await benchSave(path.join(tmp, 'save'), secret, [
+        { name: '100 KB', bytes: sizes[0]!.bytes, savesPerRound: 40 },
+        { name: '1 MB', bytes: sizes[1]!.bytes, savesPerRound: 16 },
+      ], { rounds: ROUNDS, warmup: 4 })),
+    )
 
     // The store the servers serve: saved once here, then opened by the server processes.
     const store = { imageRootDir: path.join(tmp, 'store', 'images'), databasePath: path.join(tmp, 'store', 'pixstore.sqlite') }
     const backend = new PixstoreBackend({ defaultEndpointEnabled: false, statelessProofSecret: secret, statelessKeyWindowLength: PROOF_WINDOW_MS, ...store })
-    const save = async (bytes: Buffer): Promise<{ record: ImageRecord; file: string }> => {
+    const staticDir = path.join(tmp, 'static')
+    mkdirSync(staticDir)
+    /** Saves an image; also writes its Success wire payload as a static file, so baselines serve the very same bytes. */
+    const save = async (bytes: Buffer, name: string): Promise<{ record: ImageRecord; wireFile: string }> => {
       const record = await backend.saveImage(bytes)
       if (!record) throw new Error(`saveImage failed: ${backend.lastError?.message}`)
-      return { record, file: path.join(store.imageRootDir, (await (backend.store as SqliteImageStore).get(record.id))!.file) }
+      const row = (await (backend.store as SqliteImageStore).get(record.id))!
+      const wireFile = path.join(staticDir, name)
+      writeFileSync(wireFile, Buffer.concat([Buffer.of(0), readFileSync(path.join(store.imageRootDir, row.file))]))
+      return { record, wireFile }
     }
-    const savedSmall = await save(small)
-    const savedLarge = await save(large)
-    const savedGallery: { record: ImageRecord; file: string }[] = []
-    for (const bytes of gallery) savedGallery.push(await save(bytes))
+    const saved = []
+    for (const [i, size] of sizes.entries()) saved.push(await save(size.bytes, `size-${i}.wire`))
+    const savedGallery: ImageRecord[] = []
+    for (const bytes of gallery) savedGallery.push((await save(bytes, `gallery-${savedGallery.length}.wire`)).record)
     await backend.close()
 
-    const files: Record<string, StaticFile> = {
-      '/cipher/small': { path: savedSmall.file, contentType: 'application/octet-stream', cacheControl: 'no-store' },
-      '/cipher/large': { path: savedLarge.file, contentType: 'application/octet-stream', cacheControl: 'no-store' },
-    }
+    const sourceFiles = sizes.map((size, i) => {
+      const file = path.join(tmp, `size-${i}.png`)
+      writeFileSync(file, size.bytes)
+      return file
+    })
+    const files: Record<string, StaticFile> = Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, { path: s.wireFile, contentType: 'application/octet-stream', cacheControl: 'no-store' }]))
     const plainPaths = gallery.map((bytes, i) => {
       const file = path.join(tmp, `gallery-${i}.png`)
       writeFileSync(file, bytes)
       files[`/img/${i}.png`] = { path: file, contentType: 'image/png', cacheControl: 'public, max-age=3600' }
       return `/img/${i}.png`
     })
+    const start = async (label: string, message: StartMessage) => servers[servers.push(await ServerProcess.start(label, message)) - 1]!
     const pixstoreStart: StartMessage = { mode: 'pixstore', secret, windowMs: PROOF_WINDOW_MS, ...store }
-    const plainStart: StartMessage = { mode: 'plain', files }
-    const startPixstore = async () => servers[servers.push(await ServerProcess.start('pixstore', pixstoreStart)) - 1]!
-    const startPlain = async () => servers[servers.push(await ServerProcess.start('plain', plainStart)) - 1]!
+    const v3Start = (images: string[], dir: string): StartMessage => ({ mode: 'pixstore-v3', dir: path.join(tmp, dir), images, windowMs: PROOF_WINDOW_MS })
 
-    const throughputCase = (name: string, saved: { record: ImageRecord; file: string }, plainPath: string, requests: number, warmup: number): ThroughputCase => {
-      const ciphertextBytes = statSync(saved.file).size
-      return {
-        name,
-        pixstorePath: `/pixstore-image/${saved.record.id}`,
-        headers: { 'x-pixstore-proof': saved.record.statelessProof, 'x-pixstore-token': String(saved.record.token) },
-        plainPath,
-        wireBytes: ciphertextBytes + 1,
-        ciphertextBytes,
-        requests,
-        warmup,
-      }
+    section('1. endpoint vs Pixstore 3.2.1, nginx, plain Koa')
+    const pixstore = await start('pixstore', pixstoreStart)
+    const plain = await start('plain', { mode: 'plain', files })
+    const v3 = await start('pixstore-v3', v3Start(sourceFiles, 'v3'))
+    nginx = nginxUnavailable() ? null : await Nginx.staticFiles(Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, s.wireFile])))
+    if (!nginx) notes.push(`nginx rows skipped: ${nginxUnavailable()}.`)
+    const cpuOf = (server: ServerProcess) => async () => (await server.sample()).cpuMicros
+    const cases: SizeCase[] = []
+    for (const [i, size] of sizes.entries()) {
+      const pixstoreUrl = `${pixstore.origin}/pixstore-image/${saved[i]!.record.id}`
+      const v3Url = `${v3.origin}/pixstore-image/${v3.records[i]!.id}`
+      const wireBytes = await successLength(pixstoreUrl, credentials(saved[i]!.record))
+      const target = (name: string, url: string, cpuMicros: Target['cpuMicros'], headers?: Record<string, string>, expectBytes = wireBytes): Target => ({ name, url, headers, expectBytes, cpuMicros })
+      cases.push({
+        name: size.name,
+        seconds: size.seconds,
+        pixstore: target('pixstore', pixstoreUrl, cpuOf(pixstore), credentials(saved[i]!.record)),
+        pixstoreV3: target('pixstore 3.2.1', v3Url, cpuOf(v3), credentials(v3.records[i]!), await successLength(v3Url, credentials(v3.records[i]!))),
+        nginx: nginx && target('nginx', `${nginx.url}/wire/${i}`, async () => processCpuMicros(nginx!.pids())),
+        plainKoa: target('plain Koa', `${plain.origin}/wire/${i}`, cpuOf(plain)),
+      })
     }
-    const cases = [throughputCase('100 KB', savedSmall, '/cipher/small', 1500, 400), throughputCase('1 MB', savedLarge, '/cipher/large', 300, 80)]
+    rows.push(...(await benchEndpoint(cases, { rounds: ROUNDS, keyBase: 1 })))
+    await v3.close()
 
-    section('1. server throughput')
-    const pixstore = await startPixstore()
-    const plain = await startPlain()
-    rows.throughput = await benchThroughput(pixstore, plain, cases, { rounds: ROUNDS, concurrency: CONCURRENCY })
-
-    section('2. server memory')
-    const large1 = cases[1]!
-    const memoryRequests = 400
-    rows.memory = await benchMemory(
+    section(`2. memory: ${SLOW_READERS} slow readers of 10 MB`)
+    const huge = saved[2]!
+    const slow = await benchSlowReaders(
       {
-        name: '1 MB',
-        startPixstore,
-        startPlain,
-        pixstoreSpec: (server) => ({ url: `${server.origin}${large1.pixstorePath}`, headers: large1.headers, requests: memoryRequests, concurrency: CONCURRENCY, expectBytes: large1.wireBytes, expectFirstByte: 0 }),
-        plainSpec: (server) => ({ url: `${server.origin}${large1.plainPath}`, requests: memoryRequests, concurrency: CONCURRENCY, expectBytes: large1.ciphertextBytes }),
+        name: '10 MB',
+        clients: SLOW_READERS,
+        pixstore: {
+          start: () => start('pixstore', pixstoreStart),
+          spec: (server) => ({ url: `${server.origin}/pixstore-image/${huge.record.id}`, headers: credentials(huge.record), clients: SLOW_READERS, expectBytes: cases[2]!.pixstore.expectBytes, pauseMs: 5 }),
+        },
+        pixstoreV3: {
+          start: () => start('pixstore-v3', v3Start([sourceFiles[2]!], `v3-memory-${randomBytes(4).toString('hex')}`)),
+          spec: (server) => ({ url: `${server.origin}/pixstore-image/${server.records[0]!.id}`, headers: credentials(server.records[0]!), clients: SLOW_READERS, expectBytes: cases[2]!.pixstoreV3!.expectBytes, pauseMs: 5 }),
+        },
       },
-      { rounds: 3, requests: memoryRequests },
+      { rounds: 3, keyBase: 2 },
     )
+    rows.push(...slow.rows)
+    notes.push(...slow.notes)
 
     section('4. browser')
     const unavailable = browserUnavailable()
@@ -126,15 +164,8 @@ async function main(): Promise<void> {
       notes.push(`Browser section skipped: ${unavailable} (run \`npm run build\`; Chromium at /usr/bin/chromium).`)
     } else {
       try {
-        const browser = await benchBrowser({
-          pixstore,
-          plain,
-          records: savedGallery.map((s) => s.record),
-          plainPaths,
-          imageSize: formatBytes(gallery[0]!.length),
-          rounds: ROUNDS,
-        })
-        rows.browser = browser.rows
+        const browser = await benchBrowser({ pixstore, plain, records: savedGallery, plainPaths, imageSize: formatBytes(gallery[0]!.length), rounds: ROUNDS })
+        rows.push(...browser.rows)
         notes.push(...browser.notes)
       } catch (error) {
         notes.push(`Browser section failed: ${error instanceof Error ? error.message : String(error)}`)
@@ -143,15 +174,16 @@ async function main(): Promise<void> {
 
     section(null)
     printReport(
-      'Results (median of rounds; "round range" = min-max of the per-round pixstore/plain ratios):',
+      'Results (median of rounds; "round range" = min-max of the per-round pixstore/baseline ratios):',
       [
-        `images: real PNGs of seeded noise, ${formatBytes(small.length)} and ${formatBytes(large.length)}; browser gallery ${GALLERY_SIZE} x ${formatBytes(gallery[0]!.length)}.`,
-        `servers run in child processes (node + tsx), load generated from the parent over 127.0.0.1 keep-alive, concurrency ${CONCURRENCY}.`,
+        `images: real PNGs of seeded noise, ${sizes.map((size) => formatBytes(size.bytes.length)).join(', ')}; browser gallery ${GALLERY_SIZE} x ${formatBytes(gallery[0]!.length)}.`,
+        'Node servers run in child processes (node + tsx); nginx and wrk are separate processes; all on this machine, over 127.0.0.1.',
       ],
-      [...rows.throughput, ...rows.memory, ...rows.save, ...rows.browser],
+      rows,
       notes,
     )
   } finally {
+    await nginx?.stop()
     await Promise.all(servers.map((server) => server.close()))
     rmSync(tmp, { recursive: true, force: true })
     console.log(`\nbench finished in ${(elapsedMs(started) / 1000).toFixed(1)} s`)

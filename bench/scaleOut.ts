@@ -2,7 +2,7 @@
 // behind nginx, against 1 instance answered directly (and 1 behind nginx, to
 // show what the balancer itself costs). All on this machine: the load
 // generator, nginx, PostgreSQL and the instances share its cores.
-import { NginxBalancer } from '../testing/nginxBalancer'
+import { Nginx } from '../testing/nginx'
 import type { Deployment } from '../testing/deployment'
 import type { ImageRecord } from '../server/index'
 import { runLoad, type LoadResult, type LoadSpec } from './loadGenerator'
@@ -19,7 +19,7 @@ export interface ScaleOutOptions {
 export async function benchScaleOut(deployment: Deployment, image: Buffer, label: string, options: ScaleOutOptions): Promise<Row[]> {
   const [a] = deployment.instances
   const record: ImageRecord = await a!.save(image)
-  const single = await NginxBalancer.start([a!.port])
+  const single = await Nginx.balancer([a!.port])
   try {
     const spec = (origin: string, requests: number): LoadSpec => ({
       url: `${origin}/pixstore-image/${record.id}`,

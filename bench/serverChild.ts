@@ -1,11 +1,14 @@
 // Child process: one bench server, either Pixstore's default endpoint
 // (initPixstoreBackend, exactly as an application starts it) or a plain Koa
 // static server that reads a file per request. Driven over IPC by serverProcess.ts.
+import { mkdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Koa from 'koa'
-import type { ChildCommand, ChildReply, ChildSample, StartMessage, StaticFile } from './serverProcess'
+import path from 'node:path'
+import { freePort } from '../testing/freePort'
+import type { ChildCommand, ChildReply, ChildSample, Started, StartMessage, StaticFile } from './serverProcess'
 
 const requests: Record<string, number> = {}
 let closeServer: (() => Promise<void>) | null = null
@@ -18,7 +21,7 @@ function countRequests(server: Server): void {
   })
 }
 
-async function startPixstore(start: Extract<StartMessage, { mode: 'pixstore' }>): Promise<number> {
+async function startPixstore(start: Extract<StartMessage, { mode: 'pixstore' }>): Promise<Started> {
   const { initPixstoreBackend } = await import('../server/index')
   const handle = await initPixstoreBackend({
     defaultEndpointListenHost: '127.0.0.1',
@@ -31,10 +34,35 @@ async function startPixstore(start: Extract<StartMessage, { mode: 'pixstore' }>)
   if (!handle.server) throw new Error('initPixstoreBackend started no server')
   countRequests(handle.server)
   closeServer = handle.close
-  return (handle.server.address() as AddressInfo).port
+  return { port: (handle.server.address() as AddressInfo).port }
 }
 
-async function startPlain(files: Record<string, StaticFile>): Promise<number> {
+/**
+ * Pixstore 3.2.1 exactly as its README starts it: module-level config, its
+ * own raw http endpoint. It needs a fixed port, so a free one is picked first.
+ */
+async function startPixstoreV3(start: Extract<StartMessage, { mode: 'pixstore-v3' }>): Promise<Started> {
+  const v3 = (await import('pixstore-v3/backend/index.js')) as unknown as PixstoreV3
+  const port = await freePort()
+  mkdirSync(start.dir, { recursive: true })
+  v3.initPixstoreBackend({
+    defaultEndpointListenHost: '127.0.0.1',
+    defaultEndpointListenPort: port,
+    imageRootDir: path.join(start.dir, 'images'),
+    databasePath: path.join(start.dir, 'pixstore3.sqlite'),
+    statelessKeyWindowLength: start.windowMs,
+  })
+  const records = []
+  for (const file of start.images) records.push(await v3.saveImage(await readFile(file)))
+  return { port, records }
+}
+
+interface PixstoreV3 {
+  initPixstoreBackend(config: Record<string, unknown>): void
+  saveImage(buffer: Buffer): Promise<{ id: string; token: number; statelessProof: string }>
+}
+
+async function startPlain(files: Record<string, StaticFile>): Promise<Started> {
   const app = new Koa()
   app.use(async (ctx, next) => {
     const file = Object.hasOwn(files, ctx.path) ? files[ctx.path] : undefined
@@ -54,7 +82,7 @@ async function startPlain(files: Record<string, StaticFile>): Promise<number> {
       server.closeAllConnections()
       server.close(() => resolve())
     })
-  return (server.address() as AddressInfo).port
+  return { port: (server.address() as AddressInfo).port }
 }
 
 function sample(gc: boolean): ChildSample {
@@ -69,7 +97,9 @@ function sample(gc: boolean): ChildSample {
 async function handle(command: ChildCommand): Promise<unknown> {
   switch (command.type) {
     case 'start':
-      return command.start.mode === 'pixstore' ? startPixstore(command.start) : startPlain(command.start.files)
+      if (command.start.mode === 'pixstore') return startPixstore(command.start)
+      if (command.start.mode === 'pixstore-v3') return startPixstoreV3(command.start)
+      return startPlain(command.start.files)
     case 'sample':
       return sample(command.gc)
     case 'close':

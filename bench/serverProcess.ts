@@ -19,6 +19,14 @@ export type StartMessage =
       windowMs: number
     }
   | { mode: 'plain'; files: Record<string, StaticFile> }
+  /** Pixstore 3.2.1 (npm `pixstore`) in its own store under `dir`: saves `images` at start, answers their records. */
+  | { mode: 'pixstore-v3'; dir: string; images: string[]; windowMs: number }
+
+/** What a started child answers: its port, and for pixstore-v3 the records of the images it saved. */
+export interface Started {
+  port: number
+  records?: { id: string; token: number; statelessProof: string }[]
+}
 
 export type ChildCommand = { type: 'start'; start: StartMessage } | { type: 'sample'; gc: boolean } | { type: 'close' }
 
@@ -46,6 +54,7 @@ export class ServerProcess {
   private nextId = 1
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
   port = 0
+  records: NonNullable<Started['records']> = []
 
   private constructor(private readonly child: ChildProcess, readonly label: string) {
     child.on('message', (message: ChildReply) => {
@@ -67,7 +76,9 @@ export class ServerProcess {
     const child = fork(CHILD, [], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     live.add(child)
     const server = new ServerProcess(child, label)
-    server.port = (await server.send({ type: 'start', start })) as number
+    const started = (await server.send({ type: 'start', start })) as Started
+    server.port = started.port
+    server.records = started.records ?? []
     return server
   }
 

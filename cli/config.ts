@@ -23,6 +23,8 @@ const FIELDS: Record<Field, { kind: Kind; help: string; secret?: true }> = {
   databaseUrl: { kind: 'string', help: 'postgres://user@host/db selects the PostgreSQL store (password in PGPASSWORD)' },
   imageFormats: { kind: 'list', help: 'comma-separated formats to accept' },
   errorHandlingMode: { kind: 'string', help: 'hybrid, throw, warn, silent or custom' },
+  memoryCacheBytes: { kind: 'integer', help: 'ciphertext cache of the endpoint; 0 disables it' },
+  maxImageBytes: { kind: 'integer', help: 'largest image accepted' },
 }
 
 const kebab = (field: string) => field.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Koa from 'koa'
 import Router from '@koa/router'
-import { getImageRecord, pixstoreServiceWorker, updateImageFromFile } from 'pixstore/backend'
+import { getImageRecords, pixstoreServiceWorker, updateImageFromFile } from 'pixstore/backend'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const STATIC = {
@@ -22,11 +22,22 @@ const titleOf = (file) => path.basename(file).replace(/\.\w+$/, '').replace(/-/g
 export function createDemoSite({ gallery, samples, backendPort }) {
   const app = new Koa()
   const router = new Router()
-  const view = async ({ id, sample }) => ({ id, title: titleOf(samples[sample]), record: await getImageRecord(id) })
+  const view = ({ id, sample }, record) => ({ id, title: titleOf(samples[sample]), record })
 
   router.get('/api/gallery', async (ctx) => {
-    const items = await Promise.all(gallery.map(view))
-    ctx.body = { backendPort, items: items.filter((item) => item.record) }
+    const records = new Map((await getImageRecords(gallery.map((item) => item.id))).map((record) => [record.id, record]))
+    ctx.body = {
+      backendPort,
+      items: gallery.filter((item) => records.has(item.id)).map((item) => view(item, records.get(item.id))),
+    }
+  })
+
+  // The page module's refreshRecords callback lands here when proofs expire: fresh records, unknown ids left out.
+  // A real app checks here that the signed-in user may see each id.
+  router.get('/api/records', async (ctx) => {
+    const ids = String(ctx.query.ids ?? '').split(',').filter(Boolean).slice(0, 100)
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = (await getImageRecords(ids)) ?? []
   })
 
   // Replaces one picture on the server with the next sample; answers the new record.
@@ -34,9 +45,10 @@ export function createDemoSite({ gallery, samples, backendPort }) {
     const item = gallery.find((entry) => entry.id === ctx.params.id)
     if (!item) ctx.throw(404, 'No such gallery image')
     const next = (item.sample + 1) % samples.length
-    if (!(await updateImageFromFile(item.id, samples[next]))) ctx.throw(500, 'Update failed')
+    const record = await updateImageFromFile(item.id, samples[next])
+    if (!record) ctx.throw(500, 'Update failed')
     item.sample = next
-    ctx.body = await view(item)
+    ctx.body = view(item, record)
   })
 
   app.use(pixstoreServiceWorker())

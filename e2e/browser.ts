@@ -12,12 +12,18 @@ export interface PixstorePageApi {
   deleteCachedImage(id: string): Promise<unknown>
   cachedImageExists(id: string): Promise<boolean>
   clearImageCache(): Promise<unknown>
+  imageUrl(record: { id: string; token: number }): string
 }
 
 declare global {
   interface Window {
     px: PixstorePageApi
     pxConfig: unknown
+    /** On appPage pages: the ids of each refreshRecords call, and every onImageError event. */
+    refreshCalls: string[][]
+    imageErrors: { id: string; state: string; status: number }[]
+    pixstoreReady?: boolean
+    pixstoreError?: string
   }
 }
 
@@ -143,6 +149,25 @@ export async function expectPicture(page: Page, name: string, fixture: FixtureNa
   expect({ width: result.width, height: result.height }, `${name}: size`).toEqual({ width: FIXTURES[fixture].width, height: FIXTURES[fixture].height })
   expect(result.expectedWidth, `${name}: the original decodes to the known size`).toBe(FIXTURES[fixture].width)
   expect(result.differingBytes, `${name}: RGBA bytes differing from ${fixture}`).toBe(0)
+}
+
+/** Waits until the `<img data-e2e=NAME>` shows exactly the fixture's picture (e.g. after an update). */
+export async function expectPictureSoon(page: Page, name: string, fixture: FixtureName, timeout = 15_000): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        const result = await comparePixels(page, `img[data-e2e="${name}"]`, fixture)
+        return { width: result.width, height: result.height, differingBytes: result.differingBytes, error: result.error }
+      },
+      { message: `${name} shows ${fixture}`, timeout },
+    )
+    .toEqual({ width: FIXTURES[fixture].width, height: FIXTURES[fixture].height, differingBytes: 0, error: undefined })
+}
+
+/** Waits for an appPage script to finish; fails with its error if it threw. */
+export async function waitForApp(page: Page): Promise<void> {
+  await page.waitForFunction(() => window.pixstoreReady || window.pixstoreError)
+  expect(await page.evaluate(() => window.pixstoreError), 'the app page script ran without error').toBeUndefined()
 }
 
 export interface RouteFetch {

@@ -74,10 +74,19 @@ test('npm start: the gallery shows every sample, and Replace shows the new pictu
       canvas.getContext('2d')!.drawImage(img, 0, 0)
       return canvas.toDataURL()
     })
+  const src = () => first.evaluate((img: HTMLImageElement) => new URL(img.src).searchParams.get('v'))
+  const srcBefore = await src()
+  expect(srcBefore, 'the demo writes imageUrl(record): a versioned URL').toMatch(/^\d+$/)
   const caption = page.locator('#gallery figure').first().locator('figcaption span')
   const [beforePixels, beforeCaption] = [await pixels(), await caption.textContent()]
   expect(beforePixels).not.toBe('')
   await page.locator('#gallery figure').first().getByRole('button', { name: 'Replace' }).click()
   await expect.poll(async () => { const now = await pixels(); return now !== '' && now !== beforePixels }).toBe(true)
   await expect(caption).not.toHaveText(beforeCaption!)
+  expect(await src(), 'the page module moved the <img> to the new version').not.toBe(srcBefore)
+
+  // The refresh endpoint behind refreshRecords: fresh records for known ids, unknown ones left out.
+  const id = await first.evaluate((img: HTMLImageElement) => new URL(img.src).pathname.split('/').pop()!)
+  const refreshed = await page.evaluate(async (known) => (await fetch(`/api/records?ids=${known},no-such-image`)).json(), id)
+  expect(refreshed.map((record: { id: string }) => record.id)).toEqual([id])
 })

@@ -20,6 +20,7 @@ import Koa from 'koa'
 import {
   createPixstoreApp,
   getImageRecord,
+  getImageRecords,
   getLastPixstoreError,
   initPixstoreBackend,
   PixstoreBackend,
@@ -84,6 +85,8 @@ export interface TestBackend {
   saveImageFromFile(file: string): Promise<ImageRecord>
   updateImageFromFile(id: string, file: string): Promise<ImageRecord>
   getImageRecord(id: string): Promise<ImageRecord>
+  /** Fresh records for the ids that exist (what an app's refresh endpoint answers). */
+  getImageRecords(ids: string[]): Promise<ImageRecord[]>
   /** A valid proof for any id, stored or not (to reach the NotFound state). */
   createStatelessProof(id: string): string
   close(): Promise<void>
@@ -150,6 +153,7 @@ export async function startDefaultBackend(overrides: Partial<PixstoreConfig> = {
     saveImageFromFile: async (file) => must(await saveImageFromFile(file), `saveImageFromFile(${file})`, getLastPixstoreError),
     updateImageFromFile: async (id, file) => must(await updateImageFromFile(id, file), `updateImageFromFile(${id})`, getLastPixstoreError),
     getImageRecord: async (id) => must(await getImageRecord(id), `getImageRecord(${id})`, getLastPixstoreError),
+    getImageRecords: async (ids) => must(await getImageRecords(ids), 'getImageRecords', getLastPixstoreError),
     createStatelessProof: (id) => handle.backend.createStatelessProof(id),
     close: async () => {
       await handle.close()
@@ -191,6 +195,7 @@ export async function startExtraBackend(overrides: Partial<PixstoreConfig> = {})
     saveImageFromFile: async (file) => must(await backend.saveImageFromFile(file), `saveImageFromFile(${file})`, lastError),
     updateImageFromFile: async (id, file) => must(await backend.updateImageFromFile(id, file), `updateImageFromFile(${id})`, lastError),
     getImageRecord: async (id) => must(await backend.getImageRecord(id), `getImageRecord(${id})`, lastError),
+    getImageRecords: async (ids) => must(await backend.getImageRecords(ids), 'getImageRecords', lastError),
     createStatelessProof: (id) => backend.createStatelessProof(id),
     close: async () => {
       await new Promise<void>((resolve) => {
@@ -218,6 +223,8 @@ export interface TestSite {
   pages: Map<string, string | ((url: URL) => string | Promise<string>)>
   /** Where `/api/records?backend=PORT&ids=a,b` gets fresh records. */
   backends: Map<number, TestBackend>
+  /** Scripts the site serves as JavaScript: path → source. Wins over the real worker at `/pixstore-sw.js`. */
+  scripts: Map<string, string>
   close(): Promise<void>
 }
 
@@ -247,6 +254,7 @@ export async function startSite(): Promise<TestSite> {
   if (!existsSync(pageModule)) throw new Error(`${pageModule} is missing: run \`npm run build\` before the e2e suite`)
   const pages: TestSite['pages'] = new Map()
   const backends: TestSite['backends'] = new Map()
+  const scripts: TestSite['scripts'] = new Map()
   const requests: SiteRequest[] = []
   const app = new Koa()
   app.use(async (ctx, next) => {
@@ -255,6 +263,13 @@ export async function startSite(): Promise<TestSite> {
     } finally {
       requests.push({ method: ctx.method, path: ctx.path, status: ctx.status })
     }
+  })
+  app.use(async (ctx, next) => {
+    const script = ctx.method === 'GET' ? scripts.get(ctx.path) : undefined
+    if (script === undefined) return next()
+    ctx.type = 'text/javascript'
+    ctx.set('Cache-Control', 'no-cache')
+    ctx.body = script
   })
   app.use(workerMiddleware())
   app.use(async (ctx, next) => {
@@ -275,7 +290,7 @@ export async function startSite(): Promise<TestSite> {
       }
       const ids = String(ctx.query.ids ?? '').split(',').filter(Boolean)
       ctx.set('Cache-Control', 'no-store')
-      ctx.body = await Promise.all(ids.map((id) => backend.getImageRecord(id)))
+      ctx.body = await backend.getImageRecords(ids)
       return
     }
     const page = pages.get(ctx.path)
@@ -300,6 +315,7 @@ export async function startSite(): Promise<TestSite> {
     requests,
     pages,
     backends,
+    scripts,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
@@ -329,6 +345,36 @@ const TEST_PAGE = `<!doctype html>
   window.px = px
 </script>
 </body></html>`
+
+/**
+ * An application page for `backendPort`: `body` is its HTML, `script` runs as
+ * a module with `px` (the page module), `config` (the frontend config),
+ * `api(ids)` (fresh records from the site's API), `refreshRecords` (the same,
+ * logging each call's ids to `window.refreshCalls`) and `onImageError`
+ * (logging to `window.imageErrors`). An exception ends up in `window.pixstoreError`.
+ */
+export function appPage(backendPort: number, body: string, script: string): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>Pixstore app</title></head>
+<body>
+${body}
+<script type="module">
+  import * as px from '/pixstore/frontend.js'
+  window.px = px
+  window.refreshCalls = []
+  window.imageErrors = []
+  const config = ${frontendConfigSource(String(backendPort))}
+  const api = async (ids) => (await fetch('/api/records?backend=${backendPort}&ids=' + ids.join(','))).json()
+  const refreshRecords = (ids) => (window.refreshCalls.push(ids), api(ids))
+  const onImageError = (event) => window.imageErrors.push(event)
+  try {
+${script}
+  } catch (error) {
+    window.pixstoreError = String(error && error.stack || error)
+  }
+</script>
+</body></html>`
+}
 
 export function frontendConfigSource(portExpression: string): string {
   return `{ defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: ${portExpression}, defaultEndpointRoute: '${ROUTE}' }`

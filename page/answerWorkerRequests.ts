@@ -1,23 +1,23 @@
-import { answerRequest, type WorkerRequests } from '../protocol/messages'
-import type { PageRecords } from './pageRecords'
+import { answerRequest, type RequestHandlers, type WorkerRequests } from '../protocol/messages'
 
 /**
- * How long the page holds a worker's question for a record it does not have
- * yet. Shorter than the worker's own deadline (RECORD_LOOKUP_TIMEOUT_MS in
- * sw/), so the worker still gets an answer (null) and can ask other tabs.
+ * Lets the worker ask this page for records (it lost them when the browser
+ * stopped it, or their proofs expired) and report failed images. Only our
+ * own worker is answered: any other service worker of the origin can post
+ * to this page too, and a record holds a decryption key. As in Mock Service
+ * Worker, the check is on the message's `source`. `startMessages()` is
+ * needed: with addEventListener alone, messages from the worker stay queued
+ * until the document has finished loading.
  */
-export const RECORD_WAIT_MS = 2500
-
-/**
- * Lets the worker ask this page for records it lost when the browser stopped
- * it. `startMessages()` is needed: with addEventListener alone, messages from
- * the worker stay queued until the document has finished loading.
- */
-export function answerWorkerRequests(container: ServiceWorkerContainer, records: PageRecords): void {
+export function answerWorkerRequests(
+  container: ServiceWorkerContainer,
+  isOwnWorker: (source: unknown) => Promise<boolean>,
+  handlers: RequestHandlers<WorkerRequests>,
+): void {
   container.addEventListener('message', (event) => {
-    void answerRequest<WorkerRequests>(event, {
-      getImageRecord: ({ id }) => records.waitFor(id, RECORD_WAIT_MS),
-    })
+    void (async () => {
+      if (await isOwnWorker(event.source)) await answerRequest<WorkerRequests>(event, handlers)
+    })()
   })
   container.startMessages()
 }

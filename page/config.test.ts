@@ -7,7 +7,7 @@ const page = 'https://app.example.com/gallery/index.html'
 describe('resolveFrontendConfig', () => {
   it('fills the defaults and makes every URL absolute', () => {
     assert.deepEqual(resolveFrontendConfig({ defaultEndpointConnectHost: 'api.example.com' }, page), {
-      worker: { backendOrigin: 'https://api.example.com:7482', route: '/pixstore-image' },
+      worker: { backendOrigin: 'https://api.example.com:7482', route: '/pixstore-image', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true } },
       serviceWorkerUrl: 'https://app.example.com/pixstore-sw.js',
       scope: 'https://app.example.com/',
     })
@@ -19,10 +19,19 @@ describe('resolveFrontendConfig', () => {
       page,
     )
     assert.deepEqual(resolved, {
-      worker: { backendOrigin: 'https://api.example.com', route: '/img/v2' },
+      worker: { backendOrigin: 'https://api.example.com', route: '/img/v2', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true } },
       serviceWorkerUrl: 'https://app.example.com/gallery/sw.js',
       scope: 'https://app.example.com/gallery/',
     })
+  })
+
+  it('fills the image cache defaults around the given limits and keeps the callbacks', () => {
+    const refreshRecords = async () => []
+    const onImageError = () => {}
+    const resolved = resolveFrontendConfig({ defaultEndpointConnectHost: 'a', imageCache: { maxEntries: 3, persist: false }, refreshRecords, onImageError }, page)
+    assert.deepEqual(resolved.worker.imageCache, { maxEntries: 3, maxAgeSeconds: 604800, persist: false })
+    assert.equal(resolved.refreshRecords, refreshRecords)
+    assert.equal(resolved.onImageError, onImageError)
   })
 
   it('says so when defaultEndpointConnectHost is missing', () => {
@@ -51,6 +60,14 @@ describe('resolveFrontendConfig', () => {
       [{ defaultEndpointConnectHost: 'a', scope: '/admin/' }, /scope .* does not cover this page/],
       [{ defaultEndpointConnectHost: 'a', scope: 5 }, /scope must be/],
       [{ defaultEndpointConnectHost: 'a', defaultEndpointConectPort: 1 }, /Unknown config field "defaultEndpointConectPort"/],
+      [{ defaultEndpointConnectHost: 'a', refreshRecords: '/api/records' }, /refreshRecords must be a function/],
+      [{ defaultEndpointConnectHost: 'a', onImageError: true }, /onImageError must be a function/],
+      [{ defaultEndpointConnectHost: 'a', imageCache: 500 }, /imageCache must be an object/],
+      [{ defaultEndpointConnectHost: 'a', imageCache: { maxEntry: 5 } }, /Unknown imageCache field "maxEntry"/],
+      [{ defaultEndpointConnectHost: 'a', imageCache: { maxEntries: 0 } }, /imageCache.maxEntries must be an integer from 1/],
+      [{ defaultEndpointConnectHost: 'a', imageCache: { maxEntries: 2.5 } }, /imageCache.maxEntries/],
+      [{ defaultEndpointConnectHost: 'a', imageCache: { maxAgeSeconds: -1 } }, /imageCache.maxAgeSeconds must be an integer from 1/],
+      [{ defaultEndpointConnectHost: 'a', imageCache: { persist: 'no' } }, /imageCache.persist must be true or false, got "no"/],
     ]
     for (const [config, message] of cases) {
       assert.throws(() => resolveFrontendConfig(config, page), (error) => error instanceof PixstoreFrontendConfigError && message.test(error.message), JSON.stringify(config))

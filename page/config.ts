@@ -1,4 +1,15 @@
-import { isValidRoute, type WorkerConfig } from '../protocol/workerConfig'
+import type { ImageFailureReport } from '../protocol/messages'
+import {
+  DEFAULT_IMAGE_CACHE,
+  isValidCacheAge,
+  isValidCacheEntries,
+  isValidRoute,
+  MAX_CACHE_AGE_SECONDS,
+  MAX_CACHE_ENTRIES,
+  type ImageCacheConfig,
+  type WorkerConfig,
+} from '../protocol/workerConfig'
+import type { RefreshRecords } from './refreshBatcher'
 
 /** What `initPixstoreFrontend` accepts. */
 export interface PixstoreFrontendConfig {
@@ -15,6 +26,17 @@ export interface PixstoreFrontendConfig {
   serviceWorkerUrl?: string
   /** Registration scope; must cover the page. Default `/`. */
   scope?: string
+  /**
+   * Fresh records (new proofs) for images whose proof expired or whose record
+   * the page never got; ids asked for at about the same time come in one call.
+   * Missing ids are left out. Typically one request to the app's API, which
+   * answers with the backend's `getImageRecords(ids)`.
+   */
+  refreshRecords?: RefreshRecords
+  /** Decrypted-image cache limits. Defaults: 500 entries, 7 days unused, in Cache Storage. */
+  imageCache?: Partial<ImageCacheConfig>
+  /** Called once per image request that finally failed (after any refresh). */
+  onImageError?: (event: ImageFailureReport) => void
 }
 
 export interface ResolvedFrontendConfig {
@@ -24,6 +46,8 @@ export interface ResolvedFrontendConfig {
   serviceWorkerUrl: string
   /** Absolute scope URL. */
   scope: string
+  refreshRecords?: RefreshRecords
+  onImageError?: (event: ImageFailureReport) => void
 }
 
 export const DEFAULT_CONNECT_PORT = 7482
@@ -31,7 +55,8 @@ export const DEFAULT_ROUTE = '/pixstore-image'
 export const DEFAULT_SERVICE_WORKER_URL = '/pixstore-sw.js'
 export const DEFAULT_SCOPE = '/'
 
-const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope']
+const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope', 'refreshRecords', 'imageCache', 'onImageError']
+const CACHE_FIELDS = ['maxEntries', 'maxAgeSeconds', 'persist']
 
 export class PixstoreFrontendConfigError extends TypeError {
   override name = 'PixstoreFrontendConfigError'
@@ -62,11 +87,31 @@ export function resolveFrontendConfig(input: unknown, pageUrl: string): Resolved
   const serviceWorkerUrl = sameOriginUrl('serviceWorkerUrl', config.serviceWorkerUrl ?? DEFAULT_SERVICE_WORKER_URL, page)
   const scope = sameOriginUrl('scope', config.scope ?? DEFAULT_SCOPE, page)
   if (!page.href.startsWith(scope)) throw invalid(`scope "${scope}" does not cover this page (${page.href}), so the worker could never serve its images`)
-  return {
-    worker: { backendOrigin: resolveBackendOrigin(host, port, page.protocol), route },
+  for (const field of ['refreshRecords', 'onImageError']) {
+    if (config[field] !== undefined && typeof config[field] !== 'function') throw invalid(`${field} must be a function, got ${describe(config[field])}`)
+  }
+  const resolved: ResolvedFrontendConfig = {
+    worker: { backendOrigin: resolveBackendOrigin(host, port, page.protocol), route, imageCache: resolveImageCache(config.imageCache) },
     serviceWorkerUrl,
     scope,
   }
+  if (config.refreshRecords) resolved.refreshRecords = config.refreshRecords as RefreshRecords
+  if (config.onImageError) resolved.onImageError = config.onImageError as ResolvedFrontendConfig['onImageError']
+  return resolved
+}
+
+function resolveImageCache(input: unknown): ImageCacheConfig {
+  if (input === undefined) return { ...DEFAULT_IMAGE_CACHE }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid(`imageCache must be an object like { maxEntries: 500, maxAgeSeconds: 604800, persist: true }, got ${describe(input)}`)
+  const cache = input as Record<string, unknown>
+  for (const field of Object.keys(cache)) {
+    if (!CACHE_FIELDS.includes(field)) throw invalid(`Unknown imageCache field "${field}"; allowed fields: ${CACHE_FIELDS.join(', ')}`)
+  }
+  const { maxEntries = DEFAULT_IMAGE_CACHE.maxEntries, maxAgeSeconds = DEFAULT_IMAGE_CACHE.maxAgeSeconds, persist = DEFAULT_IMAGE_CACHE.persist } = cache
+  if (!isValidCacheEntries(maxEntries)) throw invalid(`imageCache.maxEntries must be an integer from 1 to ${MAX_CACHE_ENTRIES}, got ${describe(maxEntries)}`)
+  if (!isValidCacheAge(maxAgeSeconds)) throw invalid(`imageCache.maxAgeSeconds must be an integer from 1 to ${MAX_CACHE_AGE_SECONDS} (a year), got ${describe(maxAgeSeconds)}`)
+  if (typeof persist !== 'boolean') throw invalid(`imageCache.persist must be true or false, got ${describe(persist)}`)
+  return { maxEntries, maxAgeSeconds, persist }
 }
 
 /**

@@ -5,23 +5,44 @@
  * worker's); nothing is written to Cache Storage, IndexedDB, Web Storage or URLs
  * except decrypted images (in Cache Storage, tagged with their token only).
  */
-import { sendRequest, type PageRequests } from '../protocol/messages'
+import { sendRequest, type PageRequests, type RequestHandlers, type WorkerRequests } from '../protocol/messages'
 import { InvalidImageRecordError, isValidImageId, parseImageRecord, type ImageRecord } from '../protocol/record'
 import { imageIdFromUrl } from '../protocol/workerConfig'
 import { answerWorkerRequests } from './answerWorkerRequests'
 import { resolveFrontendConfig, type PixstoreFrontendConfig, type ResolvedFrontendConfig } from './config'
+import { versionedImageUrl, withVersion } from './imageUrl'
 import { PageRecords } from './pageRecords'
+import { RefreshBatcher } from './refreshBatcher'
 import { registerWorker } from './registerWorker'
-import { retryImages } from './retryImages'
+import { reloadImages } from './reloadImages'
 
 export { PixstoreFrontendConfigError, type PixstoreFrontendConfig } from './config'
+export { PixstoreVersionMismatchError } from './registerWorker'
 export { InvalidImageRecordError, type ImageRecord } from '../protocol/record'
+export type { ImageFailureReport } from '../protocol/messages'
+export { PROTOCOL_VERSION } from '../protocol/version'
 
 /** How long registering, and each request to the worker, may take. */
 const WORKER_TIMEOUT_MS = 10_000
 
+/**
+ * How long the page holds a worker's question for a record it does not have
+ * yet, when the app gave no `refreshRecords`. Shorter than the worker's own
+ * deadline (RECORD_LOOKUP_TIMEOUT_MS in sw/), so the worker still gets an
+ * answer. An image that fails anyway is requested again when its record arrives.
+ */
+const RECORD_WAIT_MS = 2500
+
+interface Started {
+  config: ResolvedFrontendConfig
+  /** Null when registering failed: then no worker is ours. */
+  registered: Promise<ServiceWorkerRegistration | null>
+  ready: Promise<ServiceWorkerRegistration>
+  refresher: RefreshBatcher | null
+}
+
 const records = new PageRecords()
-let started: { config: ResolvedFrontendConfig; ready: Promise<ServiceWorkerRegistration> } | null = null
+let started: Started | null = null
 let answering = false
 
 /**
@@ -29,6 +50,8 @@ let answering = false
  * the config and controls this page. Images the page showed before that are
  * then requested again. Calling it again with the same config returns the
  * same promise; a different config is refused (reload the page to change it).
+ * Rejects with a PixstoreVersionMismatchError when the worker is from another
+ * Pixstore release and no matching one could be installed.
  */
 export async function initPixstoreFrontend(config: PixstoreFrontendConfig): Promise<void> {
   const resolved = resolveFrontendConfig(config, location.href)
@@ -43,20 +66,25 @@ export async function initPixstoreFrontend(config: PixstoreFrontendConfig): Prom
     throw new Error('Pixstore: service workers are not available on this page; they need a secure context (https, or http on localhost)')
   }
   const container = navigator.serviceWorker
+  let registered!: (registration: ServiceWorkerRegistration | null) => void
+  const attempt: Started = {
+    config: resolved,
+    registered: new Promise((resolve) => (registered = resolve)),
+    ready: (async () => {
+      const wasControlled = container.controller !== null
+      const registration = await registerWorker(container, resolved, WORKER_TIMEOUT_MS, registered).finally(() => registered(null))
+      if (!wasControlled) reloadImages(document, (url) => imageIdFromUrl(url, resolved.worker, location.origin) !== null)
+      return registration
+    })(),
+    refresher: resolved.refreshRecords ? new RefreshBatcher(resolved.refreshRecords) : null,
+  }
+  started = attempt
   if (!answering) {
-    answerWorkerRequests(container, records)
+    answerWorkerRequests(container, isOwnWorker, workerRequestHandlers)
     answering = true
   }
-  const ready = (async () => {
-    const wasControlled = container.controller !== null
-    const registration = await registerWorker(container, resolved, WORKER_TIMEOUT_MS)
-    if (!wasControlled) retryImages(document, (url) => imageIdFromUrl(url, resolved.worker, location.origin) !== null)
-    return registration
-  })()
-  const attempt = { config: resolved, ready }
-  started = attempt
   try {
-    await ready
+    await attempt.ready
   } catch (error) {
     if (started === attempt) started = null
     throw error
@@ -71,6 +99,11 @@ export async function initPixstoreFrontend(config: PixstoreFrontendConfig): Prom
  * AggregateError whose `errors` are InvalidImageRecordErrors naming each
  * refused record and what is wrong with it. A newer record for an id replaces
  * the older one (its fresh proof in particular).
+ *
+ * `<img>`s already on the page follow: those that could not show (their
+ * record had not arrived, or its proof expired) are requested again, and
+ * those of an id whose token changed (updateImage) get `?v=<token>` in their
+ * URLs, so the browser fetches the new version.
  */
 export async function setImageRecords(imageRecords: readonly ImageRecord[]): Promise<void> {
   if (!Array.isArray(imageRecords)) throw new TypeError('Pixstore: setImageRecords expects an array of image records')
@@ -84,38 +117,125 @@ export async function setImageRecords(imageRecords: readonly ImageRecord[]): Pro
       refused.push(error as Error)
     }
   }
-  // Into page memory first: the worker may already be asking for them.
-  for (const record of valid) records.set(record)
-  if (valid.length > 0) {
-    const reply = await sendRequest<PageRequests, 'setImageRecords'>(await readyWorker(), 'setImageRecords', { records: valid }, WORKER_TIMEOUT_MS)
-    refused.push(...reply.rejected.map((reason) => new InvalidImageRecordError(reason)))
-  }
+  refused.push(...(await deliver(valid, true)))
   if (refused.length > 0) {
     const shown = refused.slice(0, 3).map((error) => error.message).join('; ')
     throw new AggregateError(refused, `Pixstore: refused ${refused.length} of ${imageRecords.length} image records (the ${valid.length} valid ones were applied): ${shown}${refused.length > 3 ? '; …' : ''}`)
   }
 }
 
-/** Removes the decrypted copy of one image from Cache Storage; true if there was one. */
+/**
+ * The URL to put in an `<img>`'s `src`: `{route}/{id}?v={token}` on the
+ * page's origin. The token makes each version of an image its own URL.
+ * Needs initPixstoreFrontend() to have been called (for the route).
+ */
+export function imageUrl(record: Pick<ImageRecord, 'id' | 'token'>): string {
+  if (!started) throw new Error('Pixstore: call initPixstoreFrontend() before imageUrl(), which needs the configured route')
+  const { id, token } = (record ?? {}) as Partial<ImageRecord>
+  if (!isValidImageId(id)) throw new TypeError(`Pixstore: imageUrl needs a record with a valid id, got ${JSON.stringify(id)}`)
+  if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) throw new TypeError(`Pixstore: imageUrl needs a record with a token, got ${JSON.stringify(token)}`)
+  return versionedImageUrl(location.origin, started.config.worker.route, { id, token })
+}
+
+/** Removes the decrypted copy of one image from the cache; true if there was one. */
 export async function deleteCachedImage(id: string): Promise<boolean> {
   return sendRequest<PageRequests, 'deleteCachedImage'>(await readyWorker(), 'deleteCachedImage', { id: checkedId(id) }, WORKER_TIMEOUT_MS)
 }
 
-/** Whether Cache Storage holds a decrypted copy of the image (any version). */
+/** Whether the cache holds a decrypted copy of the image (any version). */
 export async function cachedImageExists(id: string): Promise<boolean> {
   return sendRequest<PageRequests, 'cachedImageExists'>(await readyWorker(), 'cachedImageExists', { id: checkedId(id) }, WORKER_TIMEOUT_MS)
 }
 
-/** Removes every decrypted image from Cache Storage; resolves with how many there were. */
+/**
+ * Logging out: removes every decrypted image (Cache Storage, or the worker's
+ * memory with `persist: false`) and the cache's bookkeeping, and forgets every
+ * record the page and the worker hold. Resolves with how many images were removed.
+ */
 export async function clearImageCache(): Promise<number> {
+  records.clear()
   return sendRequest<PageRequests, 'clearImageCache'>(await readyWorker(), 'clearImageCache', {}, WORKER_TIMEOUT_MS)
+}
+
+/**
+ * Records into page memory first (the worker may already be asking for
+ * them), then to the worker, then the `<img>`s that can now show. Returns
+ * the worker's refusals.
+ */
+async function deliver(list: ImageRecord[], retryFailed: boolean): Promise<Error[]> {
+  if (list.length === 0) return []
+  const newTokens = new Map<string, number>()
+  const arrived = new Set<string>()
+  for (const record of list) {
+    const held = records.get(record.id)
+    if (held && held.token !== record.token) newTokens.set(record.id, record.token)
+    else if (retryFailed) arrived.add(record.id)
+    records.set(record)
+  }
+  const reply = await sendRequest<PageRequests, 'setImageRecords'>(await readyWorker(), 'setImageRecords', { records: list }, WORKER_TIMEOUT_MS)
+  if (newTokens.size > 0 || arrived.size > 0) {
+    const route = started!.config.worker
+    const idOf = (url: URL) => imageIdFromUrl(url, route, location.origin)
+    reloadImages(
+      document,
+      (url) => {
+        const id = idOf(url)
+        return id !== null && (newTokens.has(id) || arrived.has(id))
+      },
+      {
+        rewrite: (url) => {
+          const token = newTokens.get(idOf(url)!)
+          return token === undefined ? url : withVersion(url, token)
+        },
+        onlyFailed: true,
+      },
+    )
+  }
+  return reply.rejected.map((reason) => new InvalidImageRecordError(reason))
+}
+
+/** How the page answers its worker (see protocol/messages.ts). Payloads are untrusted and checked. */
+const workerRequestHandlers: RequestHandlers<WorkerRequests> = {
+  getImageRecord: ({ id }) => {
+    if (!isValidImageId(id)) return null
+    // With refreshRecords the worker asks for a fresh record next; no point waiting here.
+    return started?.refresher ? (records.get(id) ?? null) : records.waitFor(id, RECORD_WAIT_MS)
+  },
+  refreshImageRecord: async ({ id }) => {
+    const refresher = started?.refresher
+    if (!refresher || !isValidImageId(id)) return null
+    const fresh = await refresher.get(id)
+    if (!fresh) return null
+    const held = records.get(id)
+    if (held && held.token !== fresh.token) void deliver([fresh], false).catch(() => {})
+    else records.set(fresh)
+    return fresh
+  },
+  imageFailed: ({ id, state, status }) => {
+    const onImageError = started?.config.onImageError
+    if (onImageError && isValidImageId(id) && typeof state === 'string' && /^[A-Za-z]{1,64}$/.test(state) && Number.isInteger(status)) {
+      try {
+        onImageError({ id, state, status })
+      } catch (error) {
+        console.error('[pixstore] onImageError threw:', error)
+      }
+    }
+    return null
+  },
+}
+
+/** Only the worker of our own registration may ask for records (see answerWorkerRequests). */
+async function isOwnWorker(source: unknown): Promise<boolean> {
+  if (!started || !source) return false
+  const registration = await started.registered
+  return registration !== null && [registration.installing, registration.waiting, registration.active].includes(source as ServiceWorker)
 }
 
 /** The worker serving this page, once initPixstoreFrontend has succeeded. */
 async function readyWorker(): Promise<ServiceWorker> {
   if (!started) throw new Error('Pixstore: call initPixstoreFrontend() first')
   const registration = await started.ready
-  const worker = navigator.serviceWorker.controller ?? registration.active
+  const worker = registration.active ?? navigator.serviceWorker.controller
   if (!worker) throw new Error('Pixstore: the service worker is gone (was it unregistered?)')
   return worker
 }

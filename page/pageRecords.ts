@@ -21,6 +21,11 @@ export class PageRecords {
     return this.records.get(id)
   }
 
+  /** Forgets every record (logging out). Lookups still waiting keep waiting for a new one. */
+  clear(): void {
+    this.records.clear()
+  }
+
   /** The record for `id`, waiting up to `timeoutMs` for it to be set; null if it never is. */
   waitFor(id: string, timeoutMs: number): Promise<ImageRecord | null> {
     const known = this.records.get(id)

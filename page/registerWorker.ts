@@ -1,31 +1,90 @@
-import { sendRequest, type PageRequests } from '../protocol/messages'
+import { MessageTimeoutError, sendRequest, type PageRequests } from '../protocol/messages'
+import { PROTOCOL_VERSION } from '../protocol/version'
 import { workerScriptUrl } from '../protocol/workerConfig'
 import type { ResolvedFrontendConfig } from './config'
+
+/** Page module and worker come from different Pixstore releases and no matching worker could be had. */
+export class PixstoreVersionMismatchError extends Error {
+  override name = 'PixstoreVersionMismatchError'
+}
 
 /**
  * Registers the worker with its config in the script URL (read again by a
  * restarted worker; a changed config is a changed URL, hence a new worker),
- * sends it the config and resolves once it has acknowledged and controls the
- * page. The worker claims the page in its `connect` answer, so a page loaded
- * before the worker existed (or hard-reloaded) is taken over without a reload.
+ * checks that it speaks this page module's protocol version, sends it the
+ * config and resolves once it has acknowledged and controls the page. The
+ * worker claims the page in its `connect` answer, so a page loaded before
+ * the worker existed (or hard-reloaded) is taken over without a reload.
+ *
+ * After an upgrade an old worker may still control the page: then the
+ * registration is asked to update, and the new worker is used once it is
+ * active (bounded by `timeoutMs`). If updating finds no worker of this
+ * version, it rejects with a PixstoreVersionMismatchError instead of
+ * letting page and worker misunderstand each other.
  */
-export async function registerWorker(container: ServiceWorkerContainer, config: ResolvedFrontendConfig, timeoutMs: number): Promise<ServiceWorkerRegistration> {
+export async function registerWorker(
+  container: ServiceWorkerContainer,
+  config: ResolvedFrontendConfig,
+  timeoutMs: number,
+  onRegistered: (registration: ServiceWorkerRegistration) => void = () => {},
+): Promise<ServiceWorkerRegistration> {
   let registration: ServiceWorkerRegistration
   try {
     registration = await container.register(workerScriptUrl(config.serviceWorkerUrl, config.worker, location.href), { scope: config.scope })
   } catch (error) {
     throw new Error(`Pixstore: registering the service worker ${config.serviceWorkerUrl} failed: ${error instanceof Error ? error.message : error}`)
   }
+  onRegistered(registration)
   const connected = (async () => {
-    const worker = container.controller ?? (await activated(registration, timeoutMs))
-    await sendRequest<PageRequests, 'connect'>(worker, 'connect', { config: config.worker }, timeoutMs)
+    // The newest worker, not the controller: after a config change the controller is about to be replaced.
+    let worker = await activated(newestWorker(registration), timeoutMs)
+    const version = await protocolVersionOf(worker, timeoutMs)
+    if (version !== PROTOCOL_VERSION) worker = await updatedWorker(registration, worker, version, timeoutMs)
+    await sendRequest<PageRequests, 'connect'>(worker, 'connect', { config: config.worker, protocolVersion: PROTOCOL_VERSION }, timeoutMs)
   })()
   await Promise.all([controlled(container, timeoutMs), connected])
   return registration
 }
 
-function activated(registration: ServiceWorkerRegistration, timeoutMs: number): Promise<ServiceWorker> {
-  const worker = registration.active ?? registration.waiting ?? registration.installing
+/** The worker's protocol version; workers before version 2 know no `hello` and answer it with an error. */
+async function protocolVersionOf(worker: ServiceWorker, timeoutMs: number): Promise<number> {
+  try {
+    const reply = await sendRequest<PageRequests, 'hello'>(worker, 'hello', { protocolVersion: PROTOCOL_VERSION }, timeoutMs)
+    return Number.isInteger(reply?.protocolVersion) ? reply.protocolVersion : 1
+  } catch (error) {
+    if (error instanceof MessageTimeoutError) throw new Error(`Pixstore: the service worker ${worker.scriptURL} did not answer within ${timeoutMs} ms`)
+    return 1
+  }
+}
+
+/** Asks the registration for a newer worker script and waits for it; it must speak our version. */
+async function updatedWorker(registration: ServiceWorkerRegistration, old: ServiceWorker, oldVersion: number, timeoutMs: number): Promise<ServiceWorker> {
+  const mismatch = (why: string) =>
+    new PixstoreVersionMismatchError(
+      `Pixstore: this page module speaks protocol version ${PROTOCOL_VERSION} but the service worker ${old.scriptURL} speaks version ${oldVersion}, and ${why}. ` +
+        'Serve the page module and pixstore-sw.js from the same Pixstore release (and make sure the worker script is not cached by an HTTP cache).',
+    )
+  try {
+    await registration.update()
+  } catch (error) {
+    throw mismatch(`updating the registration failed (${error instanceof Error ? error.message : error})`)
+  }
+  const next = newestWorker(registration)
+  if (!next || next === old) throw mismatch('updating the registration found no other version of the worker script')
+  let worker: ServiceWorker
+  try {
+    worker = await activated(next, timeoutMs)
+  } catch (error) {
+    throw mismatch(`the updated worker did not activate: ${error instanceof Error ? error.message : error}`)
+  }
+  const version = await protocolVersionOf(worker, timeoutMs)
+  if (version !== PROTOCOL_VERSION) throw mismatch(`the updated worker speaks version ${version}`)
+  return worker
+}
+
+const newestWorker = (registration: ServiceWorkerRegistration) => registration.installing ?? registration.waiting ?? registration.active
+
+function activated(worker: ServiceWorker | null, timeoutMs: number): Promise<ServiceWorker> {
   if (!worker) return Promise.reject(new Error('Pixstore: the service worker registration has no worker'))
   return waitFor(worker, 'statechange', () => {
     if (worker.state === 'redundant') throw new Error('Pixstore: the service worker failed to install (see its console for the error)')

@@ -6,6 +6,8 @@
 export type PixstoreErrorCode =
   /** Not one complete image of an allowed format, or not bytes at all. */
   | 'ERR_INVALID_IMAGE'
+  /** Bigger than maxImageBytes. */
+  | 'ERR_IMAGE_TOO_LARGE'
   | 'ERR_INVALID_ID'
   | 'ERR_INVALID_DIR'
   | 'ERR_INVALID_TOKEN'

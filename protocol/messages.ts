@@ -8,13 +8,18 @@ import type { WorkerConfig } from './workerConfig'
 
 /** Requests the page sends to its worker. (Type aliases, not interfaces: only those satisfy `Glossary`.) */
 export type PageRequests = {
-  /** Hands over the backend location; the worker answers once it can serve images. */
-  connect: { request: { config: WorkerConfig }; reply: { ready: true } }
+  /**
+   * First message on every connect: the worker's protocol version (see
+   * version.ts). A worker older than version 2 answers it with an unknown-request error.
+   */
+  hello: { request: { protocolVersion: number }; reply: { protocolVersion: number } }
+  /** Hands over the backend location; the worker answers once it can serve images. Refused on a version mismatch. */
+  connect: { request: { config: WorkerConfig; protocolVersion: number }; reply: { ready: true } }
   /** Records the worker keeps in memory; rejected ones come back with a reason. */
   setImageRecords: { request: { records: ImageRecord[] }; reply: { stored: number; rejected: string[] } }
   deleteCachedImage: { request: { id: string }; reply: boolean }
   cachedImageExists: { request: { id: string }; reply: boolean }
-  /** Reply: how many cached images were removed. */
+  /** Removes every decrypted image and forgets every record. Reply: how many cached images were removed. */
   clearImageCache: { request: Record<string, never>; reply: number }
 }
 
@@ -22,6 +27,17 @@ export type PageRequests = {
 export type WorkerRequests = {
   /** A restarted worker has empty memory; the page that asked for the image holds the record. */
   getImageRecord: { request: { id: string }; reply: ImageRecord | null }
+  /** The backend refused the proof (or nobody holds a record): a fresh record from the app's `refreshRecords`. */
+  refreshImageRecord: { request: { id: string }; reply: ImageRecord | null }
+  /** An image request finally failed (after any refresh); the page reports it to `onImageError`. */
+  imageFailed: { request: ImageFailureReport; reply: null }
+}
+
+/** What `onImageError` receives: the `x-pixstore-state` value and the HTTP status the `<img>` got. */
+export interface ImageFailureReport {
+  id: string
+  state: string
+  status: number
 }
 
 type Glossary = { [type: string]: { request: unknown; reply: unknown } }

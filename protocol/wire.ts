@@ -22,6 +22,12 @@ export type PixstoreStateCode = (typeof PixstoreState)[PixstoreStateName]
 /** Request headers the backend reads: the record's statelessProof, and its token in decimal. */
 export const PROOF_HEADER = 'x-pixstore-proof'
 export const TOKEN_HEADER = 'x-pixstore-token'
+/**
+ * The same two values as query parameters: a request without custom headers
+ * needs no CORS preflight. A proof is short-lived and bound to one id.
+ */
+export const PROOF_PARAM = 'pixstore-proof'
+export const TOKEN_PARAM = 'pixstore-token'
 
 export const KEY_LENGTH = 32
 export const IV_LENGTH = 12
@@ -58,33 +64,44 @@ export function stateName(code: number): PixstoreStateName | undefined {
   return (Object.keys(PixstoreState) as PixstoreStateName[]).find((name) => PixstoreState[name] === code)
 }
 
-export function encodeWirePayload(payload: WirePayload): Uint8Array {
+/**
+ * The bytes in front of the ciphertext (the whole payload for one-byte
+ * states). Servers send head and ciphertext as two writes, so a cached or
+ * streamed ciphertext is never copied into a payload.
+ */
+export function encodeWireHead(payload: WirePayload): Uint8Array {
   switch (payload.state) {
-    case PixstoreState.Success: {
-      const out = new Uint8Array(1 + payload.ciphertext.length)
-      out[0] = PixstoreState.Success
-      out.set(payload.ciphertext, 1)
-      return out
-    }
+    case PixstoreState.Success:
+      return Uint8Array.of(PixstoreState.Success)
     case PixstoreState.Updated: {
-      const { token, meta, ciphertext } = payload
+      const { token, meta } = payload
       if (!Number.isSafeInteger(token) || token < 0) throw new RangeError(`token must be a safe non-negative integer, got ${token}`)
       expectLength('key', meta.key, KEY_LENGTH)
       expectLength('iv', meta.iv, IV_LENGTH)
       expectLength('tag', meta.tag, TAG_LENGTH)
-      const out = new Uint8Array(UPDATED_HEADER_LENGTH + ciphertext.length)
-      out[0] = PixstoreState.Updated
-      new DataView(out.buffer).setBigUint64(1, BigInt(token), true)
+      const head = new Uint8Array(UPDATED_HEADER_LENGTH)
+      head[0] = PixstoreState.Updated
+      new DataView(head.buffer).setBigUint64(1, BigInt(token), true)
       let offset = 1 + TOKEN_LENGTH
-      for (const part of [meta.key, meta.iv, meta.tag, ciphertext]) {
-        out.set(part, offset)
+      for (const part of [meta.key, meta.iv, meta.tag]) {
+        head.set(part, offset)
         offset += part.length
       }
-      return out
+      return head
     }
     default:
       return Uint8Array.of(payload.state)
   }
+}
+
+/** The whole payload in one array (head + ciphertext). */
+export function encodeWirePayload(payload: WirePayload): Uint8Array {
+  const head = encodeWireHead(payload)
+  if (!('ciphertext' in payload)) return head
+  const out = new Uint8Array(head.length + payload.ciphertext.length)
+  out.set(head, 0)
+  out.set(payload.ciphertext, head.length)
+  return out
 }
 
 /** Decodes a payload; ciphertext and meta are views into `bytes`, not copies. */

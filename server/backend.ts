@@ -1,15 +1,17 @@
-import { readFile } from 'node:fs/promises'
-import { frameImage, IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat } from '../protocol/formats'
+import { readFile, stat } from 'node:fs/promises'
+import { IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat } from '../protocol/formats'
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
-import { encodeWirePayload, PixstoreState, type RawImageMeta, type WirePayload } from '../protocol/wire'
+import { encodeWireHead, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
 import { resolveConfig, type PixstoreConfig } from './config'
 import { decryptImage, encryptImage } from './crypto'
 import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
 import { detectImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
-import { proofWindow, signProof, verifyProof, type ProofKeys } from './proof'
+import { ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
 import { resolveProofKeys } from './proofKeys'
-import type { ImageStore, StoredImage } from './stores/imageStore'
+import type { Readable } from 'node:stream'
+import { CiphertextCache } from './ciphertextCache'
+import type { ImageStore, StoredCiphertext, StoredImage } from './stores/imageStore'
 import { openImageStore } from './stores/openImageStore'
 
 export interface PixstoreBackendOptions {
@@ -26,7 +28,7 @@ export interface PixstoreBackendOptions {
  * index.ts drives the one `initPixstoreBackend` made.
  */
 export class PixstoreBackend {
-  /** The resolved config, secrets shown as "[redacted]": they live only in a private field. */
+  /** The resolved config, secrets shown as "[redacted]": they live only in private fields. */
   readonly config: Readonly<PixstoreConfig>
   readonly store: ImageStore
   private readonly errors: ErrorPolicy
@@ -34,6 +36,9 @@ export class PixstoreBackend {
   readonly #proofKeys: ProofKeys
   private readonly now: () => number
   readonly #reportedMissing = new Set<string>()
+  private readonly cache: CiphertextCache | null
+  private readonly proofs: ProofVerifier
+  private readonly loading = new Map<string, Promise<StoredCiphertext | null>>()
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
     const resolved = resolveConfig(config, options.env ?? process.env)
@@ -48,7 +53,9 @@ export class PixstoreBackend {
       console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')
     }
     this.now = options.now ?? Date.now
+    this.proofs = new ProofVerifier(this.#proofKeys, this.config.statelessKeyWindowLength)
     this.store = openImageStore(this.config)
+    this.cache = this.config.memoryCacheBytes > 0 ? new CiphertextCache(this.config.memoryCacheBytes) : null
   }
 
   get lastError(): PixstoreError | null {
@@ -67,7 +74,7 @@ export class PixstoreBackend {
   }
 
   saveImageFromFile(filePath: string, dir?: string): Promise<ImageRecord | null> {
-    return this.errors.run(async () => this.saveImage(await readImageFile(filePath), dir))
+    return this.errors.run(async () => this.saveImage(await this.readImageFile(filePath), dir))
   }
 
   updateImage(id: string, buffer: Uint8Array): Promise<ImageRecord | null> {
@@ -81,7 +88,7 @@ export class PixstoreBackend {
   }
 
   updateImageFromFile(id: string, filePath: string): Promise<ImageRecord | null> {
-    return this.errors.run(async () => this.updateImage(id, await readImageFile(filePath)))
+    return this.errors.run(async () => this.updateImage(id, await this.readImageFile(filePath)))
   }
 
   deleteImage(id: string): Promise<boolean | null> {
@@ -95,7 +102,7 @@ export class PixstoreBackend {
   imageExists(id: string): Promise<boolean | null> {
     return this.errors.run(async () => {
       if (!isValidImageId(id)) return false
-      return this.store.get(id).then(
+      return this.servable(id).then(
         (image) => image !== null,
         (error) => (error instanceof ImageDataMissingError ? false : Promise.reject(error)),
       )
@@ -106,9 +113,29 @@ export class PixstoreBackend {
   getImageRecord(id: string): Promise<ImageRecord | null> {
     return this.errors.run(async () => {
       assertValidId(id)
-      const image = await this.store.get(id)
+      const image = await this.servable(id)
       if (!image) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
       return this.toRecord(image)
+    })
+  }
+
+  /**
+   * Fresh records for the ids that exist, in the order asked, each once.
+   * Unknown and malformed ids are left out rather than failing the batch, so
+   * an app's refresh endpoint can pass the page's list straight through.
+   */
+  getImageRecords(ids: readonly string[]): Promise<ImageRecord[] | null> {
+    const MAX_RECORDS_PER_CALL = 1000
+    return this.errors.run(async () => {
+      if (!Array.isArray(ids)) throw new PixstoreError('getImageRecords expects an array of image ids', 'ERR_USAGE')
+      if (ids.length > MAX_RECORDS_PER_CALL) throw new PixstoreError(`getImageRecords takes at most ${MAX_RECORDS_PER_CALL} ids per call, got ${ids.length}`, 'ERR_USAGE')
+      const records: ImageRecord[] = []
+      for (const id of new Set(ids)) {
+        // A lost file is left out like an unknown id: the endpoint could not serve it either.
+        const image = isValidImageId(id) ? await this.servable(id).catch((error) => (error instanceof ImageDataMissingError ? null : Promise.reject(error))) : null
+        if (image) records.push(this.toRecord(image))
+      }
+      return records
     })
   }
 
@@ -122,6 +149,7 @@ export class PixstoreBackend {
     return this.errors.run(async () => {
       assertValidId(image.id)
       if (!Number.isSafeInteger(image.token) || image.token < 0) throw new PixstoreError(`Invalid token for image ${image.id}`, 'ERR_INVALID_TOKEN')
+      this.assertWithinSizeLimit(image.ciphertext.length - 1)
       const { format, image: bytes } = await openFramedImage(image.id, image.ciphertext, image.meta)
       if (await this.store.has(image.id)) throw new PixstoreError(`Image already exists: ${image.id}`, 'ERR_IMAGE_EXISTS')
       const version = { ciphertext: image.ciphertext, meta: image.meta, format: format.byte, size: bytes.length, token: image.token }
@@ -151,7 +179,44 @@ export class PixstoreBackend {
    * route. Never throws: failures become the InternalError state.
    */
   async customEndpointHelper(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<Uint8Array> {
-    return encodeWirePayload(await this.answer(id, clientToken, proof))
+    const answer = await this.answerRequest(id, clientToken, proof, { stream: false })
+    if (!answer.body) return answer.head
+    return Buffer.concat([answer.head, answer.body as Buffer], answer.length)
+  }
+
+  /**
+   * The answer to one image request as head + ciphertext, so the endpoint can
+   * send a cached or streamed ciphertext without copying it. Never throws.
+   */
+  async answerRequest(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, { stream = true } = {}): Promise<WireAnswer> {
+    try {
+      if (!id) return stateOnly(PixstoreState.MissingID)
+      const windowLength = this.config.statelessKeyWindowLength
+      if (windowLength !== -1) {
+        if (!proof) return stateOnly(PixstoreState.MissingProof)
+        if (!this.proofs.verify(id, proof, this.now())) return stateOnly(PixstoreState.InvalidProof)
+      }
+      const current = isValidImageId(id) ? await this.store.get(id) : null
+      const version = current && (await this.ciphertextOf(current, stream))
+      if (!version) return stateOnly(PixstoreState.NotFound)
+      const { image } = version
+      const head =
+        parseClientToken(clientToken) === image.token
+          ? SUCCESS_HEAD
+          : encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: image, ciphertext: EMPTY })
+      return { head, body: version.body, length: head.length + version.length }
+    } catch (error) {
+      // A lost file is NotFound to clients, as imageExists says; the operator hears of it once per image, not per request.
+      if (error instanceof ImageDataMissingError) {
+        if (this.#reportedMissing.size < 10_000 && !this.#reportedMissing.has(error.imageId)) {
+          this.#reportedMissing.add(error.imageId)
+          console.error(`[pixstore] ${error.message}`)
+        }
+        return stateOnly(PixstoreState.NotFound)
+      }
+      console.error('[pixstore] endpoint failure:', error)
+      return stateOnly(PixstoreState.InternalError)
+    }
   }
 
   /** Prepares the store (schema, crash leftovers); `initPixstoreBackend` awaits it before serving. */
@@ -163,38 +228,59 @@ export class PixstoreBackend {
     return this.store.close()
   }
 
-  private async answer(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<WirePayload> {
-    try {
-      if (!id) return { state: PixstoreState.MissingID }
-      const windowLength = this.config.statelessKeyWindowLength
-      if (windowLength !== -1) {
-        if (!proof) return { state: PixstoreState.MissingProof }
-        if (!verifyProof(this.#proofKeys, id, proof, this.now(), windowLength)) return { state: PixstoreState.InvalidProof }
-      }
-      const found = isValidImageId(id) ? await this.store.read(id) : null
-      if (!found) return { state: PixstoreState.NotFound }
-      const { image, ciphertext } = found
-      if (parseClientToken(clientToken) === image.token) return { state: PixstoreState.Success, ciphertext }
-      return { state: PixstoreState.Updated, token: image.token, meta: image, ciphertext }
-    } catch (error) {
-      // A lost file is NotFound to clients, as imageExists says; the operator hears of it once per image, not per request.
-      if (error instanceof ImageDataMissingError) {
-        if (this.#reportedMissing.size < 10_000 && !this.#reportedMissing.has(error.imageId)) {
-          this.#reportedMissing.add(error.imageId)
-          console.error(`[pixstore] ${error.message}`)
-        }
-        return { state: PixstoreState.NotFound }
-      }
-      console.error('[pixstore] endpoint failure:', error)
-      return { state: PixstoreState.InternalError }
+  /** The current version when its ciphertext is there to serve; ImageDataMissingError when a store that keeps bytes apart lost them. */
+  private async servable(id: string): Promise<StoredImage | null> {
+    const image = await this.store.get(id)
+    if (image && this.store.hasCiphertext && !(await this.store.hasCiphertext(id))) throw new ImageDataMissingError(id)
+    return image
+  }
+
+  /**
+   * The ciphertext of `image`'s version, or of a newer one if it changed
+   * meanwhile (the answer then carries that version's meta, so it is
+   * consistent either way). Concurrent misses for one id share one read.
+   */
+  private async ciphertextOf(image: StoredImage, allowStream: boolean): Promise<{ image: StoredImage; body: Buffer | Readable; length: number } | null> {
+    const cached = this.cache?.get(CiphertextCache.key(image))
+    if (cached) return { image, body: cached, length: cached.length }
+    const expectedLength = image.size + 1 // GCM keeps the length of [format byte][image]
+    if (allowStream && this.store.readStream && (!this.cache || expectedLength > this.cache.maxEntryBytes)) {
+      const opened = await this.store.readStream(image.id)
+      return opened && { image: opened.image, body: opened.stream, length: opened.size }
     }
+    let loading = this.loading.get(image.id)
+    if (!loading) {
+      loading = this.store.read(image.id).finally(() => this.loading.delete(image.id))
+      this.loading.set(image.id, loading)
+    }
+    const found = await loading
+    if (!found) return null
+    this.cache?.set(CiphertextCache.key(found.image), found.ciphertext)
+    return { image: found.image, body: found.ciphertext, length: found.ciphertext.length }
   }
 
   private async encrypt(buffer: Uint8Array) {
     if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array', 'ERR_INVALID_IMAGE')
+    this.assertWithinSizeLimit(buffer.length)
     const format = await detectImageFormat(buffer, this.config.imageFormats)
-    const { ciphertext, meta } = encryptImage(frameImage(format, buffer))
+    const { ciphertext, meta } = encryptImage([Uint8Array.of(format.byte), buffer]) // [format byte][image], framed without a copy
     return { ciphertext, meta, format: format.byte, size: buffer.length }
+  }
+
+  /** Refuses before reading, so an oversized file never lands in memory. */
+  private async readImageFile(filePath: string): Promise<Buffer> {
+    try {
+      this.assertWithinSizeLimit((await stat(filePath)).size)
+      return await readFile(filePath)
+    } catch (error) {
+      if (error instanceof PixstoreError) throw error
+      throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`, 'ERR_FILE_UNREADABLE')
+    }
+  }
+
+  private assertWithinSizeLimit(bytes: number): void {
+    const limit = this.config.maxImageBytes
+    if (bytes > limit) throw new PixstoreError(`Image too large: ${bytes} bytes, the limit (maxImageBytes) is ${limit} bytes`, 'ERR_IMAGE_TOO_LARGE')
   }
 
   private toRecord(image: StoredImage): ImageRecord {
@@ -207,6 +293,18 @@ export class PixstoreBackend {
     }
   }
 }
+
+/** Head and ciphertext of one answer; `body` is null for one-byte states. */
+export interface WireAnswer {
+  head: Uint8Array
+  body: Buffer | Readable | null
+  /** head + body bytes, for Content-Length. */
+  length: number
+}
+
+const SUCCESS_HEAD = Uint8Array.of(PixstoreState.Success)
+const EMPTY = new Uint8Array(0)
+const stateOnly = (state: Exclude<PixstoreStateCode, 0 | 1>): WireAnswer => ({ head: Uint8Array.of(state), body: null, length: 1 })
 
 /** An already encrypted image, for `importEncryptedImage`. */
 export interface EncryptedImageImport {
@@ -257,12 +355,4 @@ export function parseClientToken(value: unknown): number | null {
 
 function assertValidId(id: unknown): asserts id is string {
   if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`, 'ERR_INVALID_ID')
-}
-
-async function readImageFile(filePath: string): Promise<Buffer> {
-  try {
-    return await readFile(filePath)
-  } catch (error) {
-    throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`, 'ERR_FILE_UNREADABLE')
-  }
 }

@@ -27,6 +27,10 @@ export interface PixstoreConfig {
   databaseUrl: string | undefined
   imageFormats: ImageFormatName[]
   errorHandlingMode: ErrorHandlingMode
+  /** Byte budget of the in-process ciphertext cache; 0 disables it. */
+  memoryCacheBytes: number
+  /** Largest image `saveImage`/`updateImage` accept, in bytes. */
+  maxImageBytes: number
 }
 
 const defaults: PixstoreConfig = {
@@ -43,6 +47,8 @@ const defaults: PixstoreConfig = {
   databaseUrl: undefined,
   imageFormats: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif'],
   errorHandlingMode: 'hybrid',
+  memoryCacheBytes: 64 * 1024 * 1024,
+  maxImageBytes: 25 * 1024 * 1024,
 }
 export const DEFAULT_CONFIG: Readonly<PixstoreConfig> = Object.freeze(defaults)
 
@@ -73,6 +79,8 @@ const CHECKS: { [K in keyof PixstoreConfig]: Check } = {
     Array.isArray(v) && v.length > 0 && v.every((f) => IMAGE_FORMAT_NAMES.includes(f))
       ? null
       : `a non-empty list of ${IMAGE_FORMAT_NAMES.map((f) => `"${f}"`).join(', ')}`,
+  memoryCacheBytes: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'a whole number of bytes, 0 to disable the cache'),
+  maxImageBytes: (v) => (Number.isSafeInteger(v) && (v as number) > 0 ? null : 'a positive whole number of bytes'),
   errorHandlingMode: (v) => (ERROR_HANDLING_MODES.includes(v as ErrorHandlingMode) ? null : `one of ${ERROR_HANDLING_MODES.map((m) => `"${m}"`).join(', ')}`),
 }
 

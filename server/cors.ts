@@ -11,14 +11,9 @@ export const ALLOWED_HEADERS = `${PROOF_HEADER}, ${TOKEN_HEADER}`
  */
 export function pixstoreCors(allowOrigin: string | string[]): Middleware {
   return async (ctx, next) => {
-    if (allowOrigin === '*') {
-      ctx.set('Access-Control-Allow-Origin', '*')
-    } else {
-      const allowed = Array.isArray(allowOrigin) ? allowOrigin : [allowOrigin]
-      const origin = ctx.get('Origin')
-      ctx.vary('Origin')
-      if (allowed.includes(origin)) ctx.set('Access-Control-Allow-Origin', origin)
-    }
+    if (allowOrigin !== '*') ctx.vary('Origin')
+    const origin = allowedOrigin(allowOrigin, ctx.get('Origin'))
+    if (origin) ctx.set('Access-Control-Allow-Origin', origin)
     if (ctx.method === 'OPTIONS') {
       ctx.set('Access-Control-Allow-Methods', ALLOWED_METHODS)
       ctx.set('Access-Control-Allow-Headers', ALLOWED_HEADERS)
@@ -29,4 +24,11 @@ export function pixstoreCors(allowOrigin: string | string[]): Middleware {
     }
     await next()
   }
+}
+
+/** The Access-Control-Allow-Origin value for a request from `origin`, or null when that origin is not allowed. */
+export function allowedOrigin(allowOrigin: string | string[], origin: string | undefined): string | null {
+  if (allowOrigin === '*') return '*'
+  const allowed = Array.isArray(allowOrigin) ? allowOrigin : [allowOrigin]
+  return origin && allowed.includes(origin) ? origin : null
 }

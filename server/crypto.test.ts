@@ -12,6 +12,13 @@ describe('image encryption', () => {
     assert.deepEqual(decryptImage(hex('cea7403d4d606b6e074ec5d3baf39d18'), { key: Buffer.alloc(32), iv: Buffer.alloc(12), tag: hex('d0d1c8a799996bf0265b98b5d48ab919') }), Buffer.alloc(16))
   })
 
+  it('gives the same ciphertext and tag for a plaintext in parts as for it whole', () => {
+    const whole = encryptWith(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(16))
+    const parts = encryptWith(Buffer.alloc(32), Buffer.alloc(12), [Buffer.alloc(1), Buffer.alloc(7), Buffer.alloc(8)])
+    assert.equal(parts.ciphertext.toString('hex'), 'cea7403d4d606b6e074ec5d3baf39d18')
+    assert.deepEqual(parts.meta.tag, whole.meta.tag)
+  })
+
   it('uses a fresh key and iv every time', () => {
     const plaintext = Buffer.from('same image')
     const a = encryptImage(plaintext)

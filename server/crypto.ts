@@ -8,15 +8,21 @@ export interface EncryptedImage {
   meta: RawImageMeta & { key: Buffer; iv: Buffer; tag: Buffer }
 }
 
-/** Encrypts with a fresh key and IV: every image (and every version of it) has its own key. */
-export function encryptImage(plaintext: Uint8Array): EncryptedImage {
+/**
+ * Encrypts with a fresh key and IV: every image (and every version of it) has
+ * its own key. The plaintext may come in parts (format byte, image), so it is
+ * never framed into a copy first; the ciphertext is assembled once.
+ */
+export function encryptImage(plaintext: Uint8Array | readonly Uint8Array[]): EncryptedImage {
   return encryptWith(randomBytes(KEY_LENGTH), randomBytes(IV_LENGTH), plaintext)
 }
 
 /** Deterministic form of encryptImage, for fixed test vectors. */
-export function encryptWith(key: Buffer, iv: Buffer, plaintext: Uint8Array): EncryptedImage {
+export function encryptWith(key: Buffer, iv: Buffer, plaintext: Uint8Array | readonly Uint8Array[]): EncryptedImage {
   const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_LENGTH })
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()])
+  const parts = (plaintext instanceof Uint8Array ? [plaintext] : plaintext).map((part) => cipher.update(part))
+  const final = cipher.final() // empty for GCM, kept for correctness
+  const ciphertext = Buffer.concat(final.length ? [...parts, final] : parts)
   return { ciphertext, meta: { key, iv, tag: cipher.getAuthTag() } }
 }
 

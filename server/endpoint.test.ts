@@ -5,7 +5,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from './backend'
-import { createPixstoreApp } from './endpoint'
+import { createDefaultEndpointServer, createPixstoreApp } from './endpoint'
 import type { PixstoreConfig } from './config'
 import type { SqliteImageStore } from './stores/sqliteStore'
 import { fetchWire, fixtureImages, openPayload, proofHeaders, rawRequest, readFixture, serve, STORE_KINDS, testConfigFor, type StoreKind } from './testSupport'
@@ -28,7 +28,7 @@ function backendOnPort(kind: StoreKind, overrides: ConstructorParameters<typeof 
       env.config = test.config
       env.backend = new PixstoreBackend(test.config, options)
       await env.backend.open()
-      server = await serve(createPixstoreApp(env.backend))
+      server = await serve(createDefaultEndpointServer(env.backend))
     },
     stop: async () => {
       await server?.close()
@@ -157,20 +157,24 @@ for (const kind of STORE_KINDS) {
 
     it('logs nothing for malformed client requests (bad chunked bodies), and keeps serving', async (t) => {
       const logged = t.mock.method(console, 'error', () => {})
-      const { port } = new URL(env.url)
-      const badChunk = () =>
-        new Promise<void>((resolve) => {
-          const socket = connect(Number(port), '127.0.0.1', () =>
-            socket.end('GET /pixstore-image/abc HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n'),
-          )
-          socket.resume()
-          socket.on('close', () => resolve())
-          socket.on('error', () => resolve())
-        })
-      for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 30 }, badChunk))
-      assert.equal(logged.mock.callCount(), 0, '600 bad requests, no log lines')
-      const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
-      assert.equal((await fetchWire(env.url, record.id, proofHeaders(record))).payload.state, PixstoreState.Success)
+      const direct = await serve({ listen: (port: number, host: string) => createDefaultEndpointServer(env.backend).listen(port, host) })
+      for (const url of [env.url, direct.url]) {
+        const { port } = new URL(url)
+        const badChunk = () =>
+          new Promise<void>((resolve) => {
+            const socket = connect(Number(port), '127.0.0.1', () =>
+              socket.end('GET /pixstore-image/abc HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n'),
+            )
+            socket.resume()
+            socket.on('close', () => resolve())
+            socket.on('error', () => resolve())
+          })
+        for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 30 }, badChunk))
+        assert.equal(logged.mock.callCount(), 0, `600 bad requests to ${url === env.url ? 'the Koa app' : 'the default endpoint'}, no log lines`)
+        const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
+        assert.equal((await fetchWire(url, record.id, proofHeaders(record))).payload.state, PixstoreState.Success)
+      }
+      await direct.close()
     })
 
     it('answers 405 for other methods and 204 to a CORS preflight', async () => {

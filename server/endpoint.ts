@@ -1,10 +1,11 @@
 import Router from '@koa/router'
 import Koa, { type Middleware } from 'koa'
 import compose from 'koa-compose'
+import { createServer, type Server } from 'node:http'
 import { isValidImageId, MAX_IMAGE_ID_LENGTH } from '../protocol/record'
-import { PROOF_HEADER, TOKEN_HEADER } from '../protocol/wire'
 import type { PixstoreBackend } from './backend'
 import { ALLOWED_METHODS, pixstoreCors } from './cors'
+import { answerImageRequest, defaultEndpointListener } from './imageRequest'
 
 /**
  * `GET {route}/:id` → wire payload. Anything under the route that is not a
@@ -22,10 +23,8 @@ export function createPixstoreRouter(backend: PixstoreBackend): Router {
   router.get(`${route}/:id`, async (ctx) => {
     const id = ctx.params.id ?? ''
     if (!isValidImageId(id)) return badRequest(ctx, invalidId)
-    ctx.set('Cache-Control', 'no-store')
-    ctx.type = 'application/octet-stream'
-    const wire = await backend.customEndpointHelper(id, ctx.get(TOKEN_HEADER), ctx.get(PROOF_HEADER))
-    ctx.body = Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength) // a view: no second copy of the ciphertext
+    ctx.respond = false // written straight to the socket, see answerImageRequest
+    await answerImageRequest(backend, ctx.req, ctx.res, id, ctx.querystring)
   })
   router.get([route, `${route}/`], (ctx) => badRequest(ctx, `Missing image id: request ${route}/<id>\n`))
   router.get(`${route}/*rest`, (ctx) => badRequest(ctx, invalidId))
@@ -36,8 +35,13 @@ export function createPixstoreRouter(backend: PixstoreBackend): Router {
 export function pixstoreMiddleware(backend: PixstoreBackend): Middleware {
   const route = backend.config.defaultEndpointRoute
   const router = createPixstoreRouter(backend)
-  const ours = compose([pixstoreCors(backend.config.accessControlAllowOrigin), router.routes() as Middleware, methodNotAllowed])
+  const ours = compose([noReferrer, pixstoreCors(backend.config.accessControlAllowOrigin), router.routes() as Middleware, methodNotAllowed])
   return (ctx, next) => (ctx.path === route || ctx.path.startsWith(`${route}/`) ? ours(ctx, next) : next())
+}
+
+/** The server `initPixstoreBackend` starts: image GETs on the direct path (see defaultEndpointListener), everything else through createPixstoreApp. */
+export function createDefaultEndpointServer(backend: PixstoreBackend): Server {
+  return createServer(defaultEndpointListener(backend, createPixstoreApp(backend).callback()))
 }
 
 /** The app the default endpoint runs: only Pixstore's routes. */
@@ -57,6 +61,12 @@ const CLIENT_FAULT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ECAN
 function isClientFault(error: { status?: number; code?: string }): boolean {
   if (error.status !== undefined && error.status < 500) return true
   return typeof error.code === 'string' && (error.code.startsWith('HPE_') || CLIENT_FAULT_CODES.has(error.code))
+}
+
+/** A proof may ride in the URL: never pass that URL on as a Referer. */
+const noReferrer: Middleware = async (ctx, next) => {
+  ctx.set('Referrer-Policy', 'no-referrer')
+  await next()
 }
 
 const methodNotAllowed: Middleware = async (ctx, next) => {

@@ -10,6 +10,7 @@ import {
   customEndpointHelper,
   deleteImage,
   getImageRecord,
+  getImageRecords,
   getLastPixstoreError,
   imageExists,
   initPixstoreBackend,
@@ -103,6 +104,23 @@ describe('initPixstoreBackend and the module-level API', () => {
     assert.equal(handle.backend.config.statelessProofSecret, '[redacted]')
     const record = (await saveImage(readFixture(fixtureImages('png')[0]!)))!
     assert.equal((await customEndpointHelper(record.id, record.token, record.statelessProof))[0], PixstoreState.Success, 'the secret still signs and verifies')
+  })
+
+  it('getImageRecords: a fresh record per existing id, in order, missing and malformed ids left out', async () => {
+    const { url, backend } = await start()
+    const [png, jpg] = [fixtureImages('png')[0]!, fixtureImages('jpg')[0]!]
+    const a = (await saveImageFromFile(png))!
+    const b = (await saveImageFromFile(jpg, 'gallery'))!
+    const records = (await getImageRecords([b.id, 'no-such-image', a.id, '../etc/passwd', b.id]))!
+    assert.deepEqual(records.map((r) => r.id), [b.id, a.id])
+    assert.deepEqual(records[0], await getImageRecord(b.id))
+    const { payload } = await fetchWire(url!, a.id, proofHeaders(records[1]!, false))
+    assert.deepEqual(openPayload(payload, records[1]!).image, readFixture(png))
+    assert.deepEqual(await backend.getImageRecords([a.id]), [await backend.getImageRecord(a.id)])
+    assert.deepEqual(await getImageRecords([]), [])
+    assert.equal(await getImageRecords(Array.from({ length: 1001 }, () => a.id)), null)
+    assert.match(getLastPixstoreError()!.message, /at most 1000 ids/)
+    assert.equal(await getImageRecords('not-a-list' as unknown as string[]), null)
   })
 
   it('refuses a second init while one is open, and a wrong config before listening', async () => {

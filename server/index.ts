@@ -8,12 +8,12 @@ import type { ImageRecord } from '../protocol/record'
 import { PixstoreBackend } from './backend'
 import type { PixstoreConfig } from './config'
 import { resolveConfig } from './config'
-import { createPixstoreApp } from './endpoint'
+import { createDefaultEndpointServer } from './endpoint'
 import { PixstoreError, type CustomErrorHandler } from './errors'
 
 export { PixstoreBackend, parseClientToken, type EncryptedImageImport, type PixstoreBackendOptions } from './backend'
 export { DEFAULT_CONFIG, resolveConfig, type PixstoreConfig } from './config'
-export { createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './endpoint'
+export { createDefaultEndpointServer, createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './endpoint'
 export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode, type PixstoreErrorCode } from './errors'
 export { pixstoreServiceWorker, type ServiceWorkerOptions } from './serviceWorker'
 export type { ImageRecord } from '../protocol/record'
@@ -69,7 +69,7 @@ export async function initPixstoreBackend(config: Partial<PixstoreConfig> = {}):
 function listen(backend: PixstoreBackend): Promise<Server> {
   const { defaultEndpointListenHost: host, defaultEndpointListenPort: port } = backend.config
   return new Promise((resolve, reject) => {
-    const server = createPixstoreApp(backend).listen(port, host)
+    const server = createDefaultEndpointServer(backend).listen(port, host)
     server.once('listening', () => resolve(server))
     server.once('error', reject)
   })
@@ -87,6 +87,7 @@ export const updateImageFromFile = async (id: string, path: string): Promise<Ima
 export const deleteImage = async (id: string): Promise<boolean | null> => backend().deleteImage(id)
 export const imageExists = async (id: string): Promise<boolean | null> => backend().imageExists(id)
 export const getImageRecord = async (id: string): Promise<ImageRecord | null> => backend().getImageRecord(id)
+export const getImageRecords = async (ids: readonly string[]): Promise<ImageRecord[] | null> => backend().getImageRecords(ids)
 export const customEndpointHelper = async (id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<Uint8Array> =>
   backend().customEndpointHelper(id, clientToken, proof)
 

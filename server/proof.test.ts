@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { proofWindow, signProof, verifyProof } from './proof'
+import { ProofVerifier, proofWindow, signProof, verifyProof } from './proof'
 
 const SECRET = 'pixstore-test-secret-0123456789abcdef'
 const OLD_SECRET = 'pixstore-old-secret-0123456789abcdef0'
@@ -43,3 +43,19 @@ describe('stateless proofs', () => {
     assert.equal(verifyProof({ current: SECRET, previous: [] }, 'img', proof, 5000, 1000), false)
   })
 })
+
+describe('ProofVerifier', () => {
+  it('gives the same answers as verifyProof while it remembers accepted proofs', () => {
+    const keys = { current: SECRET, previous: [OLD_SECRET] }
+    const verifier = new ProofVerifier(keys, 1000)
+    const proof = signProof(SECRET, 'img', proofWindow(10_500, 1000))
+    const old = signProof(OLD_SECRET, 'img', proofWindow(10_500, 1000))
+    const forged = proof.slice(0, -1) + (proof.endsWith('A') ? 'B' : 'A')
+    for (const now of [10_500, 10_900, 11_999, 12_000, 13_500, 9_999, 10_000]) {
+      for (const [id, presented] of [['img', proof], ['img', old], ['img2', proof], ['img', forged], ['img', '']] as const) {
+        assert.equal(verifier.verify(id, presented, now), verifyProof(keys, id, presented, now, 1000), `${id} ${presented.slice(0, 6)} at ${now}`)
+      }
+    }
+  })
+})
+

@@ -1,7 +1,7 @@
 import { ImageFrameError, type ImageFormat } from '../protocol/formats'
 import { decodeImageMeta, type ImageRecord } from '../protocol/record'
 import { decodeWirePayload, PixstoreState, PROOF_HEADER, stateName, TOKEN_HEADER, type RawImageMeta } from '../protocol/wire'
-import { backendImageUrl, type WorkerConfig } from '../protocol/workerConfig'
+import { backendImageUrl, type BackendLocation } from '../protocol/workerConfig'
 import { decryptImage, ImageDecryptionError } from './decryptImage'
 import { ImageFailure } from './imageFailure'
 
@@ -19,7 +19,7 @@ export interface FetchedImage {
  * ImageFailure naming its cause. `credentials: 'omit'` because the proof is
  * the only authorization; `no-store` because the worker caches plaintext itself.
  */
-export async function fetchImage(config: WorkerConfig, record: ImageRecord): Promise<FetchedImage> {
+export async function fetchImage(config: BackendLocation, record: ImageRecord): Promise<FetchedImage> {
   const url = backendImageUrl(config, record.id)
   let body: Uint8Array
   try {

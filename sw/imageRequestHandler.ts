@@ -1,6 +1,7 @@
 import type { RouteHandlerCallbackOptions, RouteHandlerObject } from 'workbox-core/types.js'
+import { sendRequest, type WorkerRequests } from '../protocol/messages'
 import { encodeImageMeta, type ImageRecord } from '../protocol/record'
-import { backendImageUrl, type WorkerConfig } from '../protocol/workerConfig'
+import { backendImageUrl, type BackendLocation } from '../protocol/workerConfig'
 import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import type { ImageCache } from './imageCache'
@@ -8,64 +9,105 @@ import { ImageFailure } from './imageFailure'
 import { imageResponse } from './imageResponse'
 import { InFlight } from './inFlight'
 import type { RecordStore } from './recordStore'
-import { requestRecordFromClients } from './requestRecordFromClients'
+import { REFRESH_LOOKUP_TIMEOUT_MS, withRecordRefresh } from './refreshRecords'
+import { RECORD_LOOKUP_TIMEOUT_MS, requestRecordFromClients } from './requestRecordFromClients'
 
 export interface ImageRequestHandlerOptions {
   records: RecordStore
-  cache: ImageCache
+  /** Read per request, like the config: the cache follows the config's `imageCache`. */
+  cache: () => ImageCache
   /** Read per request: a `connect` message may replace it at any time. */
-  config: () => WorkerConfig | null
+  config: () => BackendLocation | null
   clients: Clients
 }
 
+/** How long telling a page about a failed image may take; nothing waits for it. */
+const REPORT_TIMEOUT_MS = 2000
+
 /**
  * The workbox route handler for one image: record (from memory, else from the
- * pages), then Cache Storage if it holds this record's version, else the
- * backend. Always answers with a Response, never throws, so a failure reaches
- * the `<img>` as an error status rather than a network error.
+ * pages), then the image cache if it holds this record's version, else the
+ * backend. A refused proof or a missing record gets one retry with a fresh
+ * record from the page. Always answers with a Response, never throws, so a
+ * failure reaches the `<img>` as an error status rather than a network error,
+ * and the page that asked hears about it (its `onImageError`).
  */
 export class ImageRequestHandler implements RouteHandlerObject {
   private readonly lookups = new InFlight<ImageRecord | null>()
+  private readonly refreshes = new InFlight<ImageRecord | null>()
   private readonly fetches = new InFlight<FetchedImage>()
 
   constructor(private readonly options: ImageRequestHandlerOptions) {}
 
   async handle({ event, params }: RouteHandlerCallbackOptions): Promise<Response> {
     const { id } = params as { id: string }
+    const fetchEvent = event as FetchEvent
+    let failure: ImageFailure
     try {
       const config = this.options.config()
       if (!config) throw new ImageFailure('WorkerError', 'the worker has no backend config')
-      const record = await this.findRecord(id, (event as FetchEvent).clientId)
       const url = backendImageUrl(config, id)
-      const cached = await this.options.cache.match(url, record.token)
-      if (cached) return cached
-      const fetched = await this.fetches.run(`${record.token} ${url}`, () => this.fetchAndCache(config, record, url))
-      return imageResponse(fetched.image, fetched.format.mimeType, fetched.token)
+      return await withRecordRefresh(
+        { lookup: () => this.findRecord(id, fetchEvent.clientId), refresh: () => this.refreshRecord(id, fetchEvent.clientId) },
+        (record) => this.serve(config, record, url),
+        () => new ImageFailure('NoRecord', `no image record for "${id}": give it to setImageRecords(), or pass refreshRecords to initPixstoreFrontend()`),
+      )
     } catch (error) {
       if (!(error instanceof ImageFailure)) console.error('[pixstore] image request failed:', error)
-      return failureResponse(error instanceof ImageFailure ? error : new ImageFailure('WorkerError', `unexpected worker error for image "${id}"`))
+      failure = error instanceof ImageFailure ? error : new ImageFailure('WorkerError', `unexpected worker error for image "${id}"`)
     }
+    const response = failureResponse(failure)
+    const reported = this.report(fetchEvent.clientId, { id, state: failure.state, status: response.status })
+    try {
+      fetchEvent.waitUntil?.(reported)
+    } catch {
+      // The event is no longer active; the report still goes out while the worker runs.
+    }
+    return response
   }
 
-  private async findRecord(id: string, clientId: string): Promise<ImageRecord> {
-    const { records, clients } = this.options
-    const held = records.get(id)
+  private async serve(config: BackendLocation, record: ImageRecord, url: string): Promise<Response> {
+    const cached = await this.options.cache().match(url, record.token)
+    if (cached) return cached
+    const fetched = await this.fetches.run(`${record.token} ${url}`, () => this.fetchAndCache(config, record, url))
+    return imageResponse(fetched.image, fetched.format.mimeType, fetched.token)
+  }
+
+  /** The worker's record, else one a page holds (a restarted worker has none). */
+  private async findRecord(id: string, clientId: string): Promise<ImageRecord | null> {
+    const held = this.options.records.get(id)
     if (held) return held
-    const found = await this.lookups.run(id, () => requestRecordFromClients(clients, id, clientId))
-    if (!found) throw new ImageFailure('NoRecord', `no image record for "${id}": give it to setImageRecords() before showing the image`)
-    records.set(found)
-    return records.get(id)!
+    return this.remember(await this.lookups.run(id, () => requestRecordFromClients(this.options.clients, id, clientId, RECORD_LOOKUP_TIMEOUT_MS)))
   }
 
-  private async fetchAndCache(config: WorkerConfig, record: ImageRecord, url: string): Promise<FetchedImage> {
+  /** A fresh record from the page's refreshRecords; concurrent requests for one id share the question. */
+  private async refreshRecord(id: string, clientId: string): Promise<ImageRecord | null> {
+    return this.remember(
+      await this.refreshes.run(id, () => requestRecordFromClients(this.options.clients, id, clientId, REFRESH_LOOKUP_TIMEOUT_MS, 'refreshImageRecord')),
+    )
+  }
+
+  private remember(record: ImageRecord | null): ImageRecord | null {
+    if (!record) return null
+    this.options.records.set(record)
+    return this.options.records.get(record.id)!
+  }
+
+  private async fetchAndCache(config: BackendLocation, record: ImageRecord, url: string): Promise<FetchedImage> {
     const fetched = await fetchImage(config, record)
     if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
-    try {
-      // Awaited, not left to waitUntil: once the <img> has loaded, cachedImageExists() must see it.
-      await this.options.cache.put(url, imageResponse(fetched.image, fetched.format.mimeType, fetched.token))
-    } catch (error) {
-      console.warn('[pixstore] could not cache image', record.id, error)
-    }
+    // Awaited, not left to waitUntil: once the <img> has loaded, cachedImageExists() must see it.
+    await this.options.cache().put(url, { image: fetched.image, mimeType: fetched.format.mimeType, token: fetched.token })
     return fetched
+  }
+
+  /** Tells the page whose request failed; a page without onImageError just ignores it. */
+  private async report(clientId: string, failure: WorkerRequests['imageFailed']['request']): Promise<void> {
+    try {
+      const client = clientId ? await this.options.clients.get(clientId) : undefined
+      if (client) await sendRequest<WorkerRequests, 'imageFailed'>(client, 'imageFailed', failure, REPORT_TIMEOUT_MS)
+    } catch {
+      // An old page module (unknown request), a closed tab: nobody to tell.
+    }
   }
 }

@@ -6,10 +6,12 @@
 import { clientsClaim } from 'workbox-core'
 import { registerRoute } from 'workbox-routing'
 import { answerRequest, type PageRequests } from '../protocol/messages'
-import { workerConfigFromScriptUrl, type WorkerConfig } from '../protocol/workerConfig'
-import { ImageCache } from './imageCache'
+import { DEFAULT_IMAGE_CACHE, workerConfigFromScriptUrl, type WorkerConfig } from '../protocol/workerConfig'
+import { CacheStorageImageCache, IMAGE_CACHE_NAME } from './cacheStorageImageCache'
+import type { ImageCache } from './imageCache'
 import { ImageRequestHandler } from './imageRequestHandler'
 import { matchPixstoreRequest } from './matchPixstoreRequest'
+import { MemoryImageCache } from './memoryImageCache'
 import { pageRequestHandlers } from './pageRequestHandlers'
 import { RecordStore } from './recordStore'
 
@@ -17,16 +19,35 @@ declare const self: ServiceWorkerGlobalScope
 
 let config: WorkerConfig | null = workerConfigFromScriptUrl(self.location.href)
 const records = new RecordStore()
-const cache = new ImageCache()
+
+// One cache for the current settings; new settings (a `connect` with another imageCache) get a new one.
+let cache: { key: string; store: ImageCache } | null = null
+const imageCache = (): ImageCache => {
+  const settings = config?.imageCache ?? DEFAULT_IMAGE_CACHE
+  const key = JSON.stringify(settings)
+  if (cache?.key !== key) cache = { key, store: settings.persist ? new CacheStorageImageCache(settings) : new MemoryImageCache(settings) }
+  return cache.store
+}
 
 // A new version takes over open pages at once; records live in the pages, so nothing is lost.
 // (workbox-core's skipWaiting() is deprecated in favour of calling self.skipWaiting() directly.)
 self.addEventListener('install', () => void self.skipWaiting())
 clientsClaim()
 
+// `persist: false` promises no plaintext on disk: remove what an earlier `persist: true` worker left there.
+self.addEventListener('activate', (event) => {
+  if (config?.imageCache.persist === false) {
+    event.waitUntil(
+      (async () => {
+        if (await caches.has(IMAGE_CACHE_NAME)) await new CacheStorageImageCache(DEFAULT_IMAGE_CACHE).clear()
+      })(),
+    )
+  }
+})
+
 const handlers = pageRequestHandlers({
   records,
-  cache,
+  cache: imageCache,
   config: () => config,
   setConfig: (next) => (config = next),
   clients: self.clients,
@@ -38,6 +59,6 @@ self.addEventListener('message', (event) => {
 
 registerRoute(
   matchPixstoreRequest(() => config, self.location.origin),
-  new ImageRequestHandler({ records, cache, config: () => config, clients: self.clients }),
+  new ImageRequestHandler({ records, cache: imageCache, config: () => config, clients: self.clients }),
   'GET',
 )

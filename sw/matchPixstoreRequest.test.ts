@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { WorkerConfig } from '../protocol/workerConfig'
+import type { BackendLocation as WorkerConfig } from '../protocol/workerConfig'
 import { matchPixstoreRequest } from './matchPixstoreRequest'
 
 const config: WorkerConfig = { backendOrigin: 'https://api.example.com:7482', route: '/pixstore-image' }

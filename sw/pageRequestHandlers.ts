@@ -1,12 +1,13 @@
 import { type PageRequests, type RequestHandlers } from '../protocol/messages'
 import { isValidImageId, parseImageRecord } from '../protocol/record'
-import { backendImageUrl, isValidRoute, type WorkerConfig } from '../protocol/workerConfig'
+import { PROTOCOL_VERSION } from '../protocol/version'
+import { backendImageUrl, parseWorkerConfig, type WorkerConfig } from '../protocol/workerConfig'
 import type { ImageCache } from './imageCache'
 import type { RecordStore } from './recordStore'
 
 export interface PageRequestHandlerOptions {
   records: RecordStore
-  cache: ImageCache
+  cache: () => ImageCache
   config: () => WorkerConfig | null
   setConfig: (config: WorkerConfig) => void
   clients: Clients
@@ -14,7 +15,7 @@ export interface PageRequestHandlerOptions {
 
 /** How the worker answers each page request (see protocol/messages.ts). Payloads are untrusted and checked. */
 export function pageRequestHandlers(options: PageRequestHandlerOptions): RequestHandlers<PageRequests> {
-  const { records, cache } = options
+  const { records } = options
   const imageUrl = (id: unknown): string => {
     if (!isValidImageId(id)) throw new TypeError(`Pixstore: invalid image id ${JSON.stringify(id)}`)
     const config = options.config()
@@ -22,11 +23,19 @@ export function pageRequestHandlers(options: PageRequestHandlerOptions): Request
     return backendImageUrl(config, id)
   }
   return {
-    async connect({ config }) {
-      if (typeof config?.backendOrigin !== 'string' || !/^https?:\/\/[^/?#]+$/.test(config.backendOrigin) || !isValidRoute(config.route)) {
-        throw new TypeError('Pixstore: connect needs { backendOrigin: "http(s)://host:port", route: "/path" }')
+    hello: () => ({ protocolVersion: PROTOCOL_VERSION }),
+    async connect({ config, protocolVersion }) {
+      // A page module from another release (older ones send no version) must not talk to this worker.
+      if (protocolVersion !== PROTOCOL_VERSION) {
+        throw new Error(
+          `Pixstore: the page module speaks protocol version ${protocolVersion ?? 1} but the service worker speaks ${PROTOCOL_VERSION}: serve the page module and pixstore-sw.js from the same Pixstore release, then reload`,
+        )
       }
-      options.setConfig({ backendOrigin: config.backendOrigin, route: config.route })
+      const checked = parseWorkerConfig(config)
+      if (!checked) {
+        throw new TypeError('Pixstore: connect needs { backendOrigin: "http(s)://host:port", route: "/path", imageCache: { maxEntries, maxAgeSeconds, persist } }')
+      }
+      options.setConfig(checked)
       // Takes over the asking page even when `activate` has long passed (e.g. after a hard reload).
       await options.clients.claim()
       return { ready: true }
@@ -43,8 +52,11 @@ export function pageRequestHandlers(options: PageRequestHandlerOptions): Request
       }
       return { stored: list.length - rejected.length, rejected }
     },
-    deleteCachedImage: ({ id }) => cache.delete(imageUrl(id)),
-    cachedImageExists: ({ id }) => cache.has(imageUrl(id)),
-    clearImageCache: () => cache.clear(),
+    deleteCachedImage: ({ id }) => options.cache().delete(imageUrl(id)),
+    cachedImageExists: ({ id }) => options.cache().has(imageUrl(id)),
+    clearImageCache: () => {
+      records.clear()
+      return options.cache().clear()
+    },
   }
 }

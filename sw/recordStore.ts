@@ -20,4 +20,9 @@ export class RecordStore {
     const held = this.records.get(record.id)
     this.records.set(record.id, held && held.token > record.token ? { ...record, token: held.token, meta: held.meta } : record)
   }
+
+  /** Forgets every record (logging out): keys and proofs leave the worker's memory. */
+  clear(): void {
+    this.records.clear()
+  }
 }

@@ -15,12 +15,20 @@ const record = (id: string, proof = 'proof'): ImageRecord => ({
 type Answer = (id: string) => unknown
 const asked: string[] = []
 
-function client(id: string, answer: Answer | null): Client {
+function client(id: string, answer: Answer | null, refresh: Answer = () => null): Client {
   return {
     id,
     postMessage(message: unknown, transfer: Transferable[]) {
       asked.push(id)
-      if (answer) void answerRequest<WorkerRequests>({ data: message, ports: transfer as MessagePort[] }, { getImageRecord: ({ id: wanted }) => answer(wanted) as ImageRecord | null })
+      if (!answer) return
+      void answerRequest<WorkerRequests>(
+        { data: message, ports: transfer as MessagePort[] },
+        {
+          getImageRecord: ({ id: wanted }) => answer(wanted) as ImageRecord | null,
+          refreshImageRecord: ({ id: wanted }) => refresh(wanted) as ImageRecord | null,
+          imageFailed: () => null,
+        },
+      )
     },
   } as unknown as Client
 }
@@ -75,5 +83,11 @@ describe('requestRecordFromClients', () => {
       300,
     )
     assert.equal(found, null)
+  })
+
+  it('asks for a fresh record with refreshImageRecord, not for the held one', async () => {
+    asked.length = 0
+    const found = await requestRecordFromClients(clients(client('me', has(record('a', 'stale')), has(record('a', 'fresh')))), 'a', 'me', 1000, 'refreshImageRecord')
+    assert.equal(found?.statelessProof, 'fresh')
   })
 })

@@ -6,17 +6,24 @@ export const RECORD_LOOKUP_TIMEOUT_MS = 4000
 
 /**
  * Asks pages for a record the worker does not hold, as after the browser
- * restarted it with empty memory. The page that made the request comes first
+ * restarted it with empty memory (`getImageRecord`), or for a fresh one when
+ * the backend refused its proof (`refreshImageRecord`). The page that made the request comes first
  * (it was given the record); then every other window at once. Null when no
  * page has it within `timeoutMs`. Replies are untrusted and checked.
  */
-export async function requestRecordFromClients(clients: Clients, id: string, clientId: string, timeoutMs = RECORD_LOOKUP_TIMEOUT_MS): Promise<ImageRecord | null> {
+export async function requestRecordFromClients(
+  clients: Clients,
+  id: string,
+  clientId: string,
+  timeoutMs = RECORD_LOOKUP_TIMEOUT_MS,
+  type: 'getImageRecord' | 'refreshImageRecord' = 'getImageRecord',
+): Promise<ImageRecord | null> {
   const deadline = Date.now() + timeoutMs
   const ask = async (client: Client): Promise<ImageRecord | null> => {
     const remaining = deadline - Date.now()
     if (remaining <= 0) return null
     try {
-      const reply = await sendRequest<WorkerRequests, 'getImageRecord'>(client, 'getImageRecord', { id }, remaining)
+      const reply = await sendRequest<WorkerRequests, typeof type>(client, type, { id }, remaining)
       const record = reply === null ? null : parseImageRecord(reply)
       return record?.id === id ? record : null
     } catch {

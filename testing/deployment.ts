@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
-import { NginxBalancer } from './nginxBalancer'
+import { Nginx } from './nginx'
 import { PixstoreInstance } from './instanceProcess'
 import { PostgresCluster } from './postgresCluster'
 
@@ -14,7 +14,7 @@ export interface Deployment {
   databaseUrl: string
   secret: string
   instances: PixstoreInstance[]
-  balancer: NginxBalancer
+  balancer: Nginx
   stop(): Promise<void>
 }
 
@@ -31,7 +31,7 @@ export async function startDeployment(instanceCount: number, windowMs = 10 * 60_
     // Started together on purpose: the schema migration must happen once.
     const instances = await Promise.all(Array.from({ length: instanceCount }, (_, i) => PixstoreInstance.start(String.fromCharCode(65 + i), config)))
     stoppers.push(() => Promise.all(instances.map((instance) => instance.close())).then(() => {}))
-    const balancer = await NginxBalancer.start(instances.map((instance) => instance.port))
+    const balancer = await Nginx.balancer(instances.map((instance) => instance.port))
     stoppers.push(() => balancer.stop())
     return { cluster, databaseUrl, secret, instances, balancer, stop }
   } catch (error) {

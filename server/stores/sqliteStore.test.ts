@@ -109,11 +109,13 @@ describe('SqliteImageStore', () => {
     }
   })
 
-  it('reports a ciphertext file that is gone for good as missing, in get and read', async () => {
+  it('reports a ciphertext file that is gone for good as missing: read, readStream and hasCiphertext', async () => {
     const row = await store.insert('lost', version(1))
     rmSync(path.join(temp.config.imageRootDir, row.file))
     await assert.rejects(store.read('lost'), (error) => error instanceof ImageDataMissingError && error.code === 'ERR_IMAGE_DATA_MISSING' && error.imageId === 'lost')
-    await assert.rejects(store.get('lost'), /ciphertext file is missing/)
+    await assert.rejects(store.readStream('lost'), /ciphertext file is missing/)
+    assert.equal(await store.hasCiphertext('lost'), false)
+    assert.ok(await store.get('lost'), 'get reads the metadata only')
     assert.equal(await store.has('lost'), true, 'the row is still there to update or delete')
   })
 

@@ -1,11 +1,11 @@
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { access, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { isValidImageId } from '../../protocol/record'
 import { ImageDataMissingError, PixstoreError } from '../errors'
-import type { ImageStore, NewImageVersion, StoredCiphertext, StoredImage } from './imageStore'
+import type { ImageStore, NewImageVersion, StoredCiphertext, StoredCiphertextStream, StoredImage } from './imageStore'
 
 /** One image's metadata row. `file` (relative to the image root) names its ciphertext file. */
 export interface SqliteImageRow extends StoredImage {
@@ -90,20 +90,24 @@ export class SqliteImageStore implements ImageStore {
     }, this.sweepIntervalMs).unref()
   }
 
-  /** The current version, only when its ciphertext is there to serve; ImageDataMissingError when the file is gone. */
-  async get(id: string): Promise<SqliteImageRow | null> {
+  /** Meta and bytes live apart here: true when the current version's file is there to serve. */
+  async hasCiphertext(id: string): Promise<boolean> {
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       const image = this.row(id)
-      if (!image) return null
+      if (!image) return false
       try {
         await access(this.resolve(image.file))
-        return image
+        return true
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-        if (this.row(id)?.file === image.file) throw new ImageDataMissingError(id)
+        if (this.row(id)?.file === image.file) return false // not a concurrent update: the file is lost
       }
     }
     throw new Error(`Image ${id} kept changing while being read`)
+  }
+
+  async get(id: string): Promise<SqliteImageRow | null> {
+    return this.row(id)
   }
 
   async has(id: string): Promise<boolean> {
@@ -168,21 +172,37 @@ export class SqliteImageStore implements ImageStore {
     return true
   }
 
-  /**
-   * Metadata and ciphertext of one consistent version. A concurrent update may
-   * remove the file between the two reads; then the row is read again.
-   */
+  /** Metadata and ciphertext of one consistent version. */
   async read(id: string): Promise<StoredCiphertext | null> {
+    const opened = await this.openVersion(id)
+    if (!opened) return null
+    try {
+      return { image: opened.image, ciphertext: await opened.handle.readFile() }
+    } finally {
+      await opened.handle.close()
+    }
+  }
+
+  /** The same, as a stream: the open file keeps this version's bytes even if an update removes its name. */
+  async readStream(id: string): Promise<StoredCiphertextStream | null> {
+    const opened = await this.openVersion(id)
+    if (!opened) return null
+    try {
+      const { size } = await opened.handle.stat()
+      return { image: opened.image, size, stream: opened.handle.createReadStream({ autoClose: true }) }
+    } catch (error) {
+      await opened.handle.close()
+      throw error
+    }
+  }
+
+  /** A concurrent update may remove the file between reading the row and opening it; then the row is read again. */
+  private async openVersion(id: string): Promise<{ image: SqliteImageRow; handle: FileHandle } | null> {
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       const image = this.row(id)
       if (!image) return null
       try {
-        const handle = await open(this.resolve(image.file), 'r')
-        try {
-          return { image, ciphertext: await handle.readFile() }
-        } finally {
-          await handle.close()
-        }
+        return { image, handle: await open(this.resolve(image.file), 'r') }
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
         // Gone and the row still names it: not a concurrent update but a lost file.

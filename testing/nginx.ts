@@ -1,11 +1,11 @@
 /**
- * nginx as the load balancer in front of several Pixstore instances, for
- * tests and the bench: its own config, port, pid, logs and temp paths in a
- * temp dir. GETs that fail on one instance (refused, reset, timeout, 502-504)
- * are retried on the next (`proxy_next_upstream`).
+ * nginx for tests and the bench, as an operator runs it: its own config,
+ * port, pid, logs and temp paths in a temp dir, stopped afterwards. Two
+ * shapes: a load balancer in front of Pixstore instances, and a static file
+ * server (the baseline a file server sets).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { freePort } from './freePort'
@@ -15,7 +15,9 @@ const NGINX = '/usr/sbin/nginx'
 /** The unprivileged user nginx's workers run as when we are root (Debian's). */
 const WORKER_USER = 'www-data'
 
-export class NginxBalancer {
+export const nginxUnavailable = (): string | null => (existsSync(NGINX) ? null : `${NGINX} is missing (Debian package \`nginx\`)`)
+
+export class Nginx {
   private exited: Promise<void>
 
   private constructor(
@@ -31,27 +33,11 @@ export class NginxBalancer {
     return `http://127.0.0.1:${this.port}`
   }
 
-  static async start(upstreamPorts: number[]): Promise<NginxBalancer> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pixstore-nginx-'))
-    const temp = path.join(dir, 'temp')
-    mkdirSync(temp)
-    const port = await freePort()
-    const root = userInfo().uid === 0
-    if (root) giveTo(WORKER_USER, temp)
-    const config = `
-${root ? `user ${WORKER_USER};` : ''}
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${temp}/body;
-  proxy_temp_path ${temp}/proxy;
-  fastcgi_temp_path ${temp}/fastcgi;
-  uwsgi_temp_path ${temp}/uwsgi;
-  scgi_temp_path ${temp}/scgi;
+  /** GETs that fail on one instance (refused, reset, timeout, 502-504) are retried on the next (`proxy_next_upstream`). */
+  static balancer(upstreamPorts: number[]): Promise<Nginx> {
+    return Nginx.start(
+      1,
+      (port) => `
   upstream pixstore {
 ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`).join('\n')}
     keepalive 64;
@@ -67,7 +53,59 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5
       proxy_next_upstream error timeout http_502 http_503 http_504;
       proxy_next_upstream_tries 3;
     }
+  }`,
+    )
   }
+
+  /** Copies of `files` (URL path -> source file) served with sendfile by one worker per core. */
+  static staticFiles(files: Record<string, string>): Promise<Nginx> {
+    return Nginx.start(
+      'auto',
+      (port, dir) => `
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:${port};
+    root ${dir}/root;
+    location / { add_header Cache-Control no-store; }
+  }`,
+      (dir) => {
+        for (const [urlPath, source] of Object.entries(files)) {
+          const target = path.join(dir, 'root', urlPath)
+          mkdirSync(path.dirname(target), { recursive: true })
+          copyFileSync(source, target)
+          chmodSync(target, 0o644)
+        }
+      },
+    )
+  }
+
+  private static async start(workers: number | 'auto', httpBlock: (port: number, dir: string) => string, prepare?: (dir: string) => void): Promise<Nginx> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pixstore-nginx-'))
+    chmodSync(dir, 0o755) // workers run unprivileged and must reach the files
+    const temp = path.join(dir, 'temp')
+    mkdirSync(temp)
+    prepare?.(dir)
+    const port = await freePort()
+    const root = userInfo().uid === 0
+    if (root) giveTo(WORKER_USER, temp)
+    const config = `
+${root ? `user ${WORKER_USER};` : ''}
+worker_processes ${workers};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${temp}/body;
+  proxy_temp_path ${temp}/proxy;
+  fastcgi_temp_path ${temp}/fastcgi;
+  uwsgi_temp_path ${temp}/uwsgi;
+  scgi_temp_path ${temp}/scgi;
+${httpBlock(port, dir)}
 }
 `
     const file = path.join(dir, 'nginx.conf')
@@ -75,14 +113,23 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5
     const child = spawn(NGINX, ['-p', dir, '-c', file, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr!.on('data', (chunk) => (stderr += chunk))
-    const balancer = new NginxBalancer(dir, port, child)
+    const nginx = new Nginx(dir, port, child)
     try {
       await waitUntilListening(port, child, () => stderr + safeRead(path.join(dir, 'error.log')))
     } catch (error) {
-      await balancer.stop()
+      await nginx.stop()
       throw error
     }
-    return balancer
+    return nginx
+  }
+
+  /** Master and worker pids, for CPU accounting. */
+  pids(): number[] {
+    try {
+      return [this.child.pid!, ...execFileSync('pgrep', ['-P', String(this.child.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number)]
+    } catch {
+      return [this.child.pid!]
+    }
   }
 
   async stop(): Promise<void> {
@@ -124,7 +171,7 @@ async function waitUntilListening(port: number, child: ChildProcess, log: () => 
   throw new Error(`nginx did not listen on ${port} within 10 s: ${log()}`)
 }
 
-const live = new Set<NginxBalancer>()
+const live = new Set<Nginx>()
 process.on('exit', () => {
   for (const balancer of live) balancer.killSync()
 })

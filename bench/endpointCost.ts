@@ -1,0 +1,111 @@
+// Section 1: the image endpoint under load (wrk, 32 connections) against real
+// baselines in the same run: Pixstore 3.2.1 (the system we replace), nginx
+// serving the same bytes as a static file (the limit), and a plain Koa server
+// reading the same file (the framework alone). Rounds rotate the order.
+import { runLoad } from './loadGenerator'
+import type { Row } from './report'
+import { median, ratioRange } from './stats'
+import { runWrk, wrkAvailable, type WrkResult } from './wrk'
+
+export interface Target {
+  name: string
+  url: string
+  headers?: Record<string, string>
+  /** Exact answer length (wire payload or file). */
+  expectBytes: number
+  /** Process CPU so far in microseconds; null when not measured. */
+  cpuMicros: (() => Promise<number>) | null
+}
+
+export interface SizeCase {
+  name: string
+  pixstore: Target
+  pixstoreV3: Target | null
+  nginx: Target | null
+  plainKoa: Target
+  seconds: number
+}
+
+interface Measured extends WrkResult {
+  cpuMicrosPerRequest: number
+}
+
+const CONNECTIONS = 32
+
+async function measure(target: Target, seconds: number): Promise<Measured> {
+  const before = await target.cpuMicros?.()
+  const result = wrkAvailable()
+    ? await runWrk({ url: target.url, headers: target.headers, connections: CONNECTIONS, seconds, expectBytes: target.expectBytes })
+    : await nodeLoad(target, seconds)
+  const after = await target.cpuMicros?.()
+  return { ...result, cpuMicrosPerRequest: before === undefined || after === undefined ? Number.NaN : (after - before) / result.requests }
+}
+
+/** Without wrk: the Node load generator for a fixed number of requests (its own CPU then competes with the servers). */
+async function nodeLoad(target: Target, seconds: number): Promise<WrkResult> {
+  const requests = Math.max(50, Math.round((seconds * 2e8) / target.expectBytes))
+  const result = await runLoad({ url: target.url, headers: target.headers, requests: Math.min(requests, 3000), concurrency: CONNECTIONS, expectBytes: target.expectBytes })
+  return { requests: result.requests, seconds: result.seconds, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms }
+}
+
+export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBase }: { rounds: number; keyBase: number }): Promise<Row[]> {
+  const rows: Row[] = []
+  for (const [caseIndex, testCase] of cases.entries()) {
+    const targets = [testCase.pixstore, testCase.pixstoreV3, testCase.nginx, testCase.plainKoa].filter((t): t is Target => t !== null)
+    for (const target of targets) await measure(target, Math.min(1, testCase.seconds)) // warm-up
+    const results: Map<string, Measured>[] = []
+    for (let round = 0; round < rounds; round++) {
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
+      const byName = new Map<string, Measured>()
+      for (const target of order) byName.set(target.name, await measure(target, testCase.seconds))
+      results.push(byName)
+      process.stdout.write('.')
+    }
+    const pick = (baseline: Target, field: keyof Measured) => {
+      const pairs = results.map((r) => ({ pixstore: r.get(testCase.pixstore.name)![field], plain: r.get(baseline.name)![field] }))
+      return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) }
+    }
+    let letter = 0
+    const key = () => `${keyBase}${String.fromCharCode(97 + caseIndex * 6 + letter++)}`
+    const load = `wrk, ${CONNECTIONS} keep-alive connections, ${testCase.seconds} s per round`
+    if (testCase.pixstoreV3) {
+      rows.push({
+        key: key(),
+        label: `GET ${testCase.name}: server CPU per request`,
+        unit: 'us',
+        versus: 'Pixstore 3.2.1',
+        target: testCase.name === '100 KB' ? { atMost: 0.5 } : undefined,
+        ...pick(testCase.pixstoreV3, 'cpuMicrosPerRequest'),
+        better: 'lower',
+        digits: 0,
+        explain: `User+system CPU of the server process per Success answer (${load}). Pixstore 3.2.1: its own default endpoint, proof header, same image size.`,
+      })
+      rows.push({ key: key(), label: `GET ${testCase.name}: throughput`, unit: 'req/s', versus: 'Pixstore 3.2.1', ...pick(testCase.pixstoreV3, 'rps'), better: 'higher', digits: 0, explain: `Same runs as the row above.` })
+    }
+    if (testCase.nginx) {
+      rows.push({
+        key: key(),
+        label: `GET ${testCase.name}: throughput`,
+        unit: 'req/s',
+        versus: 'nginx static',
+        target: testCase.name === '100 KB' ? { atLeast: 0.5 } : undefined,
+        ...pick(testCase.nginx, 'rps'),
+        better: 'higher',
+        digits: 0,
+        explain: `nginx (worker_processes auto, sendfile) serving the same ciphertext bytes as a static file, ${load}. Pixstore is one Node process.`,
+      })
+      rows.push({ key: key(), label: `GET ${testCase.name}: latency p99`, unit: 'ms', versus: 'nginx static', ...pick(testCase.nginx, 'p99Ms'), better: 'lower', digits: 2, explain: `99th percentile latency seen by wrk in the same runs.` })
+    }
+    rows.push({
+      key: key(),
+      label: `GET ${testCase.name}: server CPU per request`,
+      unit: 'us',
+      versus: 'plain Koa',
+      ...pick(testCase.plainKoa, 'cpuMicrosPerRequest'),
+      better: 'lower',
+      digits: 0,
+      explain: `Against a plain Koa server reading the same ciphertext file per request (no proof, no lookup): what Pixstore adds to the framework.`,
+    })
+  }
+  return rows
+}

@@ -1,0 +1,86 @@
+import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { isValidImageId } from '../protocol/record'
+import { PixstoreState, PROOF_HEADER, PROOF_PARAM, TOKEN_HEADER, TOKEN_PARAM } from '../protocol/wire'
+import type { PixstoreBackend, WireAnswer } from './backend'
+import { allowedOrigin } from './cors'
+
+/**
+ * Answers `GET {route}/{id}` on Node's request and response: proof check,
+ * lookup, and head + ciphertext written straight to the socket (no joined
+ * copy; a streamed ciphertext keeps memory per request bounded). The Koa
+ * route and the default endpoint's direct path both end here.
+ */
+export async function answerImageRequest(backend: PixstoreBackend, req: IncomingMessage, res: ServerResponse, id: string, querystring: string): Promise<void> {
+  const credentials = requestCredentials(req.headers, querystring)
+  const answer = credentials ? await backend.answerRequest(id, credentials.token, credentials.proof) : INVALID_PROOF
+  res.statusCode = 200
+  res.setHeader('Content-Type', 'application/octet-stream')
+  res.setHeader('Content-Length', answer.length)
+  res.setHeader('Cache-Control', 'no-store')
+  const { body } = answer
+  if (req.method === 'HEAD') {
+    if (body instanceof Readable) body.destroy()
+    res.end()
+  } else if (body instanceof Readable) {
+    res.write(answer.head)
+    pipeline(body, res).catch(() => res.destroy()) // a client that goes away mid-stream
+  } else {
+    res.cork()
+    res.write(answer.head)
+    res.end(body ?? undefined)
+    res.uncork()
+  }
+}
+
+const INVALID_PROOF: WireAnswer = { head: Uint8Array.of(PixstoreState.InvalidProof), body: null, length: 1 }
+
+/**
+ * Proof and token from the headers (Pixstore 3.x clients) or the query (no
+ * preflight). Null when both forms are given and disagree: that is no proof.
+ */
+export function requestCredentials(headers: IncomingHttpHeaders, querystring: string): { proof: string; token: string } | null {
+  const headerProof = single(headers[PROOF_HEADER])
+  const headerToken = single(headers[TOKEN_HEADER])
+  if (!querystring) return { proof: headerProof, token: headerToken }
+  const query = new URLSearchParams(querystring)
+  const queryProof = query.get(PROOF_PARAM) ?? ''
+  const queryToken = query.get(TOKEN_PARAM) ?? ''
+  if ((headerProof && queryProof && headerProof !== queryProof) || (headerToken && queryToken && headerToken !== queryToken)) return null
+  return { proof: headerProof || queryProof, token: headerToken || queryToken }
+}
+
+/** Node joins repeated custom headers with ", ": such a value is no valid proof or token, so it simply fails the check. */
+const single = (value: string | string[] | undefined): string => (Array.isArray(value) ? value.join(', ') : (value ?? ''))
+
+/** Path characters of a plain id (a `:` may also arrive as `%3A`, which the Koa route decodes). */
+const PLAIN_ID = /^[A-Za-z0-9_:-]+$/
+
+/**
+ * The default endpoint's request listener. A profile of the endpoint under
+ * load showed Koa's per-request context and middleware chain as a cost the
+ * image GET does not need, so a well-formed image GET goes straight to
+ * `answerImageRequest` with the same CORS and Referrer-Policy headers; every
+ * other request (preflight, bad ids, other methods) takes the Koa app.
+ */
+export function defaultEndpointListener(backend: PixstoreBackend, koaListener: RequestListener): RequestListener {
+  const prefix = `${backend.config.defaultEndpointRoute}/`
+  const allowOrigin = backend.config.accessControlAllowOrigin
+  return (req, res) => {
+    const url = req.url ?? ''
+    if (req.method === 'GET' && url.startsWith(prefix)) {
+      const queryStart = url.indexOf('?', prefix.length)
+      const id = url.slice(prefix.length, queryStart === -1 ? undefined : queryStart)
+      if (PLAIN_ID.test(id) && isValidImageId(id)) {
+        res.setHeader('Referrer-Policy', 'no-referrer')
+        const origin = allowedOrigin(allowOrigin, req.headers.origin)
+        if (allowOrigin !== '*') res.setHeader('Vary', 'Origin')
+        if (origin) res.setHeader('Access-Control-Allow-Origin', origin)
+        answerImageRequest(backend, req, res, id, queryStart === -1 ? '' : url.slice(queryStart + 1)).catch(() => res.destroy())
+        return
+      }
+    }
+    koaListener(req, res)
+  }
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { ImageRecord } from '../protocol/record'
+import { ImageFailure, type ImageFailureState } from './imageFailure'
+import { withRecordRefresh } from './refreshRecords'
+
+const record = (proof: string): ImageRecord => ({ id: 'a', token: 1, meta: { key: 'k', iv: 'i', tag: 't' }, statelessProof: proof })
+
+/** Runs the rule with a held record (or none), a refresh answer, and a backend that answers per proof. */
+async function run(held: ImageRecord | null, fresh: ImageRecord | null, backend: (proof: string) => ImageFailureState | 'ok') {
+  const calls = { refresh: 0, attempts: [] as string[] }
+  const result = withRecordRefresh(
+    {
+      lookup: async () => held,
+      refresh: async () => (calls.refresh++, fresh),
+    },
+    async (r) => {
+      calls.attempts.push(r.statelessProof)
+      const answer = backend(r.statelessProof)
+      if (answer !== 'ok') throw new ImageFailure(answer, `backend said ${answer}`)
+      return `image with ${r.statelessProof}`
+    },
+    () => new ImageFailure('NoRecord', 'no record'),
+  )
+  return { result, calls }
+}
+
+const state = async (promise: Promise<unknown>) => {
+  try {
+    await promise
+    return 'resolved'
+  } catch (error) {
+    return (error as ImageFailure).state
+  }
+}
+
+describe('withRecordRefresh: one retry with a fresh record', () => {
+  it('a valid proof: one attempt, no refresh', async () => {
+    const { result, calls } = await run(record('good'), record('fresh'), () => 'ok')
+    assert.equal(await result, 'image with good')
+    assert.deepEqual(calls, { refresh: 0, attempts: ['good'] })
+  })
+
+  for (const refused of ['InvalidProof', 'MissingProof'] as const) {
+    it(`${refused}: refreshes once and retries with the fresh record`, async () => {
+      const { result, calls } = await run(record('stale'), record('fresh'), (proof) => (proof === 'fresh' ? 'ok' : refused))
+      assert.equal(await result, 'image with fresh')
+      assert.deepEqual(calls, { refresh: 1, attempts: ['stale', 'fresh'] })
+    })
+  }
+
+  it('a fresh record that is refused too: the second failure is final, no third attempt', async () => {
+    const { result, calls } = await run(record('stale'), record('also-bad'), () => 'InvalidProof')
+    assert.equal(await state(result), 'InvalidProof')
+    assert.deepEqual(calls, { refresh: 1, attempts: ['stale', 'also-bad'] })
+  })
+
+  it('no fresh record: the original failure stands', async () => {
+    const { result, calls } = await run(record('stale'), null, () => 'InvalidProof')
+    assert.equal(await state(result), 'InvalidProof')
+    assert.deepEqual(calls, { refresh: 1, attempts: ['stale'] })
+  })
+
+  it('failures a proof cannot fix are not retried', async () => {
+    for (const failure of ['NotFound', 'DecryptionFailed', 'BackendUnreachable'] as const) {
+      const { result, calls } = await run(record('good'), record('fresh'), () => failure)
+      assert.equal(await state(result), failure)
+      assert.deepEqual(calls, { refresh: 0, attempts: ['good'] })
+    }
+  })
+
+  it('no record anywhere: refresh, then one attempt with it', async () => {
+    const { result, calls } = await run(null, record('fresh'), () => 'ok')
+    assert.equal(await result, 'image with fresh')
+    assert.deepEqual(calls, { refresh: 1, attempts: ['fresh'] })
+  })
+
+  it('no record and no refresh: NoRecord without touching the backend', async () => {
+    const { result, calls } = await run(null, null, () => 'ok')
+    assert.equal(await state(result), 'NoRecord')
+    assert.deepEqual(calls, { refresh: 1, attempts: [] })
+  })
+
+  it('a refreshed record that is then refused is not refreshed a second time', async () => {
+    const { result, calls } = await run(null, record('fresh-but-refused'), () => 'InvalidProof')
+    assert.equal(await state(result), 'InvalidProof')
+    assert.deepEqual(calls, { refresh: 1, attempts: ['fresh-but-refused'] })
+  })
+})
