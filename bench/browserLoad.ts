@@ -67,7 +67,8 @@ interface ModeRound {
 }
 
 function pageHtml(mode: Mode, setup: BrowserSetup): string {
-  const srcs = mode === 'pixstore' ? setup.records.map((r) => `${ROUTE}/${r.id}`) : setup.plainPaths.map((p) => `${setup.plain.origin}${p}`)
+  // Pixstore: what imageUrl(record) gives, {route}/{id}?v={token}, as the README tells apps to write.
+  const srcs = mode === 'pixstore' ? setup.records.map((r) => `${ROUTE}/${r.id}?v=${r.token}`) : setup.plainPaths.map((p) => `${setup.plain.origin}${p}`)
   const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: setup.pixstore.port, defaultEndpointRoute: ROUTE }
   const pixstoreSetup = `
   await initPixstoreFrontend(${JSON.stringify(config)})
@@ -184,9 +185,10 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       const url = `${site.origin}/${mode}.html`
       const first = await visit(mode, page, () => page.goto(url), consoleErrors)
       const warm = await visit(mode, page, () => page.reload(), consoleErrors)
-      // Returning visitor whose cache is empty: the worker is installed (Pixstore), the HTTP cache is cleared (plain).
+      // Returning visitor whose caches are empty: the worker stays installed (Pixstore: clearImageCache()); the
+      // browser's caches, memory included, are cleared for both.
       if (mode === 'pixstore') await page.evaluate(() => (window as unknown as { benchClearCache: () => Promise<number> }).benchClearCache())
-      else await (await context.newCDPSession(page)).send('Network.clearBrowserCache')
+      await (await context.newCDPSession(page)).send('Network.clearBrowserCache')
       const returning = await visit(mode, page, () => page.reload(), consoleErrors)
       return { first, warm, returning }
     } finally {
@@ -222,7 +224,8 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       unit: 'ms',
       ...metric((r) => r.first.timing.done),
       better: 'lower',
-      explain: `Fresh browser profile. From navigation start to the last image's load event. Pixstore includes loading the page module, registering and activating the worker, setImageRecords; then every image is fetched (with CORS preflight), decrypted with WebCrypto and put into Cache Storage.`,
+      target: { atMost: 1.3 },
+      explain: `Fresh browser profile, backend on another origin with the default config. From navigation start to the last image's load event. Pixstore includes loading the page module, registering and activating the worker, setImageRecords; then every image is fetched (proof in the query: no preflight), decrypted with WebCrypto, answered, and stored in Cache Storage afterwards.`,
     },
     {
       key: '4b',
@@ -238,7 +241,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       unit: 'ms',
       ...metric((r) => imagesOnly(r.returning)),
       better: 'lower',
-      explain: "Reload after emptying the cache (Pixstore: clearImageCache(), worker stays installed; plain: the browser's HTTP cache cleared over CDP): the steady-state decrypt path.",
+      explain: "Reload after emptying the caches (Pixstore: clearImageCache(), worker stays installed; both: the browser's HTTP and memory caches cleared over CDP): the steady-state decrypt path.",
     },
     {
       key: '4d',
@@ -246,7 +249,8 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       unit: 'ms',
       ...metric((r) => imagesOnly(r.warm)),
       better: 'lower',
-      explain: "Reload after the first visit: Pixstore answers from Cache Storage inside the worker; plain images come from the browser's HTTP cache (served with max-age=3600).",
+      target: { atMost: 1.1 },
+      explain: "Reload after the first visit: the browser reuses its in-memory copies (the worker answers with a short private max-age; plain images are served with max-age=3600); what misses there, the worker answers from its recent images (else Cache Storage).",
     },
     {
       key: '4e',
@@ -254,9 +258,20 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       unit: 'ms',
       ...metric((r) => r.warm.timing.done),
       better: 'lower',
+      target: { atMost: 1.3 },
       explain: 'The same warm reload from navigation start: Pixstore adds initPixstoreFrontend (already controlled) and setImageRecords round trips to the worker.',
     },
   ]
+  const optionsRequests = (v: Visit) => Object.entries(v.requests).reduce((sum, [key, count]) => sum + (key.startsWith('OPTIONS ') ? count : 0), 0)
+  rows.push({
+    key: '4f',
+    label: `first visit + empty cache: OPTIONS requests`,
+    unit: 'requests',
+    ...metric((r) => optionsRequests(r.first) + optionsRequests(r.returning)),
+    better: 'lower',
+    digits: 0,
+    explain: 'CORS preflights that reached the image servers in the two visits that fetch images (the target is zero: a preflight is a round trip per image URL).',
+  })
   const describe = (requests: Record<string, number>) =>
     Object.entries(requests)
       .map(([key, value]) => `${value} ${key}`)

@@ -25,6 +25,11 @@ const ROUNDS = 5
 const GALLERY_SIZE = 24
 const PROOF_WINDOW_MS = 30 * 60_000
 const SLOW_READERS = 64
+/** `npm run bench -- browser endpoint`: only those sections (save, endpoint, memory, browser); all by default. */
+const SECTIONS = ['save', 'endpoint', 'memory', 'browser'] as const
+const only = process.argv.slice(2)
+for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`bench: unknown section "${name}"; sections: ${SECTIONS.join(', ')}`)
+const runs = (section: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(section)
 
 const started = process.hrtime.bigint()
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'pixstore-bench-'))
@@ -69,13 +74,14 @@ async function main(): Promise<void> {
     console.log(`Pixstore bench: node ${process.version}, ${os.cpus().length} CPUs, ${ROUNDS} measured rounds per row (medians), loopback only`)
     console.log(`load generator: ${wrkAvailable() ? 'wrk' : 'the Node load generator (install Debian package `wrk` for the real one)'}; nginx: ${nginxUnavailable() ?? 'installed'}`)
 
-    section('3. save cost')
-    rows.push(
-      ...(await benchSave(path.join(tmp, 'save'), secret, [
+    if (runs('save')) {
+      section('3. save cost')
+      const saveCases = [
         { name: '100 KB', bytes: sizes[0]!.bytes, savesPerRound: 40 },
         { name: '1 MB', bytes: sizes[1]!.bytes, savesPerRound: 16 },
-      ], { rounds: ROUNDS, warmup: 4 })),
-    )
+      ]
+      rows.push(...(await benchSave(path.join(tmp, 'save'), secret, saveCases, { rounds: ROUNDS, warmup: 4 })))
+    }
 
     // The store the servers serve: saved once here, then opened by the server processes.
     const store = { imageRootDir: path.join(tmp, 'store', 'images'), databasePath: path.join(tmp, 'store', 'pixstore.sqlite') }
@@ -113,56 +119,60 @@ async function main(): Promise<void> {
     const pixstoreStart: StartMessage = { mode: 'pixstore', secret, windowMs: PROOF_WINDOW_MS, ...store }
     const v3Start = (images: string[], dir: string): StartMessage => ({ mode: 'pixstore-v3', dir: path.join(tmp, dir), images, windowMs: PROOF_WINDOW_MS })
 
-    section('1. endpoint vs Pixstore 3.2.1, nginx, plain Koa')
     const pixstore = await start('pixstore', pixstoreStart)
     const plain = await start('plain', { mode: 'plain', files })
-    const v3 = await start('pixstore-v3', v3Start(sourceFiles, 'v3'))
-    nginx = nginxUnavailable() ? null : await Nginx.staticFiles(Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, s.wireFile])))
-    if (!nginx) notes.push(`nginx rows skipped: ${nginxUnavailable()}.`)
-    const cpuOf = (server: ServerProcess) => async () => (await server.sample()).cpuMicros
     const cases: SizeCase[] = []
-    for (const [i, size] of sizes.entries()) {
-      const pixstoreUrl = `${pixstore.origin}/pixstore-image/${saved[i]!.record.id}`
-      const v3Url = `${v3.origin}/pixstore-image/${v3.records[i]!.id}`
-      const wireBytes = await successLength(pixstoreUrl, credentials(saved[i]!.record))
-      const target = (name: string, url: string, cpuMicros: Target['cpuMicros'], headers?: Record<string, string>, expectBytes = wireBytes): Target => ({ name, url, headers, expectBytes, cpuMicros })
-      cases.push({
-        name: size.name,
-        seconds: size.seconds,
-        pixstore: target('pixstore', pixstoreUrl, cpuOf(pixstore), credentials(saved[i]!.record)),
-        pixstoreV3: target('pixstore 3.2.1', v3Url, cpuOf(v3), credentials(v3.records[i]!), await successLength(v3Url, credentials(v3.records[i]!))),
-        nginx: nginx && target('nginx', `${nginx.url}/wire/${i}`, async () => processCpuMicros(nginx!.pids())),
-        plainKoa: target('plain Koa', `${plain.origin}/wire/${i}`, cpuOf(plain)),
-      })
+    if (runs('endpoint') || runs('memory')) {
+      if (runs('endpoint')) section('1. endpoint vs Pixstore 3.2.1, nginx, plain Koa')
+      const v3 = await start('pixstore-v3', v3Start(sourceFiles, 'v3'))
+      nginx = nginxUnavailable() ? null : await Nginx.staticFiles(Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, s.wireFile])))
+      if (!nginx) notes.push(`nginx rows skipped: ${nginxUnavailable()}.`)
+      const cpuOf = (server: ServerProcess) => async () => (await server.sample()).cpuMicros
+      for (const [i, size] of sizes.entries()) {
+        const pixstoreUrl = `${pixstore.origin}/pixstore-image/${saved[i]!.record.id}`
+        const v3Url = `${v3.origin}/pixstore-image/${v3.records[i]!.id}`
+        const wireBytes = await successLength(pixstoreUrl, credentials(saved[i]!.record))
+        const target = (name: string, url: string, cpuMicros: Target['cpuMicros'], headers?: Record<string, string>, expectBytes = wireBytes): Target => ({ name, url, headers, expectBytes, cpuMicros })
+        cases.push({
+          name: size.name,
+          seconds: size.seconds,
+          pixstore: target('pixstore', pixstoreUrl, cpuOf(pixstore), credentials(saved[i]!.record)),
+          pixstoreV3: target('pixstore 3.2.1', v3Url, cpuOf(v3), credentials(v3.records[i]!), await successLength(v3Url, credentials(v3.records[i]!))),
+          nginx: nginx && target('nginx', `${nginx.url}/wire/${i}`, async () => processCpuMicros(nginx!.pids())),
+          plainKoa: target('plain Koa', `${plain.origin}/wire/${i}`, cpuOf(plain)),
+        })
+      }
+      if (runs('endpoint')) rows.push(...(await benchEndpoint(cases, { rounds: ROUNDS, keyBase: 1 })))
+      await v3.close()
     }
-    rows.push(...(await benchEndpoint(cases, { rounds: ROUNDS, keyBase: 1 })))
-    await v3.close()
 
-    section(`2. memory: ${SLOW_READERS} slow readers of 10 MB`)
-    const huge = saved[2]!
-    const slow = await benchSlowReaders(
-      {
-        name: '10 MB',
-        clients: SLOW_READERS,
-        pixstore: {
-          start: () => start('pixstore', pixstoreStart),
-          spec: (server) => ({ url: `${server.origin}/pixstore-image/${huge.record.id}`, headers: credentials(huge.record), clients: SLOW_READERS, expectBytes: cases[2]!.pixstore.expectBytes, pauseMs: 5 }),
+    if (runs('memory')) {
+      section(`2. memory: ${SLOW_READERS} slow readers of 10 MB`)
+      const huge = saved[2]!
+      const slow = await benchSlowReaders(
+        {
+          name: '10 MB',
+          clients: SLOW_READERS,
+          pixstore: {
+            start: () => start('pixstore', pixstoreStart),
+            spec: (server) => ({ url: `${server.origin}/pixstore-image/${huge.record.id}`, headers: credentials(huge.record), clients: SLOW_READERS, expectBytes: cases[2]!.pixstore.expectBytes, pauseMs: 5 }),
+          },
+          pixstoreV3: {
+            start: () => start('pixstore-v3', v3Start([sourceFiles[2]!], `v3-memory-${randomBytes(4).toString('hex')}`)),
+            spec: (server) => ({ url: `${server.origin}/pixstore-image/${server.records[0]!.id}`, headers: credentials(server.records[0]!), clients: SLOW_READERS, expectBytes: cases[2]!.pixstoreV3!.expectBytes, pauseMs: 5 }),
+          },
         },
-        pixstoreV3: {
-          start: () => start('pixstore-v3', v3Start([sourceFiles[2]!], `v3-memory-${randomBytes(4).toString('hex')}`)),
-          spec: (server) => ({ url: `${server.origin}/pixstore-image/${server.records[0]!.id}`, headers: credentials(server.records[0]!), clients: SLOW_READERS, expectBytes: cases[2]!.pixstoreV3!.expectBytes, pauseMs: 5 }),
-        },
-      },
-      { rounds: 3, keyBase: 2 },
-    )
-    rows.push(...slow.rows)
-    notes.push(...slow.notes)
+        { rounds: 3, keyBase: 2 },
+      )
+      rows.push(...slow.rows)
+      notes.push(...slow.notes)
+    }
 
-    section('4. browser')
     const unavailable = browserUnavailable()
-    if (unavailable) {
+    if (runs('browser') && unavailable) {
       notes.push(`Browser section skipped: ${unavailable} (run \`npm run build\`; Chromium at /usr/bin/chromium).`)
-    } else {
+    } else if (runs('browser')) {
+      section('4. browser')
       try {
         const browser = await benchBrowser({ pixstore, plain, records: savedGallery, plainPaths, imageSize: formatBytes(gallery[0]!.length), rounds: ROUNDS })
         rows.push(...browser.rows)

@@ -31,7 +31,8 @@ test('a reload shows every image from Cache Storage with zero backend requests',
   for (const record of records) {
     await expect.poll(() => cachedImageExists(page, record.id), { message: `${record.id} is cached` }).toBe(true)
   }
-  expect(entriesFor(await cacheSnapshot(page), records[0]!.id).length, 'Cache Storage holds an entry for the image').toBeGreaterThan(0)
+  // Answered first, stored afterwards: the write to Cache Storage may still be running.
+  await expect.poll(async () => entriesFor(await cacheSnapshot(page), records[0]!.id).length, { message: 'Cache Storage holds an entry for the image' }).toBeGreaterThan(0)
 
   const backendBefore = h.backend.requests.length
   const siteBefore = h.site.requests.length
@@ -68,6 +69,7 @@ test('after updateImage and a new record, the new picture shows and the old cach
   expect((await showImage(page, 'v1', { src: routeSrc(id) })).ok).toBe(true)
   await expectPicture(page, 'v1', before)
   await expect.poll(() => cachedImageExists(page, id), { message: 'version 1 cached' }).toBe(true)
+  await expect.poll(async () => entriesFor(await cacheSnapshot(page), id).length, { message: 'version 1 written to Cache Storage' }).toBe(1)
   const oldEntries = entriesFor(await cacheSnapshot(page), id)
   expect(oldEntries.length, 'one Cache Storage entry for the image').toBe(1)
   const oldBody = oldEntries[0]!.body
@@ -87,6 +89,7 @@ test('after updateImage and a new record, the new picture shows and the old cach
   await expectPicture(page, 'v2', after)
 
   await expect.poll(() => cachedImageExists(page, id), { message: 'version 2 cached' }).toBe(true)
+  await expect.poll(async () => entriesFor(await cacheSnapshot(page), id).some((entry) => entry.body !== oldBody), { message: 'version 2 written to Cache Storage' }).toBe(true)
   const all = await cacheSnapshot(page)
   const newEntries = entriesFor(all, id)
   expect(newEntries.length, 'exactly one Cache Storage entry for the image').toBe(1)

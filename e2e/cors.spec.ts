@@ -28,6 +28,22 @@ test('cross-origin backend: responses carry Access-Control-Allow-Origin and the 
   test.info().annotations.push({ type: 'backend requests', description: JSON.stringify(requests) })
 })
 
+test('cross-origin backend: no CORS preflight for images, the proof rides in the query, no Referer', async ({ page }) => {
+  await openAndInit(page, h)
+  const records = await h.freshRecords(['color-tiles.webp', 'pixel-heart.gif', 'ocean-waves.jpg'])
+  await postRecords(page, records)
+  const before = h.backend.requests.length
+  for (const [i, record] of records.entries()) expect((await showImage(page, `np${i}`, { src: routeSrc(record.id) })).ok).toBe(true)
+  const requests = h.backend.requests.slice(before)
+  expect(requests.filter((r) => r.method === 'OPTIONS').map((r) => r.path), 'OPTIONS requests').toEqual([])
+  const gets = requests.filter((r) => r.method === 'GET')
+  expect(gets.length, 'one GET per image').toBe(records.length)
+  for (const r of gets) {
+    expect(r.proofIn, `${r.path}: proof as a query parameter (a custom header would need a preflight)`).toBe('query')
+    expect(r.referer, `${r.path}: Referer`).toBeUndefined()
+  }
+})
+
 test('an absolute URL on the backend origin is decrypted by the worker too', async ({ page }) => {
   await openAndInit(page, h)
   const [record] = await h.freshRecords(['pixel-heart.gif'])

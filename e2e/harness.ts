@@ -73,6 +73,9 @@ export interface BackendRequest {
   origin: string | undefined
   status: number
   allowOrigin: string | undefined
+  /** Where the request carried its proof (never the proof itself). */
+  proofIn: 'query' | 'header' | 'none'
+  referer: string | undefined
 }
 
 /** What a test needs from a backend: where it is, what reached it, and its store API. */
@@ -96,9 +99,12 @@ function logRequests(server: http.Server, log: BackendRequest[]): void {
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.on('finish', () => {
       const allowOrigin = res.getHeader('access-control-allow-origin')
+      const url = new URL(req.url ?? '/', 'http://x')
       log.push({
         method: req.method ?? '',
-        path: new URL(req.url ?? '/', 'http://x').pathname,
+        path: url.pathname,
+        proofIn: url.searchParams.has('pixstore-proof') ? 'query' : req.headers['x-pixstore-proof'] ? 'header' : 'none',
+        referer: req.headers.referer,
         origin: req.headers.origin,
         status: res.statusCode,
         allowOrigin: allowOrigin === undefined ? undefined : String(allowOrigin),

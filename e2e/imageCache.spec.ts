@@ -36,9 +36,10 @@ const expirationEntries = async (page: Page) =>
 test('maxEntries: 3, six images viewed: all six show, Cache Storage keeps the 3 most recently used', async ({ page }) => {
   await initWith(page, { maxEntries: 3 })
   const ids = await showAll(page, FIXTURE_NAMES.slice(0, 6))
+  // Images are answered first and stored afterwards: wait for the last writes.
+  await expect.poll(async () => new Set(await cachedIds(page)), { message: 'the 3 most recently used are kept, the rest evicted' }).toEqual(new Set(ids.slice(3)))
   const cached = await cachedIds(page)
   expect(cached.length, `Cache Storage entries: ${cached}`).toBeLessThanOrEqual(3)
-  expect(new Set(cached), 'the least recently used were evicted').toEqual(new Set(ids.slice(3)))
   for (const name of FIXTURE_NAMES.slice(0, 6)) await expectPicture(page, name, name)
 })
 
@@ -48,7 +49,7 @@ test('maxAgeSeconds: an image unused for longer is removed from Cache Storage an
   await expect.poll(() => cachedImageExists(page, first!)).toBe(true)
   await page.waitForTimeout(2200)
   await showAll(page, ['lime-triangles.webp'])
-  expect(await cachedIds(page), 'caching a new image expired the old one').not.toContain(first)
+  await expect.poll(() => cachedIds(page), { message: 'caching a new image expired the old one' }).not.toContain(first)
   const before = h.backend.requestsFor(first!).length
   // Another URL for the same image, or the browser would reuse the <img> it decoded before.
   expect((await showImage(page, 'again', { src: `${routeSrc(first!)}?again` })).ok).toBe(true)
@@ -60,7 +61,7 @@ test('persist: false keeps images in worker memory only: 10 show, Cache Storage 
   // An earlier visit with the default (persist: true) left images on disk.
   await initWith(page, {})
   const [earlier] = await showAll(page, ['pixel-heart.gif'])
-  expect(await cachedIds(page)).toEqual([earlier])
+  await expect.poll(() => cachedIds(page)).toEqual([earlier])
 
   await page.reload()
   await page.waitForFunction(() => window.px !== undefined)
@@ -81,6 +82,7 @@ test('persist: false keeps images in worker memory only: 10 show, Cache Storage 
 test('a full disk (QuotaExceededError) evicts older images and every image still shows', async ({ page }) => {
   await initWith(page, {})
   await showAll(page, FIXTURE_NAMES.slice(0, 3))
+  await expect.poll(async () => (await cachedIds(page)).length, { message: 'the first three written' }).toBe(3)
   const origin = h.site.origin
   const cdp = await page.context().newCDPSession(page)
   const { usage } = await page.evaluate(() => navigator.storage.estimate())
@@ -89,6 +91,7 @@ test('a full disk (QuotaExceededError) evicts older images and every image still
   try {
     const first = await cachedIds(page)
     const later = await showAll(page, FIXTURE_NAMES.slice(3))
+    await expect.poll(() => cachedIds(page), { message: 'after evicting, the newest image was cached' }).toContain(later.at(-1))
     const cached = await cachedIds(page)
     expect(first.filter((id) => !cached.includes(id)).length, `older images were evicted to make room (cached: ${cached.length} of ${FIXTURE_NAMES.length})`).toBeGreaterThan(0)
     expect(cached, 'after evicting, the newest image was cached').toContain(later.at(-1))
@@ -100,8 +103,8 @@ test('a full disk (QuotaExceededError) evicts older images and every image still
 test('logging out: clearImageCache() removes every image and its bookkeeping, and the records', async ({ page }) => {
   await initWith(page, {})
   const ids = await showAll(page, ['sunset-gradient.png', 'traffic-light.gif'])
-  expect((await cachedIds(page)).length).toBe(2)
-  expect((await expirationEntries(page)).length, 'workbox-expiration tracks the cached images').toBe(2)
+  await expect.poll(async () => (await cachedIds(page)).length).toBe(2)
+  await expect.poll(async () => (await expirationEntries(page)).length, { message: 'workbox-expiration tracks the cached images' }).toBe(2)
 
   expect(await page.evaluate(() => window.px.clearImageCache())).toBe(2)
   expect(await cacheSnapshot(page), 'Cache Storage after clearImageCache').toEqual([])

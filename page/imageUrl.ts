@@ -1,7 +1,4 @@
-import type { ImageRecord } from '../protocol/record'
-
-/** The query parameter that names an image's version, so each version has its own URL. */
-const VERSION_PARAM = 'v'
+import { VERSION_PARAM, type ImageRecord } from '../protocol/record'
 
 /**
  * `{route}/{id}?v={token}` on the page's origin: the URL to put in `src`.

@@ -71,3 +71,10 @@ function hasDecodedLength(text: string, length: number): boolean {
     return false
   }
 }
+
+/**
+ * The query parameter that names an image's version in a page URL
+ * (`{route}/{id}?v={token}`): each version has its own URL, which the browser
+ * may keep in memory; the worker ignores the query when matching.
+ */
+export const VERSION_PARAM = 'v'

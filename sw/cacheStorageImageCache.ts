@@ -12,6 +12,8 @@ export const IMAGE_CACHE_NAME = 'pixstore-images-v1'
  */
 export class CacheStorageImageCache implements ImageCache {
   private readonly expiration: ImageExpiration
+  /** Opened once; reset when the cache is deleted (clear, or a full disk). */
+  private opened: Promise<Cache> | null = null
 
   constructor(
     limits: ExpirationLimits,
@@ -47,6 +49,7 @@ export class CacheStorageImageCache implements ImageCache {
       } catch (error) {
         if (!isQuotaError(error)) throw error
         await this.expiration.evictHalf((await cache.keys()).length)
+        this.opened = null // evictHalf may have deleted the whole cache
         await (await this.open()).put(url, imageResponse(image.image, image.mimeType, image.token))
       }
       await this.expiration.added(url)
@@ -66,12 +69,14 @@ export class CacheStorageImageCache implements ImageCache {
   async clear(): Promise<number> {
     const count = (await caches.has(this.cacheName)) ? (await (await this.open()).keys()).length : 0
     await caches.delete(this.cacheName)
+    this.opened = null
     await this.expiration.clear()
     return count
   }
 
   private open(): Promise<Cache> {
-    return caches.open(this.cacheName)
+    this.opened ??= caches.open(this.cacheName)
+    return this.opened
   }
 }
 

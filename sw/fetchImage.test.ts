@@ -14,6 +14,9 @@ import { createPixstoreApp, PixstoreBackend } from '../server/index'
 import { fetchImage } from './fetchImage'
 import { ImageFailure, type ImageFailureState } from './imageFailure'
 
+/** The page's (and worker's) origin in these tests: the backend is always on another one. */
+const PAGE_ORIGIN = 'http://app.example'
+
 const fixture = (name: string) => Uint8Array.from(readFileSync(new URL(`../fixtures/images/${name}`, import.meta.url)))
 
 async function listen(server: Server): Promise<string> {
@@ -53,7 +56,7 @@ describe('fetchImage against the real backend', () => {
   it('decrypts a stored image with the record (Success)', async () => {
     const png = fixture('sunset-gradient.png')
     const record = (await backend.saveImage(png))!
-    const fetched = await fetchImage(config, record)
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
     assert.equal(fetched.format.mimeType, 'image/png')
     assert.deepEqual(new Uint8Array(fetched.image), png)
     assert.equal(fetched.token, record.token)
@@ -64,7 +67,7 @@ describe('fetchImage against the real backend', () => {
     const record = (await backend.saveImage(fixture('pixel-heart.gif')))!
     const webp = fixture('color-tiles.webp')
     const updated = (await backend.updateImage(record.id, webp))!
-    const fetched = await fetchImage(config, record)
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
     assert.equal(fetched.format.mimeType, 'image/webp')
     assert.deepEqual(new Uint8Array(fetched.image), webp)
     assert.equal(fetched.token, updated.token)
@@ -73,13 +76,14 @@ describe('fetchImage against the real backend', () => {
 
   it('reports NotFound, InvalidProof and an unreachable backend', async () => {
     const record = (await backend.saveImage(fixture('traffic-light.gif')))!
-    await expectFailure(fetchImage(config, { ...record, statelessProof: 'forged-proof' }), 'InvalidProof')
+    await expectFailure(fetchImage(config, { ...record, statelessProof: 'forged-proof' }, config.backendOrigin), 'InvalidProof')
+    await expectFailure(fetchImage(config, { ...record, statelessProof: 'forged-proof' }, PAGE_ORIGIN), 'InvalidProof')
     await backend.deleteImage(record.id)
-    await expectFailure(fetchImage(config, record), 'NotFound')
+    await expectFailure(fetchImage(config, record, PAGE_ORIGIN), 'NotFound')
     const stopped = createServer()
     const origin = await listen(stopped)
     await close(stopped)
-    await expectFailure(fetchImage({ ...config, backendOrigin: origin }, record), 'BackendUnreachable')
+    await expectFailure(fetchImage({ ...config, backendOrigin: origin }, record, PAGE_ORIGIN), 'BackendUnreachable')
   })
 })
 
@@ -107,9 +111,19 @@ describe('fetchImage against a crafted backend', () => {
   })
   after(() => close(server))
 
-  it('asks {backendOrigin}{route}/{id} with the proof and decimal token headers', async () => {
+  it('asks a backend on another origin with proof and token in the query, no custom header (no preflight)', async () => {
     respond({ state: PixstoreState.Success, ciphertext })
-    const fetched = await fetchImage(config, record)
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
+    assert.equal(seen.url, '/img/v1/dir:abc?pixstore-proof=proof-1&pixstore-token=41')
+    assert.equal(seen.headers?.['x-pixstore-proof'], undefined)
+    assert.equal(seen.headers?.['x-pixstore-token'], undefined)
+    assert.equal(seen.headers?.cookie, undefined)
+    assert.deepEqual([...fetched.image], [0xff, 0xd8, 0xff])
+  })
+
+  it('asks a same-origin backend at {backendOrigin}{route}/{id} with the proof and decimal token headers', async () => {
+    respond({ state: PixstoreState.Success, ciphertext })
+    const fetched = await fetchImage(config, record, config.backendOrigin)
     assert.equal(seen.url, '/img/v1/dir:abc')
     assert.equal(seen.headers?.['x-pixstore-proof'], 'proof-1')
     assert.equal(seen.headers?.['x-pixstore-token'], '41')
@@ -133,7 +147,7 @@ describe('fetchImage against a crafted backend', () => {
     ]
     for (const [payload, state, status] of cases) {
       respond(payload, status)
-      await expectFailure(fetchImage(config, record), state)
+      await expectFailure(fetchImage(config, record, PAGE_ORIGIN), state)
     }
   })
 
@@ -141,6 +155,6 @@ describe('fetchImage against a crafted backend', () => {
     const plain = createCipheriv('aes-256-gcm', key, iv)
     const unframed = Uint8Array.from(Buffer.concat([plain.update(Uint8Array.of(0, 1, 2)), plain.final()]))
     respond({ state: PixstoreState.Success, ciphertext: unframed })
-    await expectFailure(fetchImage(config, { ...record, meta: { ...record.meta, tag: bytesToBase64(plain.getAuthTag()) } }), 'InvalidPayload')
+    await expectFailure(fetchImage(config, { ...record, meta: { ...record.meta, tag: bytesToBase64(plain.getAuthTag()) } }, PAGE_ORIGIN), 'InvalidPayload')
   })
 })

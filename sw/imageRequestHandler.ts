@@ -6,7 +6,7 @@ import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import type { ImageCache } from './imageCache'
 import { ImageFailure } from './imageFailure'
-import { imageResponse } from './imageResponse'
+import { imageResponse, pageImageResponse } from './imageResponse'
 import { InFlight } from './inFlight'
 import type { RecordStore } from './recordStore'
 import { REFRESH_LOOKUP_TIMEOUT_MS, withRecordRefresh } from './refreshRecords'
@@ -19,6 +19,8 @@ export interface ImageRequestHandlerOptions {
   /** Read per request: a `connect` message may replace it at any time. */
   config: () => BackendLocation | null
   clients: Clients
+  /** The worker's (and its pages') origin: a backend elsewhere gets the no-preflight request form. */
+  origin: string
 }
 
 /** How long telling a page about a failed image may take; nothing waits for it. */
@@ -35,7 +37,7 @@ const REPORT_TIMEOUT_MS = 2000
 export class ImageRequestHandler implements RouteHandlerObject {
   private readonly lookups = new InFlight<ImageRecord | null>()
   private readonly refreshes = new InFlight<ImageRecord | null>()
-  private readonly fetches = new InFlight<FetchedImage>()
+  private readonly fetches = new InFlight<{ fetched: FetchedImage; stored: Promise<void> }>()
 
   constructor(private readonly options: ImageRequestHandlerOptions) {}
 
@@ -49,7 +51,7 @@ export class ImageRequestHandler implements RouteHandlerObject {
       const url = backendImageUrl(config, id)
       return await withRecordRefresh(
         { lookup: () => this.findRecord(id, fetchEvent.clientId), refresh: () => this.refreshRecord(id, fetchEvent.clientId) },
-        (record) => this.serve(config, record, url),
+        (record) => this.serve(fetchEvent, config, record, url),
         () => new ImageFailure('NoRecord', `no image record for "${id}": give it to setImageRecords(), or pass refreshRecords to initPixstoreFrontend()`),
       )
     } catch (error) {
@@ -66,11 +68,21 @@ export class ImageRequestHandler implements RouteHandlerObject {
     return response
   }
 
-  private async serve(config: BackendLocation, record: ImageRecord, url: string): Promise<Response> {
+  /**
+   * The image goes to the `<img>` as soon as it is decrypted; storing it runs
+   * afterwards under `waitUntil` (the cache counts it as held meanwhile, so
+   * cachedImageExists() already sees it).
+   */
+  private async serve(event: FetchEvent, config: BackendLocation, record: ImageRecord, url: string): Promise<Response> {
     const cached = await this.options.cache().match(url, record.token)
-    if (cached) return cached
-    const fetched = await this.fetches.run(`${record.token} ${url}`, () => this.fetchAndCache(config, record, url))
-    return imageResponse(fetched.image, fetched.format.mimeType, fetched.token)
+    if (cached) return pageImageResponse(cached, event.request.url, record.token)
+    const { fetched, stored } = await this.fetches.run(`${record.token} ${url}`, () => this.fetchAndStore(config, record, url))
+    try {
+      event.waitUntil?.(stored)
+    } catch {
+      // The event is no longer active (a request that joined late): the write still runs.
+    }
+    return pageImageResponse(imageResponse(fetched.image, fetched.format.mimeType, fetched.token), event.request.url, fetched.token)
   }
 
   /** The worker's record, else one a page holds (a restarted worker has none). */
@@ -93,12 +105,11 @@ export class ImageRequestHandler implements RouteHandlerObject {
     return this.options.records.get(record.id)!
   }
 
-  private async fetchAndCache(config: BackendLocation, record: ImageRecord, url: string): Promise<FetchedImage> {
-    const fetched = await fetchImage(config, record)
+  private async fetchAndStore(config: BackendLocation, record: ImageRecord, url: string): Promise<{ fetched: FetchedImage; stored: Promise<void> }> {
+    const fetched = await fetchImage(config, record, this.options.origin)
     if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
-    // Awaited, not left to waitUntil: once the <img> has loaded, cachedImageExists() must see it.
-    await this.options.cache().put(url, { image: fetched.image, mimeType: fetched.format.mimeType, token: fetched.token })
-    return fetched
+    const stored = this.options.cache().put(url, { image: fetched.image, mimeType: fetched.format.mimeType, token: fetched.token })
+    return { fetched, stored }
   }
 
   /** Tells the page whose request failed; a page without onImageError just ignores it. */

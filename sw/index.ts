@@ -13,6 +13,7 @@ import { ImageRequestHandler } from './imageRequestHandler'
 import { matchPixstoreRequest } from './matchPixstoreRequest'
 import { MemoryImageCache } from './memoryImageCache'
 import { pageRequestHandlers } from './pageRequestHandlers'
+import { RecentImages } from './recentImages'
 import { RecordStore } from './recordStore'
 
 declare const self: ServiceWorkerGlobalScope
@@ -25,7 +26,7 @@ let cache: { key: string; store: ImageCache } | null = null
 const imageCache = (): ImageCache => {
   const settings = config?.imageCache ?? DEFAULT_IMAGE_CACHE
   const key = JSON.stringify(settings)
-  if (cache?.key !== key) cache = { key, store: settings.persist ? new CacheStorageImageCache(settings) : new MemoryImageCache(settings) }
+  if (cache?.key !== key) cache = { key, store: settings.persist ? new RecentImages(new CacheStorageImageCache(settings), settings) : new MemoryImageCache(settings) }
   return cache.store
 }
 
@@ -59,6 +60,6 @@ self.addEventListener('message', (event) => {
 
 registerRoute(
   matchPixstoreRequest(() => config, self.location.origin),
-  new ImageRequestHandler({ records, cache: imageCache, config: () => config, clients: self.clients }),
+  new ImageRequestHandler({ records, cache: imageCache, config: () => config, clients: self.clients, origin: self.location.origin }),
   'GET',
 )

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { CachedImage } from './imageCache'
+import { MemoryImageCache } from './memoryImageCache'
+import { RecentImages } from './recentImages'
+
+/** The persistent cache stand-in: a real MemoryImageCache whose writes wait until released. */
+class SlowStore extends MemoryImageCache {
+  release: () => void = () => {}
+  private gate: Promise<void> = new Promise((resolve) => (this.release = resolve))
+  matches = 0
+
+  override async put(url: string, image: CachedImage): Promise<void> {
+    await this.gate
+    return super.put(url, image)
+  }
+
+  override async match(url: string, token: number): Promise<Response | undefined> {
+    this.matches++
+    return super.match(url, token)
+  }
+}
+
+const image = (token: number, size = 8): CachedImage => ({ image: new Uint8Array(size).fill(token), mimeType: 'image/png', token })
+const limits = { maxEntries: 100, maxAgeSeconds: 3600 }
+
+describe('RecentImages', () => {
+  it('counts an image as cached while its write is still running, and answers it from memory', async () => {
+    const store = new SlowStore(limits)
+    const cache = new RecentImages(store, limits)
+    const written = cache.put('u1', image(1))
+    assert.equal(await cache.has('u1'), true, 'held while the write runs')
+    assert.equal(await store.has('u1'), false)
+    const answer = await cache.match('u1', 1)
+    assert.deepEqual(new Uint8Array(await answer!.arrayBuffer()), image(1).image)
+    assert.equal(store.matches, 0, 'the persistent cache was not asked')
+    store.release()
+    await written
+    assert.equal(await store.has('u1'), true)
+  })
+
+  it('answers a different token from neither, and fills memory from the persistent cache', async () => {
+    const store = new SlowStore(limits)
+    store.release()
+    await store.put('u2', image(2))
+    const cache = new RecentImages(store, limits)
+    assert.equal(await cache.match('u2', 3), undefined)
+    assert.ok(await cache.match('u2', 2))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const before = store.matches
+    assert.ok(await cache.match('u2', 2))
+    assert.equal(store.matches, before, 'the repeat came from memory')
+  })
+
+  it('delete waits for a running write, so the image does not come back', async () => {
+    const store = new SlowStore(limits)
+    const cache = new RecentImages(store, limits)
+    void cache.put('u3', image(3))
+    const deleted = cache.delete('u3')
+    store.release()
+    assert.equal(await deleted, true)
+    assert.equal(await cache.has('u3'), false)
+    assert.equal(await store.has('u3'), false)
+  })
+
+  it('writes to disk after a pause in new images, one at a time, all of them', async () => {
+    const store = new SlowStore(limits)
+    store.release()
+    let running = 0
+    let most = 0
+    const put = store.put.bind(store)
+    store.put = async (url, image) => {
+      most = Math.max(most, ++running)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      await put(url, image)
+      running--
+    }
+    const cache = new RecentImages(store, limits)
+    const writes = [1, 2, 3, 4].map((i) => cache.put(`w${i}`, image(i)))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(await store.has('w1'), false, 'nothing written during the burst')
+    await Promise.all(writes)
+    for (const i of [1, 2, 3, 4]) assert.equal(await store.has(`w${i}`), true)
+    assert.equal(most, 1, 'one write at a time')
+  })
+
+  it('never keeps an image longer than the app allows', async () => {
+    const store = new SlowStore(limits)
+    store.release()
+    const cache = new RecentImages(store, { maxEntries: 100, maxAgeSeconds: 1 })
+    await cache.put('old', image(4))
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const before = store.matches
+    await cache.match('old', 4)
+    assert.equal(store.matches, before + 1, 'expired in memory: asked the persistent cache (which applies its own expiry)')
+  })
+
+  it('keeps memory within its byte bound', async () => {
+    const store = new SlowStore(limits)
+    store.release()
+    const cache = new RecentImages(store, limits)
+    for (let i = 0; i < 5; i++) await cache.put(`big${i}`, image(i, 12 * 1024 * 1024))
+    const inMemory = await Promise.all([0, 1, 2, 3, 4].map(async (i) => (await cache.match(`big${i}`, i)) !== undefined))
+    assert.deepEqual(inMemory, [true, true, true, true, true], 'all still served (older ones from the store)')
+    assert.ok(store.matches >= 3, `older images came from the store (${store.matches} store lookups)`)
+  })
+})
