@@ -5,12 +5,14 @@
  * target already holds at the same token is skipped, any other is (re)written
  * in one atomic store write. Every copied image is read back and decrypted.
  */
+import { Command } from 'commander'
 import { unframeImage } from '../protocol/formats'
 import { resolveConfig, type PixstoreConfig } from '../server/config'
 import { decryptImage } from '../server/crypto'
 import type { ImageStore, StoredCiphertext } from '../server/stores/imageStore'
 import { openImageStore } from '../server/stores/openImageStore'
 import { redactDatabaseUrl } from '../server/stores/databaseUrl'
+import { CliUsageError } from './errors'
 
 /** A store as the config names it: `{ databaseUrl }`, or `{ databasePath, imageRootDir }`. */
 export type StoreLocation = Partial<Pick<PixstoreConfig, 'databaseUrl' | 'databasePath' | 'imageRootDir'>>
@@ -114,4 +116,42 @@ async function verify(target: ImageStore, original: StoredCiphertext): Promise<v
   } catch (error) {
     throw new Error(`migrate: image ${id} does not decrypt after copying: ${(error as Error).message}`, { cause: error })
   }
+}
+
+/** `pixstore migrate`: the command around migrateStore; Ctrl-C stops between two images, and a rerun resumes. */
+export function migrateCommand(): Command {
+  const command = new Command('migrate').description('copy every image to another store (SQLite + files <-> PostgreSQL), keeping ids, tokens and keys')
+  for (const role of ['from', 'to'] as const) {
+    command
+      .option(`--${role}-database-path <file>`, `${role === 'from' ? 'source' : 'target'} SQLite file`)
+      .option(`--${role}-image-root-dir <dir>`, `${role === 'from' ? 'source' : 'target'} ciphertext folder`)
+      .option(`--${role}-database-url <url>`, `${role === 'from' ? 'source' : 'target'} PostgreSQL URL (password in PGPASSWORD)`)
+  }
+  return command
+    .addHelpText('after', '\nRunning it again copies only what is missing or changed. Stop writes to the source while it runs.')
+    .action(async (options: Record<string, string | undefined>) => {
+      const location = (role: 'from' | 'to'): StoreLocation => ({
+        databasePath: options[`${role}DatabasePath`],
+        imageRootDir: options[`${role}ImageRootDir`],
+        databaseUrl: options[`${role}DatabaseUrl`],
+      })
+      const from = location('from')
+      const to = location('to')
+      for (const [role, where] of [['from', from], ['to', to]] as const) {
+        if (!where.databaseUrl && !(where.databasePath && where.imageRootDir)) {
+          throw new CliUsageError(`migrate needs --${role}-database-url, or --${role}-database-path with --${role}-image-root-dir`)
+        }
+      }
+      const stop = new AbortController()
+      const abort = () => stop.abort(new Error('migrate: interrupted; run it again to resume'))
+      process.once('SIGINT', abort)
+      process.once('SIGTERM', abort)
+      try {
+        const result = await migrateStore({ from, to, onProgress: progressPrinter(), signal: stop.signal })
+        console.log(`Migrated: ${result.copied} copied, ${result.skipped} already there, ${result.verified} verified.`)
+      } finally {
+        process.off('SIGINT', abort)
+        process.off('SIGTERM', abort)
+      }
+    })
 }

@@ -1,4 +1,5 @@
 export * from './wire'
+export * from './errors'
 export * from './formats'
 export * from './record'
 export * from './base64'

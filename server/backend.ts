@@ -1,10 +1,10 @@
 import { readFile, stat } from 'node:fs/promises'
-import { imageFormatByByte } from '../protocol/formats'
+import { IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat } from '../protocol/formats'
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
-import { encodeWireHead, PixstoreState, type PixstoreStateCode } from '../protocol/wire'
+import { encodeWireHead, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
 import { resolveConfig, type PixstoreConfig } from './config'
-import { encryptImage } from './crypto'
-import { ErrorPolicy, PixstoreError, type CustomErrorHandler } from './errors'
+import { decryptImage, encryptImage } from './crypto'
+import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
 import { detectImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
 import { ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
@@ -28,28 +28,32 @@ export interface PixstoreBackendOptions {
  * index.ts drives the one `initPixstoreBackend` made.
  */
 export class PixstoreBackend {
-  readonly config: PixstoreConfig
+  /** The resolved config, secrets shown as "[redacted]": they live only in private fields. */
+  readonly config: Readonly<PixstoreConfig>
   readonly store: ImageStore
   private readonly errors: ErrorPolicy
-  private readonly proofKeys: ProofKeys
+  // A real #private field: util.inspect and JSON.stringify cannot reach it.
+  readonly #proofKeys: ProofKeys
   private readonly now: () => number
+  readonly #reportedMissing = new Set<string>()
   private readonly cache: CiphertextCache | null
   private readonly proofs: ProofVerifier
   private readonly loading = new Map<string, Promise<StoredCiphertext | null>>()
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
-    this.config = resolveConfig(config, options.env ?? process.env)
+    const resolved = resolveConfig(config, options.env ?? process.env)
+    this.#proofKeys = resolveProofKeys(resolved, options.env ?? process.env, console.warn)
+    this.config = Object.freeze(redactSecrets(resolved))
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
     this.errors.customHandler = options.customErrorHandler ?? null
     if (this.config.errorHandlingMode === 'custom' && !this.errors.customHandler) {
-      throw new PixstoreError('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend')
+      throw new PixstoreError('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend', 'ERR_USAGE')
     }
-    this.proofKeys = resolveProofKeys(this.config, options.env ?? process.env, console.warn)
     if (this.config.statelessKeyWindowLength === -1) {
       console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')
     }
     this.now = options.now ?? Date.now
-    this.proofs = new ProofVerifier(this.proofKeys, this.config.statelessKeyWindowLength)
+    this.proofs = new ProofVerifier(this.#proofKeys, this.config.statelessKeyWindowLength)
     this.store = openImageStore(this.config)
     this.cache = this.config.memoryCacheBytes > 0 ? new CiphertextCache(this.config.memoryCacheBytes) : null
   }
@@ -78,7 +82,7 @@ export class PixstoreBackend {
       assertValidId(id)
       const version = await this.encrypt(buffer)
       const updated = await this.store.replace(id, version)
-      if (!updated) throw new PixstoreError(`Image not found: ${id}`)
+      if (!updated) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
       return this.toRecord(updated)
     })
   }
@@ -94,16 +98,23 @@ export class PixstoreBackend {
     })
   }
 
+  /** True when the endpoint can serve `id`: a row whose ciphertext is there (a lost file counts as absent). */
   imageExists(id: string): Promise<boolean | null> {
-    return this.errors.run(async () => isValidImageId(id) && (await this.store.has(id)))
+    return this.errors.run(async () => {
+      if (!isValidImageId(id)) return false
+      return this.servable(id).then(
+        (image) => image !== null,
+        (error) => (error instanceof ImageDataMissingError ? false : Promise.reject(error)),
+      )
+    })
   }
 
   /** The record to hand to the browser, with a proof fresh for this window. */
   getImageRecord(id: string): Promise<ImageRecord | null> {
     return this.errors.run(async () => {
       assertValidId(id)
-      const image = await this.store.get(id)
-      if (!image) throw new PixstoreError(`Image not found: ${id}`)
+      const image = await this.servable(id)
+      if (!image) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
       return this.toRecord(image)
     })
   }
@@ -116,20 +127,51 @@ export class PixstoreBackend {
   getImageRecords(ids: readonly string[]): Promise<ImageRecord[] | null> {
     const MAX_RECORDS_PER_CALL = 1000
     return this.errors.run(async () => {
-      if (!Array.isArray(ids)) throw new PixstoreError('getImageRecords expects an array of image ids')
-      if (ids.length > MAX_RECORDS_PER_CALL) throw new PixstoreError(`getImageRecords takes at most ${MAX_RECORDS_PER_CALL} ids per call, got ${ids.length}`)
+      if (!Array.isArray(ids)) throw new PixstoreError('getImageRecords expects an array of image ids', 'ERR_USAGE')
+      if (ids.length > MAX_RECORDS_PER_CALL) throw new PixstoreError(`getImageRecords takes at most ${MAX_RECORDS_PER_CALL} ids per call, got ${ids.length}`, 'ERR_USAGE')
       const records: ImageRecord[] = []
       for (const id of new Set(ids)) {
-        const image = isValidImageId(id) ? await this.store.get(id) : null
+        // A lost file is left out like an unknown id: the endpoint could not serve it either.
+        const image = isValidImageId(id) ? await this.servable(id).catch((error) => (error instanceof ImageDataMissingError ? null : Promise.reject(error))) : null
         if (image) records.push(this.toRecord(image))
       }
       return records
     })
   }
 
+  /**
+   * Stores an image that is already encrypted (an import from Pixstore 3.x or
+   * another store), keeping its id, token, key, iv and tag so records apps
+   * already hold keep decrypting. It must decrypt to a complete image whose
+   * format byte matches its content; an existing id is refused.
+   */
+  importEncryptedImage(image: EncryptedImageImport): Promise<ImageRecord | null> {
+    return this.errors.run(async () => {
+      assertValidId(image.id)
+      if (!Number.isSafeInteger(image.token) || image.token < 0) throw new PixstoreError(`Invalid token for image ${image.id}`, 'ERR_INVALID_TOKEN')
+      this.assertWithinSizeLimit(image.ciphertext.length - 1)
+      const { format, image: bytes } = await openFramedImage(image.id, image.ciphertext, image.meta)
+      if (await this.store.has(image.id)) throw new PixstoreError(`Image already exists: ${image.id}`, 'ERR_IMAGE_EXISTS')
+      const version = { ciphertext: image.ciphertext, meta: image.meta, format: format.byte, size: bytes.length, token: image.token }
+      return this.toRecord(await this.store.insert(image.id, version))
+    })
+  }
+
+  /** Reads, decrypts and checks one stored image; true when it is a complete image of its recorded format. */
+  verifyImage(id: string): Promise<true | null> {
+    return this.errors.run(async () => {
+      assertValidId(id)
+      const found = await this.store.read(id)
+      if (!found) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
+      const { format } = await openFramedImage(id, found.ciphertext, found.image)
+      if (format.byte !== found.image.format) throw new PixstoreError(`Image ${id} is recorded as format byte ${found.image.format} but holds ${format.name}`, 'ERR_IMAGE_DAMAGED')
+      return true as const
+    })
+  }
+
   createStatelessProof(id: string): string {
     const windowLength = this.config.statelessKeyWindowLength
-    return signProof(this.proofKeys.current, id, windowLength === -1 ? 0 : proofWindow(this.now(), windowLength))
+    return signProof(this.#proofKeys.current, id, windowLength === -1 ? 0 : proofWindow(this.now(), windowLength))
   }
 
   /**
@@ -164,6 +206,14 @@ export class PixstoreBackend {
           : encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: image, ciphertext: EMPTY })
       return { head, body: version.body, length: head.length + version.length }
     } catch (error) {
+      // A lost file is NotFound to clients, as imageExists says; the operator hears of it once per image, not per request.
+      if (error instanceof ImageDataMissingError) {
+        if (this.#reportedMissing.size < 10_000 && !this.#reportedMissing.has(error.imageId)) {
+          this.#reportedMissing.add(error.imageId)
+          console.error(`[pixstore] ${error.message}`)
+        }
+        return stateOnly(PixstoreState.NotFound)
+      }
       console.error('[pixstore] endpoint failure:', error)
       return stateOnly(PixstoreState.InternalError)
     }
@@ -176,6 +226,13 @@ export class PixstoreBackend {
 
   close(): Promise<void> {
     return this.store.close()
+  }
+
+  /** The current version when its ciphertext is there to serve; ImageDataMissingError when a store that keeps bytes apart lost them. */
+  private async servable(id: string): Promise<StoredImage | null> {
+    const image = await this.store.get(id)
+    if (image && this.store.hasCiphertext && !(await this.store.hasCiphertext(id))) throw new ImageDataMissingError(id)
+    return image
   }
 
   /**
@@ -203,7 +260,7 @@ export class PixstoreBackend {
   }
 
   private async encrypt(buffer: Uint8Array) {
-    if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array')
+    if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array', 'ERR_INVALID_IMAGE')
     this.assertWithinSizeLimit(buffer.length)
     const format = await detectImageFormat(buffer, this.config.imageFormats)
     const { ciphertext, meta } = encryptImage([Uint8Array.of(format.byte), buffer]) // [format byte][image], framed without a copy
@@ -217,13 +274,13 @@ export class PixstoreBackend {
       return await readFile(filePath)
     } catch (error) {
       if (error instanceof PixstoreError) throw error
-      throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`)
+      throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`, 'ERR_FILE_UNREADABLE')
     }
   }
 
   private assertWithinSizeLimit(bytes: number): void {
     const limit = this.config.maxImageBytes
-    if (bytes > limit) throw new PixstoreError(`Image too large: ${bytes} bytes, the limit (maxImageBytes) is ${limit} bytes`)
+    if (bytes > limit) throw new PixstoreError(`Image too large: ${bytes} bytes, the limit (maxImageBytes) is ${limit} bytes`, 'ERR_IMAGE_TOO_LARGE')
   }
 
   private toRecord(image: StoredImage): ImageRecord {
@@ -249,6 +306,45 @@ const SUCCESS_HEAD = Uint8Array.of(PixstoreState.Success)
 const EMPTY = new Uint8Array(0)
 const stateOnly = (state: Exclude<PixstoreStateCode, 0 | 1>): WireAnswer => ({ head: Uint8Array.of(state), body: null, length: 1 })
 
+/** An already encrypted image, for `importEncryptedImage`. */
+export interface EncryptedImageImport {
+  id: string
+  token: number
+  meta: RawImageMeta
+  ciphertext: Uint8Array
+}
+
+/** Decrypts and checks that the plaintext is a complete image of the format its first byte names. */
+async function openFramedImage(id: string, ciphertext: Uint8Array, meta: RawImageMeta): Promise<{ format: ImageFormat; image: Uint8Array }> {
+  let plaintext: Buffer
+  try {
+    plaintext = decryptImage(ciphertext, meta)
+  } catch {
+    throw new PixstoreError(`Image ${id} does not decrypt with its key, iv and tag`, 'ERR_IMAGE_DAMAGED')
+  }
+  let framed: { format: ImageFormat; image: Uint8Array }
+  try {
+    framed = unframeImage(plaintext)
+  } catch (error) {
+    throw new PixstoreError(`Image ${id} decrypts, but ${(error as Error).message.toLowerCase()}`, 'ERR_IMAGE_DAMAGED')
+  }
+  const content = await detectImageFormat(framed.image, IMAGE_FORMAT_NAMES).catch((error: Error) => {
+    throw new PixstoreError(`Image ${id} decrypts, but: ${error.message}`, 'ERR_IMAGE_DAMAGED')
+  })
+  const sameFormat = content.name === framed.format.name || (content.name === 'jpg' && framed.format.name === 'jpeg')
+  if (!sameFormat) throw new PixstoreError(`Image ${id} is framed as ${framed.format.name} but its content is ${content.name}`, 'ERR_IMAGE_DAMAGED')
+  return framed
+}
+
+const REDACTED = '[redacted]'
+
+/** In place, so the config keeps its own print guards (databaseUrl's password); resolveConfig made it fresh. */
+function redactSecrets(config: PixstoreConfig): PixstoreConfig {
+  if (config.statelessProofSecret !== undefined) config.statelessProofSecret = REDACTED
+  config.previousStatelessProofSecrets = config.previousStatelessProofSecrets.map(() => REDACTED)
+  return config
+}
+
 /** Decimal token from a header (or a number); anything else counts as no token. */
 export function parseClientToken(value: unknown): number | null {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null
@@ -258,5 +354,5 @@ export function parseClientToken(value: unknown): number | null {
 }
 
 function assertValidId(id: unknown): asserts id is string {
-  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`)
+  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`, 'ERR_INVALID_ID')
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
@@ -154,6 +155,28 @@ for (const kind of STORE_KINDS) {
       assert.equal(payload.state, PixstoreState.Success, 'a good request right after the malformed ones')
     })
 
+    it('logs nothing for malformed client requests (bad chunked bodies), and keeps serving', async (t) => {
+      const logged = t.mock.method(console, 'error', () => {})
+      const direct = await serve({ listen: (port: number, host: string) => createDefaultEndpointServer(env.backend).listen(port, host) })
+      for (const url of [env.url, direct.url]) {
+        const { port } = new URL(url)
+        const badChunk = () =>
+          new Promise<void>((resolve) => {
+            const socket = connect(Number(port), '127.0.0.1', () =>
+              socket.end('GET /pixstore-image/abc HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n'),
+            )
+            socket.resume()
+            socket.on('close', () => resolve())
+            socket.on('error', () => resolve())
+          })
+        for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 30 }, badChunk))
+        assert.equal(logged.mock.callCount(), 0, `600 bad requests to ${url === env.url ? 'the Koa app' : 'the default endpoint'}, no log lines`)
+        const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
+        assert.equal((await fetchWire(url, record.id, proofHeaders(record))).payload.state, PixstoreState.Success)
+      }
+      await direct.close()
+    })
+
     it('answers 405 for other methods and 204 to a CORS preflight', async () => {
       for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
         const response = await fetch(`${env.url}/pixstore-image/abc`, { method })
@@ -186,6 +209,26 @@ for (const kind of STORE_KINDS) {
       }
       const other = (await env.backend.saveImage(readFixture(fixtureImages('gif')[0]!)))!
       assert.equal((await fetchWire(env.url, other.id, proofHeaders(other))).payload.state, PixstoreState.Success)
+    })
+
+    if (kind === 'sqlite') it('treats a lost ciphertext file as missing everywhere: NotFound, imageExists false, a clear error, one log line', async (t) => {
+      const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
+      const { file } = (await (env.backend.store as SqliteImageStore).get(record.id))!
+      rmSync(path.join(env.config.imageRootDir!, file))
+      const logged = t.mock.method(console, 'error', () => {})
+      for (let i = 0; i < 3; i++) assert.equal((await fetchWire(env.url, record.id, proofHeaders(record))).payload.state, PixstoreState.NotFound)
+      assert.equal(logged.mock.callCount(), 1, 'logged once, not per request')
+      assert.match(String(logged.mock.calls[0]!.arguments[0]), /ciphertext file is missing/)
+      const silent = new PixstoreBackend({ ...env.config, errorHandlingMode: 'silent' })
+      try {
+        assert.equal(await silent.imageExists(record.id), false)
+        assert.equal(await silent.getImageRecord(record.id), null)
+        assert.match(silent.lastError!.message, new RegExp(`Image ${record.id}: its ciphertext file is missing`))
+        assert.ok(await silent.updateImage(record.id, readFixture(fixtureImages('png')[0]!)), 'an update brings it back')
+        assert.equal(await silent.imageExists(record.id), true)
+      } finally {
+        await silent.close()
+      }
     })
 
     it('serves consistent payloads while the same image is updated concurrently', async () => {

@@ -7,7 +7,6 @@ import type { PixstoreBackend } from './backend'
 import { ALLOWED_METHODS, pixstoreCors } from './cors'
 import { answerImageRequest, defaultEndpointListener } from './imageRequest'
 
-
 /**
  * `GET {route}/:id` → wire payload. Anything under the route that is not a
  * valid id gets HTTP 400, and nothing here can throw past its own handler.
@@ -48,11 +47,20 @@ export function createDefaultEndpointServer(backend: PixstoreBackend): Server {
 /** The app the default endpoint runs: only Pixstore's routes. */
 export function createPixstoreApp(backend: PixstoreBackend): Koa {
   const app = new Koa()
-  app.on('error', (error: Error & { status?: number }) => {
-    if ((error.status ?? 500) >= 500) console.error('[pixstore] request failed:', error)
+  app.on('error', (error: Error & { status?: number; code?: string }) => {
+    if (!isClientFault(error)) console.error('[pixstore] request failed:', error)
   })
   app.use(pixstoreMiddleware(backend))
   return app
+}
+
+/** Node's HTTP parser codes start with HPE_; the others are a client hanging up mid-response. */
+const CLIENT_FAULT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ECANCELED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'])
+
+/** A malformed or abandoned request: the client's doing, so logging it would let any client fill the log. */
+function isClientFault(error: { status?: number; code?: string }): boolean {
+  if (error.status !== undefined && error.status < 500) return true
+  return typeof error.code === 'string' && (error.code.startsWith('HPE_') || CLIENT_FAULT_CODES.has(error.code))
 }
 
 /** A proof may ride in the URL: never pass that URL on as a Referer. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it, mock } from 'node:test'
 import { ErrorPolicy, PixstoreError } from './errors'
 
-const expected = () => Promise.reject(new PixstoreError('Invalid image file'))
+const expected = () => Promise.reject(new PixstoreError('Invalid image file', 'ERR_INVALID_IMAGE'))
 const unexpected = () => Promise.reject(new Error('disk on fire'))
 
 describe('ErrorPolicy', () => {

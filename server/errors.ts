@@ -1,12 +1,7 @@
-/** An expected failure (bad input, unknown id). Anything else is a bug or an outage. */
-export class PixstoreError extends Error {
-  override name = 'PixstoreError'
-}
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { PixstoreConfigError, PixstoreError } from '../protocol/errors'
 
-/** A configuration value that is not allowed; the message names the field. */
-export class PixstoreConfigError extends PixstoreError {
-  override name = 'PixstoreConfigError'
-}
+export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type PixstoreErrorCode } from '../protocol/errors'
 
 export const ERROR_HANDLING_MODES = ['hybrid', 'throw', 'warn', 'silent', 'custom'] as const
 export type ErrorHandlingMode = (typeof ERROR_HANDLING_MODES)[number]
@@ -17,25 +12,37 @@ export type CustomErrorHandler = (error: unknown) => void
  * - hybrid: expected errors are logged and give null; unexpected ones throw.
  * - throw: everything throws. warn: everything is logged and gives null.
  * - silent: everything gives null. custom: everything goes to the handler and gives null.
- * The last expected error is always kept for `getLastPixstoreError()`.
+ * The expected error of a call is kept for `getLastPixstoreError()` in the
+ * caller's async context, so concurrent callers each read their own.
  */
 export class ErrorPolicy {
-  lastError: PixstoreError | null = null
   customHandler: CustomErrorHandler | null = null
+  readonly #lastError = new AsyncLocalStorage<{ error: PixstoreError | null }>()
+  readonly #inCall = new AsyncLocalStorage<true>()
 
   constructor(readonly mode: ErrorHandlingMode) {}
 
+  /** The expected error of the last call made from this async context, or null if it succeeded. */
+  get lastError(): PixstoreError | null {
+    return this.#lastError.getStore()?.error ?? null
+  }
+
   /** Runs `action`; on failure applies the policy, so it returns null or throws. */
   async run<T>(action: () => Promise<T>): Promise<T | null> {
+    // A call made inside another (saveImageFromFile -> saveImage) leaves the policy to the outer one.
+    if (this.#inCall.getStore()) return action()
+    // Still synchronous here, so this sets the slot in the caller's own context, where it reads it after awaiting.
+    const slot = { error: null as PixstoreError | null }
+    this.#lastError.enterWith(slot)
     try {
-      return await action()
+      return await this.#inCall.run(true, action)
     } catch (error) {
+      if (error instanceof PixstoreError) slot.error = error
       return this.fail(error)
     }
   }
 
   fail(error: unknown): null {
-    if (error instanceof PixstoreError) this.lastError = error
     switch (this.mode) {
       case 'throw':
         throw error

@@ -1,17 +1,20 @@
 import { fileTypeFromBuffer } from 'file-type'
 import { imageFormatByName, type ImageFormat, type ImageFormatName } from '../protocol/formats'
 import { PixstoreError } from './errors'
+import { findStructureProblem } from './imageStructure'
 
 /**
- * Detects the format from the file's content (never its name) and checks it
- * against the configured formats. A JPEG file is format "jpg" (byte 3);
+ * Detects the format from the file's content (never its name), checks it
+ * against the configured formats and that the whole file is that image. A JPEG file is format "jpg" (byte 3);
  * configuring either "jpg" or "jpeg" allows JPEG files.
  */
 export async function detectImageFormat(bytes: Uint8Array, allowed: readonly ImageFormatName[]): Promise<ImageFormat> {
   const detected = await fileTypeFromBuffer(bytes)
   const format = detected && imageFormatByName(detected.ext)
-  if (!format) throw new PixstoreError('Invalid image file: not a PNG, JPEG, WebP, GIF or AVIF image')
+  if (!format) throw new PixstoreError('Invalid image file: not a PNG, JPEG, WebP, GIF or AVIF image', 'ERR_INVALID_IMAGE')
   const isAllowed = allowed.includes(format.name) || (format.name === 'jpg' && allowed.includes('jpeg'))
-  if (!isAllowed) throw new PixstoreError(`Invalid image file: format "${format.name}" is not in imageFormats`)
+  if (!isAllowed) throw new PixstoreError(`Invalid image file: format "${format.name}" is not in imageFormats`, 'ERR_INVALID_IMAGE')
+  const problem = findStructureProblem(format.name, bytes)
+  if (problem) throw new PixstoreError(`Invalid image file: not a complete ${format.name.toUpperCase()} image (${problem})`, 'ERR_INVALID_IMAGE')
   return format
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { inspect } from 'node:util'
 import { after, afterEach, describe, it } from 'node:test'
 import Koa from 'koa'
 import { PixstoreState } from '../protocol/wire'
@@ -63,8 +64,46 @@ describe('initPixstoreBackend and the module-level API', () => {
     assert.equal(await imageExists(record.id), false)
     assert.equal(await getImageRecord(record.id), null)
     assert.match(getLastPixstoreError()!.message, /Image not found/)
+    assert.equal(getLastPixstoreError()!.code, 'ERR_IMAGE_NOT_FOUND')
     assert.equal(await saveImage(Buffer.from('hello')), null)
     assert.match(getLastPixstoreError()!.message, /Invalid image file/)
+  })
+
+  it('gives each caller its own last error, even when failing calls overlap', async () => {
+    await start({ errorHandlingMode: 'silent' })
+    const png = readFixture(fixtureImages('png')[0]!)
+    const seen = await Promise.all([
+      (async () => {
+        assert.equal(await saveImage(Buffer.from('not an image')), null)
+        await new Promise((resolve) => setTimeout(resolve, 20)) // the other call fails meanwhile
+        return getLastPixstoreError()?.message
+      })(),
+      (async () => {
+        assert.equal(await saveImage(png, '../up'), null)
+        return getLastPixstoreError()?.message
+      })(),
+      (async () => {
+        assert.ok(await saveImage(png))
+        return getLastPixstoreError()
+      })(),
+    ])
+    assert.match(seen[0]!, /Invalid image file/)
+    assert.match(seen[1]!, /Invalid dir/)
+    assert.equal(seen[2], null, 'a call that succeeded has no error')
+    assert.equal(await saveImageFromFile('/nonexistent.png'), null)
+    assert.match(getLastPixstoreError()!.message, /Cannot read image file/, 'nested calls report the outer error')
+  })
+
+  it('keeps proof secrets out of util.inspect and JSON.stringify', async () => {
+    const previous = 'previous-secret-previous-secret-42'
+    const handle = await start({ previousStatelessProofSecrets: [previous] })
+    for (const printed of [inspect(handle, { depth: 10, showHidden: true }), inspect(handle.backend, { depth: 10 }), JSON.stringify(handle.backend)]) {
+      assert.ok(!printed.includes(TEST_SECRET), 'current secret hidden')
+      assert.ok(!printed.includes(previous), 'previous secret hidden')
+    }
+    assert.equal(handle.backend.config.statelessProofSecret, '[redacted]')
+    const record = (await saveImage(readFixture(fixtureImages('png')[0]!)))!
+    assert.equal((await customEndpointHelper(record.id, record.token, record.statelessProof))[0], PixstoreState.Success, 'the secret still signs and verifies')
   })
 
   it('getImageRecords: a fresh record per existing id, in order, missing and malformed ids left out', async () => {

@@ -11,10 +11,10 @@ import { resolveConfig } from './config'
 import { createDefaultEndpointServer } from './endpoint'
 import { PixstoreError, type CustomErrorHandler } from './errors'
 
-export { PixstoreBackend, parseClientToken, type PixstoreBackendOptions } from './backend'
+export { PixstoreBackend, parseClientToken, type EncryptedImageImport, type PixstoreBackendOptions } from './backend'
 export { DEFAULT_CONFIG, resolveConfig, type PixstoreConfig } from './config'
 export { createDefaultEndpointServer, createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './endpoint'
-export { PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode } from './errors'
+export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode, type PixstoreErrorCode } from './errors'
 export { pixstoreServiceWorker, type ServiceWorkerOptions } from './serviceWorker'
 export type { ImageRecord } from '../protocol/record'
 export { PixstoreState, PROOF_HEADER, TOKEN_HEADER } from '../protocol/wire'
@@ -34,7 +34,7 @@ let pendingCustomHandler: CustomErrorHandler | null = null
 
 /** Validates the whole config, opens the store and (unless disabled) resolves once the endpoint listens. */
 export async function initPixstoreBackend(config: Partial<PixstoreConfig> = {}): Promise<PixstoreHandle> {
-  if (current) throw new PixstoreError('Pixstore backend is already initialized: close() the previous handle first')
+  if (current) throw new PixstoreError('Pixstore backend is already initialized: close() the previous handle first', 'ERR_USAGE')
   const resolved = resolveConfig(config)
   const backend = new PixstoreBackend(resolved, { customErrorHandler: pendingCustomHandler ?? undefined })
   current = backend

@@ -45,8 +45,9 @@ export interface StoredCiphertextStream {
  * version intact. The same store tests run against every implementation.
  */
 export interface ImageStore {
-  /** Creates or migrates the schema and clears crash leftovers; the backend awaits it before serving. */
+  /** Creates or migrates the schema and clears crash leftovers (then keeps clearing them while open); the backend awaits it before serving. */
   open(): Promise<void>
+  /** The current version's meta, from the metadata alone (cheap: the endpoint calls it per request); null for an unknown id. */
   get(id: string): Promise<StoredImage | null>
   has(id: string): Promise<boolean>
   /** Fails when `id` exists. */
@@ -54,9 +55,16 @@ export interface ImageStore {
   /** Switches `id` to a new version; null (and nothing left behind) when the id does not exist. */
   replace(id: string, version: NewImageVersion): Promise<StoredImage | null>
   delete(id: string): Promise<boolean>
+  /** Throws ImageDataMissingError when the row exists but its ciphertext is gone (so does readStream). */
   read(id: string): Promise<StoredCiphertext | null>
   /** Optional: stores that can hand out bytes without loading them (files) stream large images. */
   readStream?(id: string): Promise<StoredCiphertextStream | null>
+  /**
+   * Optional, for stores that keep meta and bytes apart (SQLite + files): true
+   * when the current version's bytes are there, so records are only handed out
+   * for images the endpoint can serve.
+   */
+  hasCiphertext?(id: string): Promise<boolean>
   /** Every stored id, in a stable order, for tools that walk the whole store (verify, migrate). */
   ids(): AsyncIterable<string>
   close(): Promise<void>

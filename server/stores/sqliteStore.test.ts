@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import Database from 'better-sqlite3'
-import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { PixstoreState } from '../../protocol/wire'
 import { PixstoreBackend } from '../backend'
+import { ImageDataMissingError } from '../errors'
 import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from '../testSupport'
 import type { NewImageVersion } from './imageStore'
 import { SqliteImageStore } from './sqliteStore'
@@ -76,6 +77,48 @@ describe('SqliteImageStore', () => {
     assert.ok(existsSync(path.join(temp.config.imageRootDir, row.file)))
   })
 
+  it('sweeps only names Pixstore writes, never other files that look alike', async () => {
+    await store.insert('album:keep', version(1))
+    const root = temp.config.imageRootDir
+    mkdirSync(path.join(root, '.hidden'))
+    const foreign = ['notes.tmp-backup', 'photo.pxs', 'my.draft.pxs', 'album/x.tmp-1', 'album/a.0123.pxs', '.hidden/x.0123456789abcdef.pxs', 'x.0123456789ABCDEF.pxs']
+    const ours = ['gone.0123456789abcdef.pxs', 'album/gone.fedcba9876543210.pxs', 'album/gone.fedcba9876543210.pxs.tmp-0badcafe']
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000)
+    for (const file of [...foreign, ...ours]) {
+      writeFileSync(path.join(root, file), 'x')
+      utimesSync(path.join(root, file), old, old)
+    }
+    assert.equal(await store.sweepOrphans(), ours.length)
+    for (const file of foreign) assert.ok(existsSync(path.join(root, file)), `kept ${file}`)
+    for (const file of ours) assert.ok(!existsSync(path.join(root, file)), `swept ${file}`)
+    assert.ok(await store.read('album:keep'))
+  })
+
+  it('also sweeps periodically while open, and stops when closed', async () => {
+    const periodic = new SqliteImageStore(temp.config.imageRootDir, temp.config.databasePath, { sweepIntervalMs: 20 })
+    await periodic.open()
+    try {
+      const orphan = path.join(temp.config.imageRootDir, 'late.0123456789abcdef.pxs')
+      writeFileSync(orphan, 'left by a crash while running')
+      const old = new Date(Date.now() - 2 * 60 * 60 * 1000)
+      utimesSync(orphan, old, old)
+      for (let waited = 0; existsSync(orphan) && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.ok(!existsSync(orphan), 'swept without a restart')
+    } finally {
+      await periodic.close()
+    }
+  })
+
+  it('reports a ciphertext file that is gone for good as missing: read, readStream and hasCiphertext', async () => {
+    const row = await store.insert('lost', version(1))
+    rmSync(path.join(temp.config.imageRootDir, row.file))
+    await assert.rejects(store.read('lost'), (error) => error instanceof ImageDataMissingError && error.code === 'ERR_IMAGE_DATA_MISSING' && error.imageId === 'lost')
+    await assert.rejects(store.readStream('lost'), /ciphertext file is missing/)
+    assert.equal(await store.hasCiphertext('lost'), false)
+    assert.ok(await store.get('lost'), 'get reads the metadata only')
+    assert.equal(await store.has('lost'), true, 'the row is still there to update or delete')
+  })
+
   it('deletes row and file together', async () => {
     await store.insert('gone', version(1))
     assert.equal(await store.delete('gone'), true)
@@ -106,13 +149,35 @@ describe('PixstoreBackend storage rules', () => {
   })
 
   it('refuses non-images and truncated junk with "Invalid image file", writing nothing', async () => {
-    for (const file of ['not-an-image.txt']) {
-      assert.equal(await backend.saveImage(readFixture(path.join(FIXTURES, file))), null)
-      assert.match(backend.lastError!.message, /Invalid image file/)
+    const png = readFixture(fixtureImages('png')[0]!)
+    const junk: [string, Uint8Array][] = [
+      ['not-an-image.txt', readFixture(path.join(FIXTURES, 'not-an-image.txt'))],
+      ['truncated.png', readFixture(path.join(FIXTURES, 'truncated.png'))],
+      ['the 6 bytes GIF89a', Buffer.from('GIF89a')],
+      ['the 4 bytes FF D8 FF E0', Buffer.from([0xff, 0xd8, 0xff, 0xe0])],
+      ['a PNG header followed by HTML', Buffer.concat([png.subarray(0, 33), Buffer.from('<html><script>alert(1)</script></html>')])],
+      ['a whole PNG followed by HTML', Buffer.concat([png, Buffer.from('<html></html>')])],
+      ['a PNG with one flipped byte', Buffer.from(png).fill(png[100]! ^ 0xff, 100, 101)],
+      ['an empty buffer', Buffer.alloc(0)],
+    ]
+    // Every fixture cut short at a few points: each is still detected by its first bytes, and must be refused.
+    for (const file of readdirSync(path.join(FIXTURES, 'images'))) {
+      const bytes = readFixture(path.join(FIXTURES, 'images', file))
+      for (const cut of [16, 40, Math.floor(bytes.length / 2), bytes.length - 1]) junk.push([`${file} cut to ${cut} bytes`, bytes.subarray(0, cut)])
     }
-    assert.equal(await backend.saveImage(Buffer.alloc(0)), null)
+    for (const [name, bytes] of junk) {
+      assert.equal(await backend.saveImage(bytes), null, name)
+      assert.match(backend.lastError!.message, /Invalid image file/, name)
+      assert.equal(backend.lastError!.code, 'ERR_INVALID_IMAGE', name)
+    }
     assert.equal(await backend.saveImage('not a buffer' as unknown as Buffer), null)
     assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
+  })
+
+  it('accepts every fixture as a complete image', async () => {
+    for (const file of readdirSync(path.join(FIXTURES, 'images'))) {
+      assert.ok(await backend.saveImage(readFixture(path.join(FIXTURES, 'images', file))), file)
+    }
   })
 
   it('refuses formats outside imageFormats', async () => {
@@ -143,6 +208,16 @@ describe('PixstoreBackend storage rules', () => {
     assert.equal(filesUnder(temp.config.imageRootDir)[0]!.split(path.sep)[0], 'students')
     assert.equal(await backend.saveImage(readFixture(fixtureImages('png')[0]!), '../etc'), null)
     assert.match(backend.lastError!.message, /Invalid dir/)
+  })
+
+  it('refuses a dir that is not a string instead of turning it into one', async () => {
+    const image = readFixture(fixtureImages('png')[0]!)
+    for (const dir of [123, ['a'], null, { toString: () => 'a' }]) {
+      assert.equal(await backend.saveImage(image, dir as unknown as string), null, `dir ${String(dir)}`)
+      assert.match(backend.lastError!.message, /Invalid dir: expected a string/)
+      assert.equal(backend.lastError!.code, 'ERR_INVALID_DIR')
+    }
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
   })
 
   it('refuses invalid ids in every call without touching the disk', async () => {

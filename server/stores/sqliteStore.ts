@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { access, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { isValidImageId } from '../../protocol/record'
-import { PixstoreError } from '../errors'
+import { ImageDataMissingError, PixstoreError } from '../errors'
 import type { ImageStore, NewImageVersion, StoredCiphertext, StoredCiphertextStream, StoredImage } from './imageStore'
 
 /** One image's metadata row. `file` (relative to the image root) names its ciphertext file. */
@@ -14,8 +14,15 @@ export interface SqliteImageRow extends StoredImage {
 
 const CIPHERTEXT_SUFFIX = '.pxs'
 const TEMP_MARKER = '.tmp-'
+/** Exactly the names writeVersionFile gives: `name.<16 hex>.pxs`, and its temp `….pxs.tmp-<8 hex>`. */
+const VERSION_FILE = /^[A-Za-z0-9_-]{1,256}\.[0-9a-f]{16}\.pxs$/
+const TEMP_FILE = /^[A-Za-z0-9_-]{1,256}\.[0-9a-f]{16}\.pxs\.tmp-[0-9a-f]{8}$/
+/** Folders Pixstore makes for `dir:` ids. */
+const DIR_FOLDER = /^[A-Za-z0-9_-]{1,64}$/
 /** Orphans younger than this may belong to another instance's write in progress. */
 const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000
+/** Crashes can happen while running too: sweep this often, not only at start. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 60 * 60 * 1000
 const READ_ATTEMPTS = 5
 const ID_PAGE_SIZE = 500
 
@@ -29,11 +36,16 @@ const ID_PAGE_SIZE = 500
 export class SqliteImageStore implements ImageStore {
   private readonly db: Database.Database
   private readonly statements
+  private readonly sweepIntervalMs: number
+  #sweepTimer: NodeJS.Timeout | null = null
+  #sweeping: Promise<number> | null = null
 
   constructor(
     readonly imageRootDir: string,
     databasePath: string,
+    options: { sweepIntervalMs?: number } = {},
   ) {
+    this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
     mkdirSync(imageRootDir, { recursive: true })
     mkdirSync(path.dirname(path.resolve(databasePath)), { recursive: true })
     this.db = new Database(databasePath)
@@ -70,9 +82,28 @@ export class SqliteImageStore implements ImageStore {
     this.statements.select.safeIntegers(false)
   }
 
-  /** Crash leftovers go before serving; the schema was created by the constructor. */
+  /** Crash leftovers go before serving, and again every sweepIntervalMs; the schema was created by the constructor. */
   async open(): Promise<void> {
     await this.sweepOrphans()
+    this.#sweepTimer ??= setInterval(() => {
+      this.sweepOrphans().catch((error) => console.error('[pixstore] orphan sweep failed:', error))
+    }, this.sweepIntervalMs).unref()
+  }
+
+  /** Meta and bytes live apart here: true when the current version's file is there to serve. */
+  async hasCiphertext(id: string): Promise<boolean> {
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const image = this.row(id)
+      if (!image) return false
+      try {
+        await access(this.resolve(image.file))
+        return true
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+        if (this.row(id)?.file === image.file) return false // not a concurrent update: the file is lost
+      }
+    }
+    throw new Error(`Image ${id} kept changing while being read`)
   }
 
   async get(id: string): Promise<SqliteImageRow | null> {
@@ -174,6 +205,8 @@ export class SqliteImageStore implements ImageStore {
         return { image, handle: await open(this.resolve(image.file), 'r') }
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+        // Gone and the row still names it: not a concurrent update but a lost file.
+        if (this.row(id)?.file === image.file) throw new ImageDataMissingError(id)
       }
     }
     throw new Error(`Image ${id} kept changing while being read`)
@@ -181,16 +214,25 @@ export class SqliteImageStore implements ImageStore {
 
   /** Removes temp files and unreferenced versions left by a crash (older than an hour, so never a write in progress). */
   async sweepOrphans(nowMs = Date.now()): Promise<number> {
+    // One at a time: the timer must not start a second walk while a slow one runs.
+    this.#sweeping ??= this.sweepOnce(nowMs).finally(() => (this.#sweeping = null))
+    return this.#sweeping
+  }
+
+  private async sweepOnce(nowMs: number): Promise<number> {
     const referenced = new Set(this.statements.files.all().map((row) => row.file))
     let removed = 0
     const visit = async (relativeDir: string, depth: number): Promise<void> => {
       const entries = await readdir(path.join(this.imageRootDir, relativeDir), { withFileTypes: true })
       for (const entry of entries) {
         const relative = path.posix.join(relativeDir, entry.name)
-        if (entry.isDirectory() && depth === 0) await visit(relative, 1)
-        const ours = entry.name.endsWith(CIPHERTEXT_SUFFIX) || entry.name.includes(TEMP_MARKER)
+        if (entry.isDirectory() && depth === 0 && DIR_FOLDER.test(entry.name)) await visit(relative, 1)
+        const ours = VERSION_FILE.test(entry.name) || TEMP_FILE.test(entry.name)
         if (!entry.isFile() || !ours || referenced.has(relative)) continue
-        const { mtimeMs } = await stat(this.resolve(relative))
+        const mtimeMs = await stat(this.resolve(relative)).then(
+          (info) => info.mtimeMs,
+          () => nowMs, // removed meanwhile (a rename finishing a write): leave it
+        )
         if (nowMs - mtimeMs < ORPHAN_MIN_AGE_MS) continue
         await this.removeFile(relative)
         removed++
@@ -201,6 +243,9 @@ export class SqliteImageStore implements ImageStore {
   }
 
   async close(): Promise<void> {
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer)
+    this.#sweepTimer = null
+    await this.#sweeping
     this.db.close()
   }
 
@@ -245,7 +290,7 @@ export class SqliteImageStore implements ImageStore {
 
 /** `dir:name` → `dir/name.<version>.pxs`; `name` → `name.<version>.pxs`. */
 function versionFileName(id: string): string {
-  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`)
+  if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`, 'ERR_INVALID_ID')
   const [dir, name] = id.includes(':') ? id.split(':') : [undefined, id]
   const base = `${name}.${randomBytes(8).toString('hex')}${CIPHERTEXT_SUFFIX}`
   return dir ? `${dir}/${base}` : base
