@@ -38,6 +38,10 @@ test('after many visits, no key, iv, tag or proof is in Cache Storage, IndexedDB
   for (const [i, name] of FIXTURE_NAMES.entries()) {
     expect((await showImage(page, name, { src: routeSrc(all[i]!.id) })).ok, `${name} shows`).toBe(true)
   }
+  // Images are answered first and written afterwards; the worker is stopped below, so let the writes land.
+  await expect
+    .poll(async () => (await cacheSnapshot(page)).length, { message: 'the first visit is in Cache Storage (the scan has something to look at)' })
+    .toBeGreaterThanOrEqual(FIXTURE_NAMES.length)
 
   // Visit 2: reload, records again (new proofs), images from the cache.
   await page.reload()
