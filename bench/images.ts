@@ -2,24 +2,13 @@
 // noise (incompressible, like photo data), stored with zlib level 0, so the
 // file size is predictable and every byte is something a browser must parse.
 import { deflateSync } from 'node:zlib'
+import { crc32 } from '../server/crc32'
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)
 const WIDTH = 512
 const ROW_BYTES = 1 + WIDTH * 3 // filter byte + RGB
 /** Signature, IHDR, IDAT framing, zlib framing, IEND: roughly what is not pixel data. */
 const OVERHEAD = 8 + 25 + 12 + 6 + 12
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  return c >>> 0
-})
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff
-  for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
 
 function chunk(type: string, data: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + data.length)

@@ -1,4 +1,5 @@
 import type { ImageFormatName } from '../protocol/formats'
+import { crc32 } from './crc32'
 
 /**
  * Why `bytes` is not one complete image of `format`, or null when it is.
@@ -27,19 +28,6 @@ export function findStructureProblem(format: ImageFormatName, bytes: Uint8Array)
     if (error instanceof RangeError) return 'it ends early'
     throw error
   }
-}
-
-// zlib.crc32 needs Node 20.15; the package promises Node 20.
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  return c >>> 0
-})
-
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff
-  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8)
-  return (crc ^ 0xffffffff) >>> 0
 }
 
 const ascii = (bytes: Uint8Array, start: number, length: number) => String.fromCharCode(...bytes.subarray(start, start + length))
