@@ -3,7 +3,7 @@
 // and bundler resolution, run it, and run the installed `pixstore` command.
 // Needs `npm run build` first (npm test does it).
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -11,6 +11,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
+import { freePort } from '../testing/freePort'
 
 const run = promisify(execFile)
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -31,6 +32,19 @@ const tsconfig = (resolution: 'nodenext' | 'bundler', files: string[], outDir?: 
   },
   files,
 })
+
+/** `attempt` until it succeeds (a server starting up), for at most 20 s. */
+async function poll<T>(attempt: () => Promise<T>, log: () => string): Promise<T> {
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`gave up: ${error}\n${log()}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
 
 /** Every ```ts block of the README, each as its own module. */
 function readmeSnippets(): string[] {
@@ -113,6 +127,35 @@ describe('the npm package, installed into a fresh app', () => {
     const result = JSON.parse(stdout)
     assert.match(result.id, /^avatars:/)
     assert.deepEqual(result, { id: result.id, format: 'png', same: true })
+  })
+
+  it("runs the README's backend snippet as written: its API hands out records that load through the endpoint", async () => {
+    const backendSnippet = readmeSnippets().findIndex((snippet) => snippet.includes("from 'pixstore/backend'"))
+    assert.ok(backendSnippet >= 0, 'the README has a backend snippet')
+    writeFileSync(path.join(app, 'tsconfig.readme.json'), JSON.stringify(tsconfig('nodenext', [`readme${backendSnippet + 1}.ts`], 'readme-out')))
+    await run(process.execPath, [TSC, '-p', 'tsconfig.readme.json'], { cwd: app })
+    const dir = mkdtempSync(path.join(work, 'readme-app-'))
+    copyFileSync(FIXTURE, path.join(dir, 'avatar.png'))
+    const [apiPort, imagePort] = [await freePort(), await freePort()]
+    const child = spawn(process.execPath, [path.join(app, `readme-out/readme${backendSnippet + 1}.js`)], {
+      cwd: dir,
+      env: { ...process.env, PORT: String(apiPort), PIXSTORE_PORT: String(imagePort), PIXSTORE_SECRET: 'readme-secret-readme-secret-readme-secret' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr!.on('data', (chunk) => (stderr += chunk))
+    try {
+      const me = await poll(async () => (await fetch(`http://127.0.0.1:${apiPort}/api/me`)).json() as Promise<{ avatar: { id: string; token: number; statelessProof: string } }>, () => stderr)
+      assert.match(me.avatar.id, /^avatars:/)
+      const fresh = (await (await fetch(`http://127.0.0.1:${apiPort}/api/pixstore-records?ids=${me.avatar.id},unknown-id`)).json()) as { id: string }[]
+      assert.deepEqual(fresh.map((record) => record.id), [me.avatar.id], 'the refresh endpoint answers the known id only')
+      const image = await fetch(`http://127.0.0.1:${imagePort}/pixstore-image/${me.avatar.id}?pixstore-proof=${encodeURIComponent(me.avatar.statelessProof)}&pixstore-token=${me.avatar.token}`)
+      const wire = new Uint8Array(await image.arrayBuffer())
+      assert.equal(wire[0], 0, 'Success: the record from the API opens the image at the endpoint')
+      assert.equal(wire.length, readFileSync(FIXTURE).length + 2, 'state byte + ciphertext of [format byte][image]')
+    } finally {
+      child.kill()
+    }
   })
 
   it('installs the pixstore command', async () => {
