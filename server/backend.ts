@@ -196,7 +196,10 @@ export class PixstoreBackend {
         if (!proof) return stateOnly(PixstoreState.MissingProof)
         if (!this.proofs.verify(id, proof, this.now())) return stateOnly(PixstoreState.InvalidProof)
       }
-      const current = isValidImageId(id) ? await this.store.get(id) : null
+      if (!isValidImageId(id)) return stateOnly(PixstoreState.NotFound)
+      const cached = await this.currentFromCache(id, clientToken)
+      if (cached) return cached
+      const current = await this.store.get(id)
       const version = current && (await this.ciphertextOf(current, stream))
       if (!version) return stateOnly(PixstoreState.NotFound)
       const { image } = version
@@ -226,6 +229,22 @@ export class PixstoreBackend {
 
   close(): Promise<void> {
     return this.store.close()
+  }
+
+  /**
+   * The common request in one narrow lookup: the client already holds the
+   * current version and the cache has its ciphertext. A profile of the
+   * endpoint showed the full metadata row (three BLOBs, each a Buffer) as a
+   * sixth of its CPU; Success needs only what names the version.
+   */
+  private async currentFromCache(id: string, clientToken: unknown): Promise<WireAnswer | null> {
+    if (!this.cache || !this.store.version) return null
+    const token = parseClientToken(clientToken)
+    if (token === null) return null
+    const version = await this.store.version(id)
+    if (version?.token !== token) return null
+    const ciphertext = this.cache.get(CiphertextCache.key(version))
+    return ciphertext ? { head: SUCCESS_HEAD, body: ciphertext, length: SUCCESS_HEAD.length + ciphertext.length } : null
   }
 
   /** The current version when its ciphertext is there to serve; ImageDataMissingError when a store that keeps bytes apart lost them. */

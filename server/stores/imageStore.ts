@@ -16,6 +16,9 @@ export interface StoredImage {
   updatedAt: number
 }
 
+/** What names one immutable version: the ciphertext cache's key. */
+export type ImageVersion = Pick<StoredImage, 'id' | 'token' | 'tag'>
+
 export interface NewImageVersion {
   ciphertext: Uint8Array
   meta: RawImageMeta
@@ -57,6 +60,8 @@ export interface ImageStore {
   delete(id: string): Promise<boolean>
   /** Throws ImageDataMissingError when the row exists but its ciphertext is gone (so does readStream). */
   read(id: string): Promise<StoredCiphertext | null>
+  /** Optional: just what names the current version, cheaper than `get` where meta columns cost (SQLite BLOBs). */
+  version?(id: string): Promise<ImageVersion | null>
   /** Optional: stores that can hand out bytes without loading them (files) stream large images. */
   readStream?(id: string): Promise<StoredCiphertextStream | null>
   /**
