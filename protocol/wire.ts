@@ -42,10 +42,14 @@ export interface RawImageMeta {
   tag: Uint8Array
 }
 
-export type WirePayload =
-  | { state: typeof PixstoreState.Success; ciphertext: Uint8Array }
-  | { state: typeof PixstoreState.Updated; token: number; meta: RawImageMeta; ciphertext: Uint8Array }
+/** What comes before the ciphertext (the whole payload for one-byte states): what encodeWireHead needs. */
+export type WireHead =
+  | { state: typeof PixstoreState.Success }
+  | { state: typeof PixstoreState.Updated; token: number; meta: RawImageMeta }
   | { state: Exclude<PixstoreStateCode, 0 | 1> }
+
+/** Success and Updated carry the ciphertext after their head. */
+export type WirePayload = (Extract<WireHead, { state: 0 | 1 }> & { ciphertext: Uint8Array }) | Exclude<WireHead, { state: 0 | 1 }>
 
 export type WireDecodeErrorCode = 'Empty' | 'UnknownState' | 'Truncated' | 'TrailingBytes' | 'TokenOutOfRange'
 
@@ -69,7 +73,7 @@ export function stateName(code: number): PixstoreStateName | undefined {
  * states). Servers send head and ciphertext as two writes, so a cached or
  * streamed ciphertext is never copied into a payload.
  */
-export function encodeWireHead(payload: WirePayload): Uint8Array {
+export function encodeWireHead(payload: WireHead): Uint8Array {
   switch (payload.state) {
     case PixstoreState.Success:
       return Uint8Array.of(PixstoreState.Success)

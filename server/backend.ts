@@ -197,16 +197,14 @@ export class PixstoreBackend {
         if (!this.proofs.verify(id, proof, this.now())) return stateOnly(PixstoreState.InvalidProof)
       }
       if (!isValidImageId(id)) return stateOnly(PixstoreState.NotFound)
-      const cached = await this.currentFromCache(id, clientToken)
+      const token = parseClientToken(clientToken)
+      const cached = await this.currentFromCache(id, token)
       if (cached) return cached
       const current = await this.store.get(id)
       const version = current && (await this.ciphertextOf(current, stream))
       if (!version) return stateOnly(PixstoreState.NotFound)
       const { image } = version
-      const head =
-        parseClientToken(clientToken) === image.token
-          ? SUCCESS_HEAD
-          : encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: image, ciphertext: EMPTY })
+      const head = token === image.token ? SUCCESS_HEAD : encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: image })
       return { head, body: version.body, length: head.length + version.length }
     } catch (error) {
       // A lost file is NotFound to clients, as imageExists says; the operator hears of it once per image, not per request.
@@ -237,10 +235,8 @@ export class PixstoreBackend {
    * endpoint showed the full metadata row (three BLOBs, each a Buffer) as a
    * sixth of its CPU; Success needs only what names the version.
    */
-  private async currentFromCache(id: string, clientToken: unknown): Promise<WireAnswer | null> {
-    if (!this.cache || !this.store.version) return null
-    const token = parseClientToken(clientToken)
-    if (token === null) return null
+  private async currentFromCache(id: string, token: number | null): Promise<WireAnswer | null> {
+    if (!this.cache || !this.store.version || token === null) return null
     const version = await this.store.version(id)
     if (version?.token !== token) return null
     const ciphertext = this.cache.get(CiphertextCache.key(version))
@@ -322,7 +318,6 @@ export interface WireAnswer {
 }
 
 const SUCCESS_HEAD = Uint8Array.of(PixstoreState.Success)
-const EMPTY = new Uint8Array(0)
 const stateOnly = (state: Exclude<PixstoreStateCode, 0 | 1>): WireAnswer => ({ head: Uint8Array.of(state), body: null, length: 1 })
 
 /** An already encrypted image, for `importEncryptedImage`. */
