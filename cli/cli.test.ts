@@ -95,6 +95,8 @@ describe('pixstore import', () => {
       [['import', FIXTURES], { PIXSTORE_STATELESS_KEY_WINDOW_LENGTH: '0' }, /"statelessKeyWindowLength".*\(from PIXSTORE_STATELESS_KEY_WINDOW_LENGTH\)/],
       [['import'], {}, /missing required argument 'paths'/],
       [['import-v3', '--images', 'x'], {}, /required option '--database <pixstore3.sqlite>' not specified/],
+      [['serve', '--workers', '0'], {}, /--workers \(or PIXSTORE_WORKERS\) must be "auto" or a whole number from 1 to 256, got "0"/],
+      [['serve'], { PIXSTORE_WORKERS: 'two' }, /--workers \(or PIXSTORE_WORKERS\) must be .*got "two"/],
     ]
     const configFile = path.join(store.dir, 'config.json')
     writeFileSync(configFile, JSON.stringify({ imageRootDir: store.config.imageRootDir, imageFromats: ['png'] }))
@@ -178,6 +180,93 @@ describe('pixstore serve', () => {
     assert.equal(run.code, 0, run.stderr)
     assert.match(run.stdout, /stopped \(SIGTERM\)/)
     store.cleanup()
+  })
+})
+
+/** Live child processes of `pid`, from /proc (the cluster's workers). */
+function childPids(pid: number): number[] {
+  const children: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // Fields after the ")" that ends the command name: state, ppid, ...
+      const [state, ppid] = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ').at(-1)!.split(' ')
+      if (Number(ppid) === pid && state !== 'Z') children.push(Number(entry))
+    } catch {
+      // exited while we looked
+    }
+  }
+  return children
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('pixstore serve --workers', () => {
+  it('runs N processes on one port, replaces a worker that dies, and stops them all on SIGTERM', async () => {
+    const store = sharedStore()
+    const backend = store.open()
+    const image = readFixture(fixtureImages('png')[0]!)
+    const record = (await backend.saveImage(image))!
+    await backend.close()
+    let checked = null as Promise<number[]> | null
+    const expectImage = async (url: string) => {
+      const { payload } = await fetchWire(url, record.id, proofHeaders(record))
+      assert.equal(payload.state, PixstoreState.Success)
+      assert.deepEqual(openPayload(payload, record).image, image)
+    }
+    const run = await pixstore(
+      ['serve', '--workers', '2', '--default-endpoint-listen-host', '127.0.0.1', '--default-endpoint-listen-port', '0', ...store.flags],
+      { PIXSTORE_SECRET: TEST_SECRET },
+      (stdout, child) => {
+        const url = /serving (http:\/\/[^/\s]+)\/pixstore-image\/:id with 2 workers/.exec(stdout)?.[1]
+        if (!url || checked) return
+        checked = (async () => {
+          const workers = childPids(child.pid!)
+          assert.equal(workers.length, 2, `workers: ${workers.join(', ')}`)
+          // Fresh connections, so the primary hands them to both workers in turn.
+          await Promise.all(Array.from({ length: 8 }, () => expectImage(url)))
+          process.kill(workers[0]!, 'SIGKILL')
+          const replaced = await until('a replacement worker', () => {
+            const now = childPids(child.pid!)
+            return now.length === 2 && !now.includes(workers[0]!) && now
+          })
+          await Promise.all(Array.from({ length: 8 }, () => expectImage(url)))
+          child.kill('SIGTERM')
+          return [...workers, ...replaced]
+        })()
+      },
+    )
+    assert.ok(checked, run.stderr)
+    const pids = await checked!
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stdout, /stopped \(SIGTERM\)/)
+    assert.match(run.stderr, /worker \d+ exited \(SIGKILL\); starting another/)
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still running`)
+    store.cleanup()
+  })
+
+  it('stops with an error, not a restart loop, when the workers cannot listen', async () => {
+    const store = sharedStore()
+    const blocking = store.open()
+    const blocker = await serve(createPixstoreApp(blocking))
+    const port = new URL(blocker.url).port
+    try {
+      const run = await pixstore(['serve', '--workers', '2', '--default-endpoint-listen-host', '127.0.0.1', '--default-endpoint-listen-port', port, ...store.flags], { PIXSTORE_SECRET: TEST_SECRET })
+      assert.equal(run.code, 1, run.stderr)
+      assert.match(run.stderr, /a worker exited before it listened/)
+    } finally {
+      await blocker.close()
+      await blocking.close()
+      store.cleanup()
+    }
   })
 })
 
