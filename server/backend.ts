@@ -3,15 +3,15 @@ import { IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat }
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
 import { encodeWireHead, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
 import { resolveConfig, type PixstoreConfig } from './config'
-import { decryptImage, encryptImage } from './crypto'
+import { decryptImage, encryptImageInChunks } from './crypto'
 import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
-import { detectImageFormat } from './imageFormat'
+import { assertCompleteImage, detectImageFormat, sniffImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
 import { ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
 import { resolveProofKeys } from './proofKeys'
 import type { Readable } from 'node:stream'
 import { CiphertextCache } from './ciphertextCache'
-import type { ImageStore, StoredCiphertext, StoredImage } from './stores/imageStore'
+import type { ImageStore, NewImageVersion, StoredCiphertext, StoredImage } from './stores/imageStore'
 import { openImageStore } from './stores/openImageStore'
 
 export interface PixstoreBackendOptions {
@@ -277,9 +277,19 @@ export class PixstoreBackend {
   private async encrypt(buffer: Uint8Array) {
     if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array', 'ERR_INVALID_IMAGE')
     this.assertWithinSizeLimit(buffer.length)
-    const format = await detectImageFormat(buffer, this.config.imageFormats)
-    const { ciphertext, meta } = encryptImage([Uint8Array.of(format.byte), buffer]) // [format byte][image], framed without a copy
-    return { ciphertext, meta, format: format.byte, size: buffer.length }
+    const format = await sniffImageFormat(buffer, this.config.imageFormats)
+    // [format byte][image], framed without a copy, encrypted chunk by chunk as the store writes;
+    // the full structure walk runs while the disk syncs, before anything is committed.
+    const encryption = encryptImageInChunks([Uint8Array.of(format.byte), buffer])
+    return {
+      ciphertext: encryption.chunks,
+      get meta() {
+        return encryption.meta
+      },
+      format: format.byte,
+      size: buffer.length,
+      validate: () => assertCompleteImage(format, buffer),
+    } satisfies NewImageVersion
   }
 
   /** Refuses before reading, so an oversized file never lands in memory. */

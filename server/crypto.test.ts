@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { decryptImage, encryptImage, encryptWith } from './crypto'
+import { decryptImage, encryptImageInChunks, encryptInChunksWith, encryptWith } from './crypto'
 
 const hex = (text: string) => Buffer.from(text, 'hex')
 
@@ -19,10 +19,28 @@ describe('image encryption', () => {
     assert.deepEqual(parts.meta.tag, whole.meta.tag)
   })
 
+  it('gives the same ciphertext and tag in chunks of any size, and the tag only once every chunk was taken', () => {
+    const plaintext = [Buffer.of(1), Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251))]
+    const reference = encryptWith(Buffer.alloc(32, 7), Buffer.alloc(12, 9), plaintext)
+    for (const chunkBytes of [1, 7, 256, 1000, 1001, 4096]) {
+      const chunked = encryptInChunksWith(Buffer.alloc(32, 7), Buffer.alloc(12, 9), plaintext, chunkBytes)
+      assert.throws(() => chunked.meta, /every chunk/)
+      const chunks = [...chunked.chunks]
+      assert.ok(chunks.every((chunk) => chunk.length <= chunkBytes + 1), `chunk sizes for ${chunkBytes}: ${chunks.map((c) => c.length)}`)
+      assert.deepEqual(Buffer.concat(chunks), reference.ciphertext, `chunkBytes ${chunkBytes}`)
+      assert.deepEqual(chunked.meta.tag, reference.meta.tag)
+    }
+  })
+
   it('uses a fresh key and iv every time', () => {
     const plaintext = Buffer.from('same image')
-    const a = encryptImage(plaintext)
-    const b = encryptImage(plaintext)
+    const encrypt = (bytes: Buffer) => {
+      const encryption = encryptImageInChunks([bytes])
+      const ciphertext = Buffer.concat([...encryption.chunks])
+      return { ciphertext, meta: encryption.meta }
+    }
+    const a = encrypt(plaintext)
+    const b = encrypt(plaintext)
     assert.notDeepEqual(a.meta.key, b.meta.key)
     assert.notDeepEqual(a.meta.iv, b.meta.iv)
     assert.deepEqual([a.meta.key.length, a.meta.iv.length, a.meta.tag.length], [32, 12, 16])
@@ -30,7 +48,7 @@ describe('image encryption', () => {
   })
 
   it('refuses a wrong key, a wrong tag and tampered ciphertext', () => {
-    const { ciphertext, meta } = encryptImage(Buffer.from('secret picture'))
+    const { ciphertext, meta } = encryptWith(Buffer.alloc(32, 1), Buffer.alloc(12, 2), Buffer.from('secret picture'))
     const flipped = (bytes: Buffer) => Buffer.from(bytes.map((byte, i) => (i === 0 ? byte ^ 1 : byte)))
     assert.throws(() => decryptImage(ciphertext, { ...meta, key: flipped(meta.key) }))
     assert.throws(() => decryptImage(ciphertext, { ...meta, tag: flipped(meta.tag) }))

@@ -78,6 +78,40 @@ for (const kind of STORE_KINDS) {
       assert.equal(await store.has('ghost'), false)
     })
 
+    it('takes the ciphertext in chunks, reading meta only once every chunk was taken', async () => {
+      const parts = [new Uint8Array(5).fill(1), new Uint8Array(300).fill(2), new Uint8Array(1).fill(3)]
+      let taken = 0
+      const chunked: NewImageVersion = {
+        ...version(9),
+        ciphertext: (function* () {
+          for (const part of parts) yield (taken++, part)
+        })(),
+        get meta() {
+          assert.equal(taken, parts.length, 'meta read before every chunk was taken')
+          return version(9).meta
+        },
+      }
+      await store.insert('chunked', chunked)
+      assert.deepEqual(new Uint8Array((await store.read('chunked'))!.ciphertext), new Uint8Array(Buffer.concat(parts)))
+      assert.deepEqual(new Uint8Array((await store.get('chunked'))!.tag), version(9).meta.tag)
+    })
+
+    it('commits nothing when validate throws, after the bytes were produced', async () => {
+      const refused = (fill: number): NewImageVersion => ({
+        ...version(fill),
+        validate: () => {
+          throw new Error(`refused ${fill}`)
+        },
+      })
+      await assert.rejects(store.insert('checked', refused(1)), /refused 1/)
+      assert.equal(await store.has('checked'), false)
+      const kept = await store.insert('checked', version(2))
+      await assert.rejects(store.replace('checked', refused(3)), /refused 3/)
+      const read = (await store.read('checked'))!
+      assert.equal(read.image.token, kept.token)
+      assert.deepEqual(new Uint8Array(read.ciphertext), version(2).ciphertext)
+    })
+
     it('deletes', async () => {
       await store.insert('gone', version(1))
       assert.equal(await store.delete('gone'), true)

@@ -20,12 +20,26 @@ export interface StoredImage {
 export type ImageVersion = Pick<StoredImage, 'id' | 'token' | 'tag'>
 
 export interface NewImageVersion {
-  ciphertext: Uint8Array
+  /** Whole, or chunks produced (encrypted) while the store writes the ones before; then `meta` is complete once all were taken. */
+  ciphertext: Uint8Array | Iterable<Uint8Array>
   meta: RawImageMeta
   format: number
   size: number
   /** Keep an existing token (imports, migrations); a new one is chosen when absent. */
   token?: number
+  /**
+   * Checks still to pass. The store runs this after the bytes are on their
+   * way to storage and before it commits anything, so the checks overlap the
+   * disk's work; when it throws, nothing is left behind.
+   */
+  validate?: () => void
+}
+
+/** The ciphertext in one piece, for stores that send it whole. */
+export function wholeCiphertext({ ciphertext }: NewImageVersion): Uint8Array {
+  if (ciphertext instanceof Uint8Array) return ciphertext
+  const chunks = [...ciphertext]
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
 }
 
 /** Metadata plus the ciphertext that belongs to exactly that version. */

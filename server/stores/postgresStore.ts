@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { ImageStore, NewImageVersion, StoredCiphertext, StoredImage } from './imageStore'
+import { wholeCiphertext, type ImageStore, type NewImageVersion, type StoredCiphertext, type StoredImage } from './imageStore'
 import { postgresPoolConfig, redactDatabaseUrl } from './databaseUrl'
 import { migrate } from './migrations'
 
@@ -133,5 +133,7 @@ export class PostgresImageStore implements ImageStore {
 /** The version's columns in the order both writes bind them: key, iv, tag, format, size, ciphertext. */
 function versionValues(version: NewImageVersion): unknown[] {
   const bytes = (view: Uint8Array) => Buffer.from(view.buffer, view.byteOffset, view.byteLength)
-  return [bytes(version.meta.key), bytes(version.meta.iv), bytes(version.meta.tag), version.format, version.size, bytes(version.ciphertext)]
+  const ciphertext = bytes(wholeCiphertext(version)) // first: the tag is known once the ciphertext is
+  version.validate?.()
+  return [bytes(version.meta.key), bytes(version.meta.iv), bytes(version.meta.tag), version.format, version.size, ciphertext]
 }

@@ -55,6 +55,22 @@ describe('SqliteImageStore', () => {
     assert.deepEqual(new Uint8Array((await store.read('dup'))!.ciphertext), version(1).ciphertext)
   })
 
+  it('leaves no file behind when validate refuses a version, or its chunks fail half-way', async () => {
+    await store.insert('kept', version(1))
+    const before = filesUnder(temp.config.imageRootDir)
+    const refuse = () => {
+      throw new Error('refused')
+    }
+    await assert.rejects(store.insert('new:one', { ...version(2), validate: refuse }), /refused/)
+    await assert.rejects(store.replace('kept', { ...version(3), validate: refuse }), /refused/)
+    const failing = (function* () {
+      yield new Uint8Array(10)
+      throw new Error('cipher failed')
+    })()
+    await assert.rejects(store.insert('new:two', { ...version(4), ciphertext: failing }), /cipher failed/)
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), before)
+  })
+
   it('writes nothing when replacing an unknown id', async () => {
     assert.equal(await store.replace('ghost', version(1)), null)
     assert.deepEqual(filesUnder(temp.config.imageRootDir), [])

@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { access, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { access, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { isValidImageId } from '../../protocol/record'
 import { ImageDataMissingError, PixstoreError } from '../errors'
 import type { ImageStore, ImageVersion, NewImageVersion, StoredCiphertext, StoredCiphertextStream, StoredImage } from './imageStore'
+import { writeDurably } from './durableWrite'
 
 /** One image's metadata row. `file` (relative to the image root) names its ciphertext file. */
 export interface SqliteImageRow extends StoredImage {
@@ -132,7 +133,7 @@ export class SqliteImageStore implements ImageStore {
   }
 
   async insert(id: string, version: NewImageVersion): Promise<SqliteImageRow> {
-    const file = await this.writeVersionFile(id, version.ciphertext)
+    const file = await this.writeVersionFile(id, version)
     try {
       const now = Date.now()
       const row = { id, token: version.token ?? now, ...rawMeta(version), format: version.format, size: version.size, file, createdAt: now, updatedAt: now }
@@ -147,7 +148,7 @@ export class SqliteImageStore implements ImageStore {
   /** Switches `id` to a new version; null (and nothing left behind) when the id does not exist. */
   async replace(id: string, version: NewImageVersion): Promise<SqliteImageRow | null> {
     if (!(await this.has(id))) return null
-    const file = await this.writeVersionFile(id, version.ciphertext)
+    const file = await this.writeVersionFile(id, version)
     let swapped: { row: SqliteImageRow; oldFile: string } | null
     try {
       swapped = this.db.transaction(() => {
@@ -259,25 +260,11 @@ export class SqliteImageStore implements ImageStore {
     return this.statements.select.get(id) ?? null
   }
 
-  /** Writes to a temporary name and renames, so a partly written file never carries a real name. */
-  private async writeVersionFile(id: string, ciphertext: Uint8Array): Promise<string> {
+  /** A new, never-modified file per version; `validate` runs while the disk syncs, before any row points at it. */
+  private async writeVersionFile(id: string, version: NewImageVersion): Promise<string> {
     const file = versionFileName(id)
     const target = this.resolve(file)
-    const temp = `${target}${TEMP_MARKER}${randomBytes(4).toString('hex')}`
-    await mkdir(path.dirname(target), { recursive: true })
-    try {
-      const handle = await open(temp, 'wx')
-      try {
-        await handle.writeFile(ciphertext)
-        await handle.datasync()
-      } finally {
-        await handle.close()
-      }
-      await rename(temp, target)
-    } catch (error) {
-      await rm(temp, { force: true })
-      throw error
-    }
+    await writeDurably(`${target}${TEMP_MARKER}${randomBytes(4).toString('hex')}`, target, version.ciphertext, version.validate)
     return file
   }
 
