@@ -1,40 +1,44 @@
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 
 /**
- * Writes `bytes` to `temp`, makes them durable, and renames `temp` to
- * `target`, so a partly written file never carries a real name. The work is
- * overlapped where the order allows: the file opens while the first chunk is
- * produced, each chunk is written while the next is produced (chunks may be
- * encrypted lazily), and `whileSyncing` (checks that must pass before the
- * caller commits) runs while the disk syncs. On any failure, `temp` is gone.
+ * Creates `file` (which must not exist) holding `bytes`, and returns once they
+ * are on disk. The work overlaps where the order allows: the file opens while
+ * the first chunk is produced, every chunk is written while the next ones are
+ * produced (chunks may be encrypted lazily), and `whileSyncing` (checks that
+ * must pass before the caller commits) runs while the disk syncs. On any
+ * failure the file is removed.
+ *
+ * No temporary name and rename: every version gets a new, unique name that
+ * nothing refers to until the caller commits, so a half-written file is
+ * never read, only swept.
  */
-export async function writeDurably(temp: string, target: string, bytes: Uint8Array | Iterable<Uint8Array>, whileSyncing?: () => void): Promise<void> {
-  const opening = openNew(temp)
+export async function writeDurably(file: string, bytes: Uint8Array | Iterable<Uint8Array>, whileSyncing?: () => void): Promise<void> {
+  const opening = openNew(file)
   let handle: FileHandle | null = null
-  let writing: Promise<unknown> = Promise.resolve()
+  const writes: Promise<void>[] = []
   try {
     let position = 0
     for (const chunk of bytes instanceof Uint8Array ? [bytes] : bytes) {
       handle ??= await opening
-      await writing
-      writing = writeAll(handle, chunk, position)
+      // Not awaited: positioned writes may run side by side while the next chunk is produced.
+      writes.push(writeAll(handle, chunk, position))
       position += chunk.length
     }
     handle ??= await opening
-    await writing
+    await Promise.all(writes)
     const syncing = handle.datasync()
     try {
       whileSyncing?.()
     } finally {
       await syncing
     }
-    await Promise.all([handle.close(), rename(temp, target)])
+    await handle.close()
   } catch (error) {
-    await writing.catch(() => {}) // never close under a write still running
+    await Promise.allSettled(writes) // never close under a write still running
     const opened = handle ?? (await opening.catch(() => null))
     await opened?.close().catch(() => {})
-    await rm(temp, { force: true })
+    if (opened) await rm(file, { force: true })
     throw error
   }
 }

@@ -14,8 +14,7 @@ export interface SqliteImageRow extends StoredImage {
 }
 
 const CIPHERTEXT_SUFFIX = '.pxs'
-const TEMP_MARKER = '.tmp-'
-/** Exactly the names writeVersionFile gives: `name.<16 hex>.pxs`, and its temp `….pxs.tmp-<8 hex>`. */
+/** Exactly the names writeVersionFile gives, `name.<16 hex>.pxs`, and the temp names `….pxs.tmp-<8 hex>` that earlier builds wrote first. */
 const VERSION_FILE = /^[A-Za-z0-9_-]{1,256}\.[0-9a-f]{16}\.pxs$/
 const TEMP_FILE = /^[A-Za-z0-9_-]{1,256}\.[0-9a-f]{16}\.pxs\.tmp-[0-9a-f]{8}$/
 /** Folders Pixstore makes for `dir:` ids. */
@@ -29,9 +28,9 @@ const ID_PAGE_SIZE = 500
 
 /**
  * Ciphertext files plus SQLite metadata, kept consistent without locks:
- * every version of an image goes to a new, never-modified file (written to a
- * temporary name, then renamed), and the row is switched to it in one
- * transaction. A reader therefore always gets bytes that match the meta it
+ * every version of an image goes to a new, never-modified file with a unique
+ * name, made durable before the row is switched to it in one transaction
+ * (until then nothing refers to it, so a crash leaves only an orphan to sweep). A reader therefore always gets bytes that match the meta it
  * read, and a crash at any point leaves the previous version intact.
  */
 export class SqliteImageStore implements ImageStore {
@@ -264,7 +263,7 @@ export class SqliteImageStore implements ImageStore {
   private async writeVersionFile(id: string, version: NewImageVersion): Promise<string> {
     const file = versionFileName(id)
     const target = this.resolve(file)
-    await writeDurably(`${target}${TEMP_MARKER}${randomBytes(4).toString('hex')}`, target, version.ciphertext, version.validate)
+    await writeDurably(target, version.ciphertext, version.validate)
     return file
   }
 
