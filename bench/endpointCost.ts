@@ -2,6 +2,7 @@
 // baselines in the same run: Pixstore 3.2.1 (the system we replace), nginx
 // serving the same bytes as a static file (the limit), and a plain Koa server
 // reading the same file (the framework alone). Rounds rotate the order.
+import os from 'node:os'
 import { runLoad } from './loadGenerator'
 import type { Row } from './report'
 import { median, ratioRange } from './stats'
@@ -20,6 +21,8 @@ export interface Target {
 export interface SizeCase {
   name: string
   pixstore: Target
+  /** `pixstore serve --workers auto`: every core, as nginx uses them. */
+  pixstoreWorkers: Target | null
   pixstoreV3: Target | null
   nginx: Target | null
   plainKoa: Target
@@ -51,7 +54,7 @@ async function nodeLoad(target: Target, seconds: number): Promise<WrkResult> {
 export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBase }: { rounds: number; keyBase: number }): Promise<Row[]> {
   const rows: Row[] = []
   for (const [caseIndex, testCase] of cases.entries()) {
-    const targets = [testCase.pixstore, testCase.pixstoreV3, testCase.nginx, testCase.plainKoa].filter((t): t is Target => t !== null)
+    const targets = [testCase.pixstore, testCase.pixstoreWorkers, testCase.pixstoreV3, testCase.nginx, testCase.plainKoa].filter((t): t is Target => t !== null)
     for (const target of targets) await measure(target, Math.min(1, testCase.seconds)) // warm-up
     const results: Map<string, Measured>[] = []
     for (let round = 0; round < rounds; round++) {
@@ -61,12 +64,12 @@ export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBas
       results.push(byName)
       process.stdout.write('.')
     }
-    const pick = (baseline: Target, field: keyof Measured) => {
-      const pairs = results.map((r) => ({ pixstore: r.get(testCase.pixstore.name)![field], plain: r.get(baseline.name)![field] }))
+    const pick = (baseline: Target, field: keyof Measured, subject = testCase.pixstore) => {
+      const pairs = results.map((r) => ({ pixstore: r.get(subject.name)![field], plain: r.get(baseline.name)![field] }))
       return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) }
     }
     let letter = 0
-    const key = () => `${keyBase}${String.fromCharCode(97 + caseIndex * 6 + letter++)}`
+    const key = () => `${keyBase}${String.fromCharCode(97 + caseIndex * 8 + letter++)}`
     const load = `wrk, ${CONNECTIONS} keep-alive connections, ${testCase.seconds} s per round`
     if (testCase.pixstoreV3) {
       rows.push({
@@ -83,17 +86,30 @@ export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBas
       rows.push({ key: key(), label: `GET ${testCase.name}: throughput`, unit: 'req/s', versus: 'Pixstore 3.2.1', ...pick(testCase.pixstoreV3, 'rps'), better: 'higher', digits: 0, explain: `Same runs as the row above.` })
     }
     if (testCase.nginx) {
+      const cores = os.availableParallelism()
       rows.push({
         key: key(),
-        label: `GET ${testCase.name}: throughput`,
+        label: `GET ${testCase.name}: throughput, 1 process`,
         unit: 'req/s',
         versus: 'nginx static',
-        target: testCase.name === '100 KB' ? { atLeast: 0.5 } : undefined,
         ...pick(testCase.nginx, 'rps'),
         better: 'higher',
         digits: 0,
-        explain: `nginx (worker_processes auto, sendfile) serving the same ciphertext bytes as a static file, ${load}. Pixstore is one Node process.`,
+        explain: `nginx (worker_processes auto: ${cores} workers, sendfile) serving the same ciphertext bytes as a static file, ${load}. Pixstore: one Node process (initPixstoreBackend), so one core.`,
       })
+      if (testCase.pixstoreWorkers) {
+        rows.push({
+          key: key(),
+          label: `GET ${testCase.name}: throughput, serve --workers auto`,
+          unit: 'req/s',
+          versus: 'nginx static',
+          target: testCase.name === '100 KB' ? { atLeast: 0.5 } : undefined,
+          ...pick(testCase.nginx, 'rps', testCase.pixstoreWorkers),
+          better: 'higher',
+          digits: 0,
+          explain: `The same, with Pixstore as \`pixstore serve --workers auto\` (${cores} processes on one port), as nginx runs a worker per core. On this machine wrk takes a core too.`,
+        })
+      }
       rows.push({ key: key(), label: `GET ${testCase.name}: latency p99`, unit: 'ms', versus: 'nginx static', ...pick(testCase.nginx, 'p99Ms'), better: 'lower', digits: 2, explain: `99th percentile latency seen by wrk in the same runs.` })
     }
     rows.push({

@@ -16,6 +16,7 @@ import { processCpuMicros } from './processCpu'
 import { printReport, type Row } from './report'
 import { benchSave } from './saveCost'
 import { ServerProcess, type StartMessage, type StaticFile } from './serverProcess'
+import { ServeCommand } from './serveCommand'
 import { benchSlowReaders } from './slowReaders'
 import { elapsedMs } from './stats'
 import { wrkAvailable } from './wrk'
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
     if (runs('endpoint') || runs('memory')) {
       if (runs('endpoint')) section('1. endpoint vs Pixstore 3.2.1, nginx, plain Koa')
       const v3 = await start('pixstore-v3', v3Start(sourceFiles, 'v3'))
+      const workers = runs('endpoint') ? await ServeCommand.start({ workers: 'auto', secret, windowMs: PROOF_WINDOW_MS, ...store }) : null
       nginx = nginxUnavailable() ? null : await Nginx.staticFiles(Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, s.wireFile])))
       if (!nginx) notes.push(`nginx rows skipped: ${nginxUnavailable()}.`)
       const cpuOf = (server: ServerProcess) => async () => (await server.sample()).cpuMicros
@@ -137,6 +139,7 @@ async function main(): Promise<void> {
           name: size.name,
           seconds: size.seconds,
           pixstore: target('pixstore', pixstoreUrl, cpuOf(pixstore), credentials(saved[i]!.record)),
+          pixstoreWorkers: workers && target('pixstore --workers', `${workers.origin}/pixstore-image/${saved[i]!.record.id}`, async () => processCpuMicros(workers.pids()), credentials(saved[i]!.record)),
           pixstoreV3: target('pixstore 3.2.1', v3Url, cpuOf(v3), credentials(v3.records[i]!), await successLength(v3Url, credentials(v3.records[i]!))),
           nginx: nginx && target('nginx', `${nginx.url}/wire/${i}`, async () => processCpuMicros(nginx!.pids())),
           plainKoa: target('plain Koa', `${plain.origin}/wire/${i}`, cpuOf(plain)),
@@ -144,6 +147,7 @@ async function main(): Promise<void> {
       }
       if (runs('endpoint')) rows.push(...(await benchEndpoint(cases, { rounds: ROUNDS, keyBase: 1 })))
       await v3.close()
+      await workers?.close()
     }
 
     if (runs('memory')) {

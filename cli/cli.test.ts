@@ -8,6 +8,7 @@ import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from '../server/backend'
 import { createPixstoreApp } from '../server/endpoint'
 import type { SqliteImageStore } from '../server/stores/sqliteStore'
+import { childPids } from '../testing/processTree'
 import { fetchWire, fixtureImages, FIXTURES, openPayload, proofHeaders, readFixture, serve, tempStore, TEST_SECRET } from '../server/testSupport'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -182,22 +183,6 @@ describe('pixstore serve', () => {
     store.cleanup()
   })
 })
-
-/** Live child processes of `pid`, from /proc (the cluster's workers). */
-function childPids(pid: number): number[] {
-  const children: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      // Fields after the ")" that ends the command name: state, ppid, ...
-      const [state, ppid] = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ').at(-1)!.split(' ')
-      if (Number(ppid) === pid && state !== 'Z') children.push(Number(entry))
-    } catch {
-      // exited while we looked
-    }
-  }
-  return children
-}
 
 async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs

@@ -71,6 +71,27 @@ describe('SqliteImageStore', () => {
     assert.deepEqual(filesUnder(temp.config.imageRootDir), before)
   })
 
+  it('answers version() with what is committed now, by this connection or another', async () => {
+    const other = new SqliteImageStore(temp.config.imageRootDir, temp.config.databasePath)
+    try {
+      assert.equal(await store.version('seen'), null)
+      const first = await other.insert('seen', version(1))
+      assert.equal((await store.version('seen'))?.token, first.token, "another connection's insert")
+      const second = (await other.replace('seen', version(2)))!
+      assert.equal((await store.version('seen'))?.token, second.token, "another connection's update")
+      assert.deepEqual(new Uint8Array((await store.version('seen'))!.tag), version(2).meta.tag)
+      const third = (await store.replace('seen', version(3)))!
+      assert.equal((await store.version('seen'))?.token, third.token, 'our own update')
+      assert.equal(await store.delete('seen'), true)
+      assert.equal(await store.version('seen'), null, 'our own delete')
+      await store.insert('seen', version(4))
+      assert.equal(await other.delete('seen'), true)
+      assert.equal(await store.version('seen'), null, "another connection's delete")
+    } finally {
+      await other.close()
+    }
+  })
+
   it('writes nothing when replacing an unknown id', async () => {
     assert.equal(await store.replace('ghost', version(1)), null)
     assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
