@@ -1,5 +1,5 @@
 // Section 3: what one saveImage costs (format detection, AES-256-GCM, write to
-// a temp file + datasync + rename, SQLite insert) against writing the same
+// chunks written while the next is encrypted, datasync, SQLite insert) against writing the same
 // bytes with fs.writeFile, and against fs.writeFile followed by datasync.
 import { mkdir, open, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -82,7 +82,7 @@ export async function benchSave(
           range: ratioRange(perRound.map((r) => ({ pixstore: r.pixstore, plain: r.plain }))),
           better: 'lower',
           digits: 2,
-          explain: `Median time of one saveImage(${testCase.name} PNG) (detect, encrypt, temp file + datasync + rename, SQLite insert), ${testCase.savesPerRound} per round, against fs.writeFile of the same bytes to a new file (no fsync).`,
+          explain: `Median time of one saveImage(${testCase.name} PNG) (detect, encrypt in chunks while writing them, datasync while the structure check runs, SQLite insert), ${testCase.savesPerRound} per round, against fs.writeFile of the same bytes to a new file (no fsync).`,
         },
         {
           key: key(1),
