@@ -92,6 +92,7 @@ export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBas
         label: `GET ${testCase.name}: throughput, 1 process`,
         unit: 'req/s',
         versus: 'nginx static',
+        target: testCase.name === '100 KB' ? { atLeast: 0.5 } : undefined,
         ...pick(testCase.nginx, 'rps'),
         better: 'higher',
         digits: 0,
