@@ -26,7 +26,7 @@ const ROUNDS = 5
 const GALLERY_SIZE = 24
 const PROOF_WINDOW_MS = 30 * 60_000
 const SLOW_READERS = 64
-/** `npm run bench -- browser endpoint`: only those sections (save, endpoint, memory, browser); all by default. */
+/** `npm run bench -- browser endpoint` (through bench/run.sh): only those sections; all by default. */
 const SECTIONS = ['save', 'endpoint', 'memory', 'browser'] as const
 const only = process.argv.slice(2)
 for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`bench: unknown section "${name}"; sections: ${SECTIONS.join(', ')}`)
