@@ -40,26 +40,13 @@ export function encryptInChunksWith(key: Buffer, iv: Buffer, plaintext: readonly
   const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_LENGTH })
   let tag: Buffer | null = null
   function* chunks(): Generator<Buffer> {
-    let pending: Buffer[] = []
-    let pendingBytes = 0
-    const flush = () => {
-      const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending)
-      pending = []
-      pendingBytes = 0
-      return chunk
-    }
+    // Each output is its own chunk, never joined: the format byte becomes a 1-byte write, not a copy of the next chunk.
     for (const part of plaintext) {
-      for (let at = 0; at < part.length; at += chunkBytes) {
-        const out = cipher.update(part.subarray(at, at + chunkBytes))
-        pending.push(out)
-        pendingBytes += out.length
-        if (pendingBytes >= chunkBytes) yield flush()
-      }
+      for (let at = 0; at < part.length; at += chunkBytes) yield cipher.update(part.subarray(at, at + chunkBytes))
     }
     const final = cipher.final() // empty for GCM, kept for correctness
-    if (final.length) pending.push(final)
     tag = cipher.getAuthTag()
-    if (pending.length) yield flush()
+    if (final.length) yield final
   }
   return {
     chunks: chunks(),
