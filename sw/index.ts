@@ -29,6 +29,8 @@ const imageCache = (): ImageCache => {
   if (cache?.key !== key) cache = { key, store: settings.persist ? new RecentImages(new CacheStorageImageCache(settings), settings) : new MemoryImageCache(settings) }
   return cache.store
 }
+// Made now, not at the first image: it starts reading which images Cache Storage holds.
+imageCache()
 
 // A new version takes over open pages at once; records live in the pages, so nothing is lost.
 // (workbox-core's skipWaiting() is deprecated in favour of calling self.skipWaiting() directly.)
