@@ -53,8 +53,10 @@ export class CacheStorageImageCache implements ImageCache {
   async put(url: string, image: CachedImage): Promise<void> {
     try {
       const cache = await this.open()
-      const held = await cache.match(url)
-      if (held && tokenOf(held) > image.token) return
+      if ((await this.held)?.has(url) !== false) {
+        const held = await cache.match(url)
+        if (held && tokenOf(held) > image.token) return
+      }
       try {
         await cache.put(url, imageResponse(image.image, image.mimeType, image.token))
       } catch (error) {
@@ -65,7 +67,8 @@ export class CacheStorageImageCache implements ImageCache {
         await (await this.open()).put(url, imageResponse(image.image, image.mimeType, image.token))
       }
       ;(await this.held)?.add(url)
-      await this.expiration.added(url)
+      // Not awaited: the next write need not wait, and a burst's eviction passes then fold into one or two.
+      this.expiration.added(url).catch(bookkeepingFailed)
     } catch (error) {
       console.warn('[pixstore] could not cache an image:', error instanceof Error ? error.name : error)
     }
