@@ -42,6 +42,7 @@ export async function registerWorker(
       throw new Error(`Pixstore: registering the service worker ${config.serviceWorkerUrl} failed: ${error instanceof Error ? error.message : error}`)
     },
   )
+  const connect = (worker: ServiceWorker) => sendRequest<PageRequests, 'connect'>(worker, 'connect', { config: config.worker, protocolVersion: PROTOCOL_VERSION }, timeoutMs)
   const controller = container.controller
   if (controller?.scriptURL === scriptUrl && controller.state === 'activated') {
     const version = await protocolVersionOf(controller, timeoutMs).catch(() => null)
@@ -53,10 +54,13 @@ export async function registerWorker(
   const registration = await registering
   const connected = (async () => {
     // The newest worker, not the controller: after a config change the controller is about to be replaced.
-    let worker = await activated(newestWorker(registration), timeoutMs)
-    const version = await protocolVersionOf(worker, timeoutMs)
-    if (version !== PROTOCOL_VERSION) worker = await updatedWorker(registration, worker, version, timeoutMs)
-    await sendRequest<PageRequests, 'connect'>(worker, 'connect', { config: config.worker, protocolVersion: PROTOCOL_VERSION }, timeoutMs)
+    const worker = await activated(newestWorker(registration), timeoutMs)
+    // `connect` rides right behind `hello` (one round trip); a worker of another version refuses it or gets replaced below.
+    const hello = protocolVersionOf(worker, timeoutMs)
+    const connecting = connect(worker)
+    connecting.catch(() => {}) // awaited only when this worker is kept
+    if ((await hello) === PROTOCOL_VERSION) return connecting
+    await connect(await updatedWorker(registration, worker, await hello, timeoutMs))
   })()
   await Promise.all([controlled(container, timeoutMs), connected])
 }
