@@ -79,7 +79,10 @@ export async function initPixstoreFrontend(config: PixstoreFrontendConfig): Prom
         attempt.registration = registration
         registered(registration)
       }
-      await registerWorker(container, resolved, WORKER_TIMEOUT_MS, onRegistered)
+      await registerWorker(container, resolved, WORKER_TIMEOUT_MS, onRegistered).catch((error: unknown) => {
+        registered(null) // a no-op if it had already resolved
+        throw error
+      })
       if (!wasControlled) reloadImages(document, (url) => imageIdFromUrl(url, resolved.worker, location.origin) !== null)
     })(),
     refresher: resolved.refreshRecords ? new RefreshBatcher(resolved.refreshRecords) : null,
