@@ -37,7 +37,25 @@ export interface BrowserSetup {
   rounds: number
 }
 
-type Mode = 'pixstore' | 'plain'
+/** `worker`: the plain images through a bare service worker (fetch, whole body, answer): what interception alone costs. */
+type Mode = 'pixstore' | 'plain' | 'worker'
+const MODES: readonly Mode[] = ['pixstore', 'plain', 'worker']
+
+/**
+ * The bare worker: what Pixstore's worker does minus records, proofs,
+ * decryption and caching. It answers after the whole body, as Pixstore must
+ * (AES-GCM authenticates the whole ciphertext).
+ */
+const BARE_WORKER = `self.addEventListener('install', () => self.skipWaiting())
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
+self.addEventListener('fetch', (event) => {
+  if (event.request.destination !== 'image') return
+  event.respondWith((async () => {
+    const response = await fetch(event.request.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' })
+    const body = await response.arrayBuffer()
+    return new Response(body, { headers: { 'Content-Type': response.headers.get('Content-Type') } })
+  })())
+})`
 
 /** What the page reports; times are performance.now(), i.e. ms since navigation start. */
 interface PageTiming {
@@ -111,6 +129,10 @@ function appSource(mode: Mode, setup: BrowserSetup): string {
   // Pixstore: what imageUrl(record) gives, {route}/{id}?v={token}, as the README tells apps to write.
   const srcs = mode === 'pixstore' ? setup.records.map((r) => `${ROUTE}/${r.id}?v=${r.token}`) : setup.plainPaths.map((p) => `${setup.plain.origin}${p}`)
   const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: setup.pixstore.port, defaultEndpointRoute: ROUTE }
+  const workerSetup = `
+  await navigator.serviceWorker.register('/bare-sw.js')
+  if (!navigator.serviceWorker.controller) await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+  initDone = performance.now()`
   const pixstoreSetup = `
   await initPixstoreFrontend(${JSON.stringify(config)})
   initDone = performance.now()
@@ -126,7 +148,7 @@ const median = (values) => {
 }
 window.benchRun = (async () => {
   let initDone = scriptStart
-  ${mode === 'pixstore' ? pixstoreSetup : ''}
+  ${mode === 'pixstore' ? pixstoreSetup : mode === 'worker' ? workerSetup : ''}
   const ready = performance.now()
   const gallery = document.getElementById('gallery')
   const inserted = performance.now()
@@ -153,7 +175,7 @@ window.benchRun = (async () => {
 async function startSite(setup: BrowserSetup): Promise<{ origin: string; close: () => Promise<void> }> {
   const bundles = new Map<string, string>()
   const pages: Record<string, string> = {}
-  for (const mode of ['pixstore', 'plain'] as const) {
+  for (const mode of MODES) {
     const bundle = await appBundle(mode, setup)
     bundles.set(bundle.path, bundle.source)
     pages[`/${mode}.html`] = pageHtml(mode, setup, bundle.path)
@@ -163,6 +185,12 @@ async function startSite(setup: BrowserSetup): Promise<{ origin: string; close: 
   app.use(pixstoreServiceWorker({ path: '/pixstore-sw.js', file: WORKER_FILE }))
   app.use(async (ctx, next) => {
     if (ctx.method !== 'GET') return next()
+    if (ctx.path === '/bare-sw.js') {
+      ctx.type = 'text/javascript'
+      ctx.set('Cache-Control', 'no-cache')
+      ctx.body = BARE_WORKER
+      return
+    }
     const bundle = bundles.get(ctx.path)
     if (bundle !== undefined) {
       ctx.type = 'text/javascript'
@@ -236,12 +264,12 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     }
   }
 
-  const rounds: { pixstore: ModeRound; plain: ModeRound }[] = []
+  const rounds: Record<Mode, ModeRound>[] = []
   try {
     for (let round = -1; round < setup.rounds; round++) {
       // Round -1 warms up the browser, servers and disk cache; it is thrown away. Order alternates.
-      const order: Mode[] = round % 2 === 0 ? ['pixstore', 'plain'] : ['plain', 'pixstore']
-      const result = {} as { pixstore: ModeRound; plain: ModeRound }
+      const order = MODES.map((_, i) => MODES[(i + round + MODES.length) % MODES.length]!)
+      const result = {} as Record<Mode, ModeRound>
       for (const mode of order) result[mode] = await runMode(mode)
       if (round >= 0) rounds.push(result)
       process.stdout.write('.')
@@ -251,8 +279,9 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     await site.close()
   }
 
-  const metric = (pick: (r: ModeRound) => number) => {
-    const pairs = rounds.map((r) => ({ pixstore: pick(r.pixstore), plain: pick(r.plain) }))
+  /** Per-round pairs of `mode` against `versus` (the row's two columns). */
+  const metric = (pick: (r: ModeRound) => number, mode: Mode = 'pixstore', versus: Mode = 'plain') => {
+    const pairs = rounds.map((r) => ({ pixstore: pick(r[mode]), plain: pick(r[versus]) }))
     return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) }
   }
   const imagesOnly = (v: Visit) => v.timing.done - v.timing.inserted
@@ -312,16 +341,42 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     digits: 0,
     explain: 'CORS preflights that reached the image servers in the two visits that fetch images (the target is zero: a preflight is a round trip per image URL).',
   })
+  rows.push(
+    {
+      key: '4g',
+      label: `first visit: ${n}, images only`,
+      unit: 'ms',
+      ...metric((r) => imagesOnly(r.first), 'pixstore', 'worker'),
+      versus: 'bare worker',
+      better: 'lower',
+      explain:
+        "Row 4b against a bare service worker instead of plain <img>: the plain images through a worker that only fetches each one, waits for the whole body (as AES-GCM must) and answers. What is left is Pixstore's own work: records, proof, decryption, its cache.",
+    },
+    {
+      key: '4h',
+      label: `first visit: navigation to ${n} loaded`,
+      unit: 'ms',
+      ...metric((r) => r.first.timing.done, 'pixstore', 'worker'),
+      versus: 'bare worker',
+      better: 'lower',
+      explain: 'Row 4a against the bare service worker (registered, activated and in control before its images are inserted, as Pixstore is).',
+    },
+  )
   const describe = (requests: Record<string, number>) =>
     Object.entries(requests)
       .map(([key, value]) => `${value} ${key}`)
       .join(', ') || 'none'
   const last = rounds.at(-1)!
-  const ms = (pick: (r: { pixstore: ModeRound; plain: ModeRound }) => number, digits = 0) => {
+  const ms = (pick: (r: Record<Mode, ModeRound>) => number, digits = 0) => {
     const value = median(rounds.map(pick).filter(Number.isFinite))
     return Number.isFinite(value) ? value.toFixed(digits) : 'n/a'
   }
+  const worker = (pick: (r: ModeRound) => number) => {
+    const { pixstore: bare, plain } = metric(pick, 'worker', 'plain')
+    return `${bare.toFixed(0)} vs ${plain.toFixed(0)} ms (${(bare / plain).toFixed(2)}x)`
+  }
   const notes = [
+    `The bare service worker against plain <img> (what interception alone costs): first visit, images only ${worker((r) => imagesOnly(r.first))}; navigation to loaded ${worker((r) => r.first.timing.done)}; empty cache, images only ${worker((r) => imagesOnly(r.returning))}.`,
     `Requests reaching the image servers in the last round: Pixstore first visit: ${describe(last.pixstore.first.requests)}; warm reload: ${describe(last.pixstore.warm.requests)}; empty-cache reload: ${describe(last.pixstore.returning.requests)}. Plain first visit: ${describe(last.plain.first.requests)}; warm reload: ${describe(last.plain.warm.requests)}; empty-cache reload: ${describe(last.plain.returning.requests)}.`,
     `Pixstore page controlled by the worker at start: first visit ${last.pixstore.first.timing.controlledAtStart}, warm reload ${last.pixstore.warm.timing.controlledAtStart}.`,
     `Where the Pixstore page's time goes before the first <img> (medians, ms since navigation; plain page script starts at ${ms((r) => r.plain.first.timing.scriptStart)} first visit / ${ms((r) => r.plain.warm.timing.scriptStart)} warm): first visit: script ${ms((r) => r.pixstore.first.timing.scriptStart)}, initPixstoreFrontend done ${ms((r) => r.pixstore.first.timing.initDone)}, setImageRecords done ${ms((r) => r.pixstore.first.timing.ready)}; warm reload: ${ms((r) => r.pixstore.warm.timing.scriptStart)} / ${ms((r) => r.pixstore.warm.timing.initDone)} / ${ms((r) => r.pixstore.warm.timing.ready)}.`,
