@@ -153,3 +153,18 @@ test('a worker the browser stopped shows cached images from Cache Storage, witho
   }
   expect(h.backend.requests.slice(backendBefore), 'requests that reached the backend').toEqual([])
 })
+
+test('after a reload (the worker already in control), a stopped worker still gets its records from the page', async ({ page }) => {
+  await openAndInit(page, h)
+  await page.reload()
+  await page.waitForFunction(() => window.px !== undefined)
+  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'controlled before init').toBe(true)
+  await initFrontend(page)
+  const [record] = await h.freshRecords(['color-tiles.webp'])
+  await postRecords(page, [record!])
+
+  // The records are only in the page now: the worker must ask for it, and the page must know it is its own worker.
+  await stopServiceWorkers(page)
+  expect((await showImage(page, 'after-reload', { src: routeSrc(record!.id) })).ok).toBe(true)
+  await expectPicture(page, 'after-reload', 'color-tiles.webp')
+})
