@@ -11,6 +11,7 @@ import {
   expectPicture,
   initFrontend,
   openAndInit,
+  openInitAndReload,
   postRecords,
   routeSrc,
   scanStorageForSecrets,
@@ -155,11 +156,7 @@ test('a worker the browser stopped shows cached images from Cache Storage, witho
 })
 
 test('after a reload (the worker already in control), a stopped worker still gets its records from the page', async ({ page }) => {
-  await openAndInit(page, h)
-  await page.reload()
-  await page.waitForFunction(() => window.px !== undefined)
-  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'controlled before init').toBe(true)
-  await initFrontend(page)
+  await openInitAndReload(page, h)
   const [record] = await h.freshRecords(['color-tiles.webp'])
   await postRecords(page, [record!])
 

@@ -4,17 +4,13 @@
  * network through the Static Routing API, without waiting for the worker.
  */
 import { expect, test } from '@playwright/test'
-import { expectPicture, initFrontend, openAndInit, postRecords, routeSrc, showImage } from './browser'
+import { expectPicture, openInitAndReload, postRecords, routeSrc, showImage } from './browser'
 import { useHarness } from './harness'
 
 const h = useHarness()
 
 test('a controlled page: navigation, scripts and API calls bypass the worker; images still go through it', async ({ page }) => {
-  await openAndInit(page, h)
-  await page.reload()
-  await page.waitForFunction(() => window.px !== undefined)
-  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'the reloaded page is controlled').toBe(true)
-  await initFrontend(page)
+  await openInitAndReload(page, h)
   await page.evaluate(async (port) => (await fetch(`/api/records?backend=${port}&ids=none`)).json(), String(h.backend.port))
   const [record] = await h.freshRecords(['pixel-heart.gif'])
   await postRecords(page, [record!])
