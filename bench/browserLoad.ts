@@ -1,12 +1,15 @@
 // Section 4: headless Chromium loads a page of N images, (a) through Pixstore's
 // service worker from the Pixstore backend, (b) as plain <img src> from a
 // static server. Timed inside the page with performance.now() and load events.
-import { existsSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Koa from 'koa'
+import terser from '@rollup/plugin-terser'
+import { rollup } from 'rollup'
 import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
@@ -35,7 +38,25 @@ export interface BrowserSetup {
   rounds: number
 }
 
-type Mode = 'pixstore' | 'plain'
+/** `worker`: the plain images through a bare service worker (fetch, whole body, answer): what interception alone costs. */
+type Mode = 'pixstore' | 'plain' | 'worker'
+const MODES: readonly Mode[] = ['pixstore', 'plain', 'worker']
+
+/**
+ * The bare worker: what Pixstore's worker does minus records, proofs,
+ * decryption and caching. It answers after the whole body, as Pixstore must
+ * (AES-GCM authenticates the whole ciphertext).
+ */
+const BARE_WORKER = `self.addEventListener('install', () => self.skipWaiting())
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
+self.addEventListener('fetch', (event) => {
+  if (event.request.destination !== 'image') return
+  event.respondWith((async () => {
+    const response = await fetch(event.request.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' })
+    const body = await response.arrayBuffer()
+    return new Response(body, { headers: { 'Content-Type': response.headers.get('Content-Type') } })
+  })())
+})`
 
 /** What the page reports; times are performance.now(), i.e. ms since navigation start. */
 interface PageTiming {
@@ -66,22 +87,60 @@ interface ModeRound {
   returning: Visit
 }
 
-function pageHtml(mode: Mode, setup: BrowserSetup): string {
-  // Pixstore: what imageUrl(record) gives, {route}/{id}?v={token}, as the README tells apps to write.
-  const srcs = mode === 'pixstore' ? setup.records.map((r) => `${ROUTE}/${r.id}?v=${r.token}`) : setup.plainPaths.map((p) => `${setup.plain.origin}${p}`)
-  const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: setup.pixstore.port, defaultEndpointRoute: ROUTE }
-  const pixstoreSetup = `
-  await initPixstoreFrontend(${JSON.stringify(config)})
-  initDone = performance.now()
-  await setImageRecords(JSON.parse(document.getElementById('records').textContent))
-  window.benchClearCache = clearImageCache`
+/**
+ * Each page's script as an application ships it: one minified bundle
+ * (rollup and terser; for Pixstore the app code with the page module,
+ * dist/page/index.js, inside), served under a content-hashed name with a year of `immutable` caching, as
+ * bundlers emit it. Both pages load theirs the same way, so the difference
+ * is Pixstore's code and work, not how the script is delivered.
+ */
+async function appBundle(mode: Mode, setup: BrowserSetup): Promise<{ path: string; source: string }> {
+  const entry = '\0bench-app'
+  const bundle = await rollup({
+    input: entry,
+    onwarn: (warning) => {
+      throw new Error(`bench bundle: ${warning.message}`)
+    },
+    plugins: [
+      {
+        name: 'bench-app',
+        resolveId: (id) => (id === entry ? entry : id === 'pixstore/frontend' ? PAGE_MODULE : null),
+        load: (id) => (id === entry ? appSource(mode, setup) : null),
+      },
+      terser(),
+    ],
+  })
+  const { output } = await bundle.generate({ format: 'es' })
+  await bundle.close()
+  const source = output[0].code
+  return { path: `/app/${mode}.${createHash('sha256').update(source).digest('hex').slice(0, 12)}.js`, source }
+}
+
+function pageHtml(mode: Mode, setup: BrowserSetup, bundlePath: string): string {
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>Pixstore bench: ${mode}</title></head>
 <body>
 <div id="gallery"></div>
 ${mode === 'pixstore' ? `<script type="application/json" id="records">${JSON.stringify(setup.records)}</script>` : ''}
-<script type="module">
-${mode === 'pixstore' ? "import { initPixstoreFrontend, setImageRecords, clearImageCache } from '/pixstore/frontend.js'" : ''}
+<script type="module" src="${bundlePath}"></script>
+</body></html>`
+}
+
+/** The page's own code: set up (Pixstore), insert the <img> tags, time it. */
+function appSource(mode: Mode, setup: BrowserSetup): string {
+  // Pixstore: what imageUrl(record) gives, {route}/{id}?v={token}, as the README tells apps to write.
+  const srcs = mode === 'pixstore' ? setup.records.map((r) => `${ROUTE}/${r.id}?v=${r.token}`) : setup.plainPaths.map((p) => `${setup.plain.origin}${p}`)
+  const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: setup.pixstore.port, defaultEndpointRoute: ROUTE }
+  const workerSetup = `
+  await navigator.serviceWorker.register('/bare-sw.js')
+  if (!navigator.serviceWorker.controller) await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+  initDone = performance.now()`
+  const pixstoreSetup = `
+  await initPixstoreFrontend(${JSON.stringify(config)})
+  initDone = performance.now()
+  await setImageRecords(JSON.parse(document.getElementById('records').textContent))
+  window.benchClearCache = clearImageCache`
+  return `${mode === 'pixstore' ? `import { initPixstoreFrontend, setImageRecords, clearImageCache } from 'pixstore/frontend'` : ''}
 const srcs = ${JSON.stringify(srcs)}
 const scriptStart = performance.now()
 const controlledAtStart = !!(navigator.serviceWorker && navigator.serviceWorker.controller)
@@ -91,7 +150,7 @@ const median = (values) => {
 }
 window.benchRun = (async () => {
   let initDone = scriptStart
-  ${mode === 'pixstore' ? pixstoreSetup : ''}
+  ${mode === 'pixstore' ? pixstoreSetup : mode === 'worker' ? workerSetup : ''}
   const ready = performance.now()
   const gallery = document.getElementById('gallery')
   const inserted = performance.now()
@@ -112,22 +171,33 @@ window.benchRun = (async () => {
     bodyMs: median(images.map((e) => e.responseEnd - e.responseStart)),
   }
 })()
-</script>
-</body></html>`
+`
 }
 
 async function startSite(setup: BrowserSetup): Promise<{ origin: string; close: () => Promise<void> }> {
-  const pages: Record<string, string> = { '/pixstore.html': pageHtml('pixstore', setup), '/plain.html': pageHtml('plain', setup) }
-  const pageModule = readFileSync(PAGE_MODULE)
+  const bundles = new Map<string, string>()
+  const pages: Record<string, string> = {}
+  for (const mode of MODES) {
+    const bundle = await appBundle(mode, setup)
+    bundles.set(bundle.path, bundle.source)
+    pages[`/${mode}.html`] = pageHtml(mode, setup, bundle.path)
+  }
   const app = new Koa()
   // The backend's own helper serves the built worker, as an application would.
   app.use(pixstoreServiceWorker({ path: '/pixstore-sw.js', file: WORKER_FILE }))
   app.use(async (ctx, next) => {
     if (ctx.method !== 'GET') return next()
-    if (ctx.path === '/pixstore/frontend.js') {
+    if (ctx.path === '/bare-sw.js') {
       ctx.type = 'text/javascript'
       ctx.set('Cache-Control', 'no-cache')
-      ctx.body = pageModule
+      ctx.body = BARE_WORKER
+      return
+    }
+    const bundle = bundles.get(ctx.path)
+    if (bundle !== undefined) {
+      ctx.type = 'text/javascript'
+      ctx.set('Cache-Control', 'public, max-age=31536000, immutable')
+      ctx.body = bundle
       return
     }
     const html = Object.hasOwn(pages, ctx.path) ? pages[ctx.path] : undefined
@@ -196,12 +266,12 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     }
   }
 
-  const rounds: { pixstore: ModeRound; plain: ModeRound }[] = []
+  const rounds: Record<Mode, ModeRound>[] = []
   try {
     for (let round = -1; round < setup.rounds; round++) {
       // Round -1 warms up the browser, servers and disk cache; it is thrown away. Order alternates.
-      const order: Mode[] = round % 2 === 0 ? ['pixstore', 'plain'] : ['plain', 'pixstore']
-      const result = {} as { pixstore: ModeRound; plain: ModeRound }
+      const order = MODES.map((_, i) => MODES[(i + round + MODES.length) % MODES.length]!)
+      const result = {} as Record<Mode, ModeRound>
       for (const mode of order) result[mode] = await runMode(mode)
       if (round >= 0) rounds.push(result)
       process.stdout.write('.')
@@ -211,8 +281,9 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     await site.close()
   }
 
-  const metric = (pick: (r: ModeRound) => number) => {
-    const pairs = rounds.map((r) => ({ pixstore: pick(r.pixstore), plain: pick(r.plain) }))
+  /** Per-round pairs of `mode` against `versus` (the row's two columns). */
+  const metric = (pick: (r: ModeRound) => number, mode: Mode = 'pixstore', versus: Mode = 'plain') => {
+    const pairs = rounds.map((r) => ({ pixstore: pick(r[mode]), plain: pick(r[versus]) }))
     return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) }
   }
   const imagesOnly = (v: Visit) => v.timing.done - v.timing.inserted
@@ -225,7 +296,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       ...metric((r) => r.first.timing.done),
       better: 'lower',
       target: { atMost: 1.3 },
-      explain: `Fresh browser profile, backend on another origin with the default config. From navigation start to the last image's load event. Pixstore includes loading the page module, registering and activating the worker, setImageRecords; then every image is fetched (proof in the query: no preflight), decrypted with WebCrypto, answered, and stored in Cache Storage afterwards.`,
+      explain: `Fresh browser profile, backend on another origin with the default config. From navigation start to the last image's load event. Each page's script is one minified bundle (Pixstore's with the page module inside) served as apps serve bundles (content-hashed name, immutable caching). Pixstore includes its page module's share of that bundle, registering and activating the worker, setImageRecords; then every image is fetched (proof in the query: no preflight), decrypted with WebCrypto, answered, and stored in Cache Storage afterwards.`,
     },
     {
       key: '4b',
@@ -259,7 +330,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       ...metric((r) => r.warm.timing.done),
       better: 'lower',
       target: { atMost: 1.3 },
-      explain: 'The same warm reload from navigation start: Pixstore adds initPixstoreFrontend (already controlled) and setImageRecords round trips to the worker.',
+      explain: 'The same warm reload from navigation start (both bundles from the browser cache): Pixstore adds its page module code, initPixstoreFrontend (already controlled by its worker: one hello round trip) and the setImageRecords round trip.',
     },
   ]
   const optionsRequests = (v: Visit) => Object.entries(v.requests).reduce((sum, [key, count]) => sum + (key.startsWith('OPTIONS ') ? count : 0), 0)
@@ -272,16 +343,42 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     digits: 0,
     explain: 'CORS preflights that reached the image servers in the two visits that fetch images (the target is zero: a preflight is a round trip per image URL).',
   })
+  rows.push(
+    {
+      key: '4g',
+      label: `first visit: ${n}, images only`,
+      unit: 'ms',
+      ...metric((r) => imagesOnly(r.first), 'pixstore', 'worker'),
+      versus: 'bare worker',
+      better: 'lower',
+      explain:
+        "Row 4b against a bare service worker instead of plain <img>: the plain images through a worker that only fetches each one, waits for the whole body (as AES-GCM must) and answers. What is left is Pixstore's own work: records, proof, decryption, its cache.",
+    },
+    {
+      key: '4h',
+      label: `first visit: navigation to ${n} loaded`,
+      unit: 'ms',
+      ...metric((r) => r.first.timing.done, 'pixstore', 'worker'),
+      versus: 'bare worker',
+      better: 'lower',
+      explain: 'Row 4a against the bare service worker (registered, activated and in control before its images are inserted, as Pixstore is).',
+    },
+  )
   const describe = (requests: Record<string, number>) =>
     Object.entries(requests)
       .map(([key, value]) => `${value} ${key}`)
       .join(', ') || 'none'
   const last = rounds.at(-1)!
-  const ms = (pick: (r: { pixstore: ModeRound; plain: ModeRound }) => number, digits = 0) => {
+  const ms = (pick: (r: Record<Mode, ModeRound>) => number, digits = 0) => {
     const value = median(rounds.map(pick).filter(Number.isFinite))
     return Number.isFinite(value) ? value.toFixed(digits) : 'n/a'
   }
+  const worker = (pick: (r: ModeRound) => number) => {
+    const { pixstore: bare, plain } = metric(pick, 'worker', 'plain')
+    return `${bare.toFixed(0)} vs ${plain.toFixed(0)} ms (${(bare / plain).toFixed(2)}x)`
+  }
   const notes = [
+    `The bare service worker against plain <img> (what interception alone costs): first visit, images only ${worker((r) => imagesOnly(r.first))}; navigation to loaded ${worker((r) => r.first.timing.done)}; empty cache, images only ${worker((r) => imagesOnly(r.returning))}.`,
     `Requests reaching the image servers in the last round: Pixstore first visit: ${describe(last.pixstore.first.requests)}; warm reload: ${describe(last.pixstore.warm.requests)}; empty-cache reload: ${describe(last.pixstore.returning.requests)}. Plain first visit: ${describe(last.plain.first.requests)}; warm reload: ${describe(last.plain.warm.requests)}; empty-cache reload: ${describe(last.plain.returning.requests)}.`,
     `Pixstore page controlled by the worker at start: first visit ${last.pixstore.first.timing.controlledAtStart}, warm reload ${last.pixstore.warm.timing.controlledAtStart}.`,
     `Where the Pixstore page's time goes before the first <img> (medians, ms since navigation; plain page script starts at ${ms((r) => r.plain.first.timing.scriptStart)} first visit / ${ms((r) => r.plain.warm.timing.scriptStart)} warm): first visit: script ${ms((r) => r.pixstore.first.timing.scriptStart)}, initPixstoreFrontend done ${ms((r) => r.pixstore.first.timing.initDone)}, setImageRecords done ${ms((r) => r.pixstore.first.timing.ready)}; warm reload: ${ms((r) => r.pixstore.warm.timing.scriptStart)} / ${ms((r) => r.pixstore.warm.timing.initDone)} / ${ms((r) => r.pixstore.warm.timing.ready)}.`,

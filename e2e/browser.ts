@@ -46,6 +46,15 @@ export async function openAndInit(page: Page, h: Harness, backend: TestBackend =
   await initFrontend(page)
 }
 
+/** Opens and inits the test page, then reloads it (now controlled by the worker from the start) and inits again. */
+export async function openInitAndReload(page: Page, h: Harness): Promise<void> {
+  await openAndInit(page, h)
+  await page.reload()
+  await page.waitForFunction(() => window.px !== undefined)
+  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'the reloaded page is controlled before init').toBe(true)
+  await initFrontend(page)
+}
+
 /** setImageRecords in the page; returns whatever it resolved with. */
 export async function postRecords(page: Page, records: ImageRecord[]): Promise<unknown> {
   return page.evaluate((list) => window.px.setImageRecords(list), records)

@@ -37,7 +37,9 @@ interface Started {
   config: ResolvedFrontendConfig
   /** Null when registering failed: then no worker is ours. */
   registered: Promise<ServiceWorkerRegistration | null>
-  ready: Promise<ServiceWorkerRegistration>
+  /** The registration once known (on a reload it may come after `ready`). */
+  registration: ServiceWorkerRegistration | null
+  ready: Promise<void>
   refresher: RefreshBatcher | null
 }
 
@@ -70,11 +72,18 @@ export async function initPixstoreFrontend(config: PixstoreFrontendConfig): Prom
   const attempt: Started = {
     config: resolved,
     registered: new Promise((resolve) => (registered = resolve)),
+    registration: null,
     ready: (async () => {
       const wasControlled = container.controller !== null
-      const registration = await registerWorker(container, resolved, WORKER_TIMEOUT_MS, registered).finally(() => registered(null))
+      const onRegistered = (registration: ServiceWorkerRegistration | null) => {
+        attempt.registration = registration
+        registered(registration)
+      }
+      await registerWorker(container, resolved, WORKER_TIMEOUT_MS, onRegistered).catch((error: unknown) => {
+        registered(null) // a no-op if it had already resolved
+        throw error
+      })
       if (!wasControlled) reloadImages(document, (url) => imageIdFromUrl(url, resolved.worker, location.origin) !== null)
-      return registration
     })(),
     refresher: resolved.refreshRecords ? new RefreshBatcher(resolved.refreshRecords) : null,
   }
@@ -234,8 +243,8 @@ async function isOwnWorker(source: unknown): Promise<boolean> {
 /** The worker serving this page, once initPixstoreFrontend has succeeded. */
 async function readyWorker(): Promise<ServiceWorker> {
   if (!started) throw new Error('Pixstore: call initPixstoreFrontend() first')
-  const registration = await started.ready
-  const worker = registration.active ?? navigator.serviceWorker.controller
+  await started.ready
+  const worker = started.registration?.active ?? navigator.serviceWorker.controller
   if (!worker) throw new Error('Pixstore: the service worker is gone (was it unregistered?)')
   return worker
 }

@@ -21,29 +21,48 @@ export class PixstoreVersionMismatchError extends Error {
  * active (bounded by `timeoutMs`). If updating finds no worker of this
  * version, it rejects with a PixstoreVersionMismatchError instead of
  * letting page and worker misunderstand each other.
+ *
+ * On a reload the page is usually controlled already by the very worker this
+ * config names (its script URL carries the whole config) and speaks our
+ * version: then one `hello` is all it takes, and the registration (which
+ * registering the same script URL again only returns) arrives in the background.
+ * `onRegistered` is called once: with the registration, or null when registering failed.
  */
 export async function registerWorker(
   container: ServiceWorkerContainer,
   config: ResolvedFrontendConfig,
   timeoutMs: number,
-  onRegistered: (registration: ServiceWorkerRegistration) => void = () => {},
-): Promise<ServiceWorkerRegistration> {
-  let registration: ServiceWorkerRegistration
-  try {
-    registration = await container.register(workerScriptUrl(config.serviceWorkerUrl, config.worker, location.href), { scope: config.scope })
-  } catch (error) {
-    throw new Error(`Pixstore: registering the service worker ${config.serviceWorkerUrl} failed: ${error instanceof Error ? error.message : error}`)
+  onRegistered: (registration: ServiceWorkerRegistration | null) => void = () => {},
+): Promise<void> {
+  const scriptUrl = workerScriptUrl(config.serviceWorkerUrl, config.worker, location.href)
+  const registering = container.register(scriptUrl, { scope: config.scope }).then(
+    (registration) => (onRegistered(registration), registration),
+    (error) => {
+      onRegistered(null)
+      throw new Error(`Pixstore: registering the service worker ${config.serviceWorkerUrl} failed: ${error instanceof Error ? error.message : error}`)
+    },
+  )
+  const connect = (worker: ServiceWorker) => sendRequest<PageRequests, 'connect'>(worker, 'connect', { config: config.worker, protocolVersion: PROTOCOL_VERSION }, timeoutMs)
+  const controller = container.controller
+  if (controller?.scriptURL === scriptUrl && controller.state === 'activated') {
+    const version = await protocolVersionOf(controller, timeoutMs).catch(() => null)
+    if (version === PROTOCOL_VERSION) {
+      registering.catch((error: Error) => console.warn(error.message))
+      return
+    }
   }
-  onRegistered(registration)
+  const registration = await registering
   const connected = (async () => {
     // The newest worker, not the controller: after a config change the controller is about to be replaced.
-    let worker = await activated(newestWorker(registration), timeoutMs)
-    const version = await protocolVersionOf(worker, timeoutMs)
-    if (version !== PROTOCOL_VERSION) worker = await updatedWorker(registration, worker, version, timeoutMs)
-    await sendRequest<PageRequests, 'connect'>(worker, 'connect', { config: config.worker, protocolVersion: PROTOCOL_VERSION }, timeoutMs)
+    const worker = await activated(newestWorker(registration), timeoutMs)
+    // `connect` rides right behind `hello` (one round trip); a worker of another version refuses it or gets replaced below.
+    const hello = protocolVersionOf(worker, timeoutMs)
+    const connecting = connect(worker)
+    connecting.catch(() => {}) // awaited only when this worker is kept
+    if ((await hello) === PROTOCOL_VERSION) return connecting
+    await connect(await updatedWorker(registration, worker, await hello, timeoutMs))
   })()
   await Promise.all([controlled(container, timeoutMs), connected])
-  return registration
 }
 
 /** The worker's protocol version; workers before version 2 know no `hello` and answer it with an error. */

@@ -9,20 +9,31 @@ export const IMAGE_CACHE_NAME = 'pixstore-images-v1'
  * Decrypted images in Cache Storage, one entry per image, tagged with the
  * token of the version it holds, bounded by workbox-expiration. Entries
  * carry only Content-Type, Content-Length and the token.
+ *
+ * The URLs held are read once per worker life (starting when the cache is
+ * made) and kept up to date by this worker's writes, so a miss, as every
+ * image on a first visit, is known at once and the backend fetch starts
+ * without waiting for a Cache Storage lookup. The list is only a filter: an
+ * entry it names is still looked up and checked, so when it is stale (another
+ * worker's writes, expiration) an image is at worst fetched, never wrong.
  */
 export class CacheStorageImageCache implements ImageCache {
   private readonly expiration: ImageExpiration
   /** Opened once; reset when the cache is deleted (clear, or a full disk). */
   private opened: Promise<Cache> | null = null
+  /** URLs with an entry; null when they could not be read (then every miss is looked up). */
+  private held: Promise<Set<string> | null>
 
   constructor(
     limits: ExpirationLimits,
     private readonly cacheName = IMAGE_CACHE_NAME,
   ) {
     this.expiration = new ImageExpiration(cacheName, limits)
+    this.held = this.readHeld()
   }
 
   async match(url: string, token: number): Promise<Response | undefined> {
+    if ((await this.held)?.has(url) === false) return undefined
     const cache = await this.open()
     const cached = await cache.match(url)
     if (cached?.headers.get(TOKEN_HEADER) !== String(token)) return undefined
@@ -42,36 +53,53 @@ export class CacheStorageImageCache implements ImageCache {
   async put(url: string, image: CachedImage): Promise<void> {
     try {
       const cache = await this.open()
-      const held = await cache.match(url)
-      if (held && tokenOf(held) > image.token) return
+      if ((await this.held)?.has(url) !== false) {
+        const held = await cache.match(url)
+        if (held && tokenOf(held) > image.token) return
+      }
       try {
         await cache.put(url, imageResponse(image.image, image.mimeType, image.token))
       } catch (error) {
         if (!isQuotaError(error)) throw error
         await this.expiration.evictHalf((await cache.keys()).length)
         this.opened = null // evictHalf may have deleted the whole cache
+        this.held = this.readHeld()
         await (await this.open()).put(url, imageResponse(image.image, image.mimeType, image.token))
       }
-      await this.expiration.added(url)
+      ;(await this.held)?.add(url)
+      // Not awaited: the next write need not wait, and a burst's eviction passes then fold into one or two.
+      this.expiration.added(url).catch(bookkeepingFailed)
     } catch (error) {
       console.warn('[pixstore] could not cache an image:', error instanceof Error ? error.name : error)
     }
   }
 
   async has(url: string): Promise<boolean> {
+    if ((await this.held)?.has(url) === false) return false
     return (await (await this.open()).match(url)) !== undefined
   }
 
   async delete(url: string): Promise<boolean> {
-    return (await this.open()).delete(url)
+    const deleted = await (await this.open()).delete(url)
+    ;(await this.held)?.delete(url)
+    return deleted
   }
 
   async clear(): Promise<number> {
     const count = (await caches.has(this.cacheName)) ? (await (await this.open()).keys()).length : 0
     await caches.delete(this.cacheName)
     this.opened = null
+    this.held = Promise.resolve(new Set())
     await this.expiration.clear()
     return count
+  }
+
+  private async readHeld(): Promise<Set<string> | null> {
+    try {
+      return new Set((await (await this.open()).keys()).map((request) => request.url))
+    } catch {
+      return null
+    }
   }
 
   private open(): Promise<Cache> {

@@ -31,7 +31,7 @@ export class ImageExpiration {
     return this.expiration.updateTimestamp(url)
   }
 
-  /** Records a newly cached `url`, then evicts what is over the limits. */
+  /** Records a newly cached `url`, then evicts what is over the limits (workbox folds a pass asked for while one runs into one rerun). */
   async added(url: string): Promise<void> {
     await this.expiration.updateTimestamp(url)
     await this.expiration.expireEntries()

@@ -6,7 +6,7 @@ import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import type { ImageCache } from './imageCache'
 import { ImageFailure } from './imageFailure'
-import { imageResponse, pageImageResponse } from './imageResponse'
+import { imageResponse, pageCacheControl, pageImageResponse } from './imageResponse'
 import { InFlight } from './inFlight'
 import type { RecordStore } from './recordStore'
 import { REFRESH_LOOKUP_TIMEOUT_MS, withRecordRefresh } from './refreshRecords'
@@ -82,7 +82,7 @@ export class ImageRequestHandler implements RouteHandlerObject {
     } catch {
       // The event is no longer active (a request that joined late): the write still runs.
     }
-    return pageImageResponse(imageResponse(fetched.image, fetched.format.mimeType, fetched.token), event.request.url, fetched.token)
+    return imageResponse(fetched.image, fetched.format.mimeType, fetched.token, pageCacheControl(event.request.url, fetched.token))
   }
 
   /** The worker's record, else one a page holds (a restarted worker has none). */

@@ -4,17 +4,18 @@ import { TOKEN_HEADER } from '../protocol/wire'
 /**
  * A decrypted image as the page and Cache Storage get it. The token (not
  * secret) rides along so a cached copy can be checked against the record;
- * key, iv, tag and proof never go into a response.
+ * key, iv, tag and proof never go into a response. The body is the bytes
+ * themselves, which the browser hands to the page in one piece (a body
+ * wrapped in a stream would be pumped through the worker chunk by chunk).
  */
-export function imageResponse(image: Uint8Array<ArrayBuffer>, mimeType: string, token: number): Response {
-  return new Response(image, {
-    status: 200,
-    headers: {
-      'Content-Type': mimeType,
-      'Content-Length': String(image.byteLength),
-      [TOKEN_HEADER]: String(token),
-    },
-  })
+export function imageResponse(image: Uint8Array<ArrayBuffer> | Blob, mimeType: string, token: number, cacheControl?: string): Response {
+  const headers: Record<string, string> = {
+    'Content-Type': mimeType,
+    'Content-Length': String(image instanceof Blob ? image.size : image.byteLength),
+    [TOKEN_HEADER]: String(token),
+  }
+  if (cacheControl) headers['Cache-Control'] = cacheControl
+  return new Response(image, { status: 200, headers })
 }
 
 /**
@@ -27,13 +28,21 @@ export function imageResponse(image: Uint8Array<ArrayBuffer>, mimeType: string, 
 export const BROWSER_MEMORY_SECONDS = 300
 
 /**
- * The response handed to the page. Only a URL that names the version served
- * may be reused by the browser; an unversioned URL (`/pixstore-image/ID`)
- * must come back to the worker every time, or an updated image would show stale.
+ * The Cache-Control of an image handed to the page. Only a URL that names the
+ * version served may be reused by the browser; an unversioned URL
+ * (`/pixstore-image/ID`) must come back to the worker every time, or an
+ * updated image would show stale.
  */
-export function pageImageResponse(response: Response, requestUrl: string, token: number): Response {
+export function pageCacheControl(requestUrl: string, token: number): string {
   const versioned = new URL(requestUrl).searchParams.get(VERSION_PARAM) === String(token)
-  const headers = new Headers(response.headers)
-  headers.set('Cache-Control', versioned ? `private, max-age=${BROWSER_MEMORY_SECONDS}` : 'no-cache')
-  return new Response(response.body, { status: 200, headers })
+  return versioned ? `private, max-age=${BROWSER_MEMORY_SECONDS}` : 'no-cache'
+}
+
+/**
+ * A cached image (from memory or Cache Storage) as the page gets it. A Cache
+ * Storage body is a blob: taking it is a handle, not a copy.
+ */
+export async function pageImageResponse(cached: Response, requestUrl: string, token: number): Promise<Response> {
+  const mimeType = cached.headers.get('Content-Type') ?? 'application/octet-stream'
+  return imageResponse(await cached.blob(), mimeType, token, pageCacheControl(requestUrl, token))
 }

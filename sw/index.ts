@@ -12,6 +12,7 @@ import type { ImageCache } from './imageCache'
 import { ImageRequestHandler } from './imageRequestHandler'
 import { matchPixstoreRequest } from './matchPixstoreRequest'
 import { MemoryImageCache } from './memoryImageCache'
+import { networkRoutes, type RouterRule } from './networkRoutes'
 import { pageRequestHandlers } from './pageRequestHandlers'
 import { RecentImages } from './recentImages'
 import { RecordStore } from './recordStore'
@@ -29,10 +30,17 @@ const imageCache = (): ImageCache => {
   if (cache?.key !== key) cache = { key, store: settings.persist ? new RecentImages(new CacheStorageImageCache(settings), settings) : new MemoryImageCache(settings) }
   return cache.store
 }
+// Made now, not at the first image: it starts reading which images Cache Storage holds.
+imageCache()
 
 // A new version takes over open pages at once; records live in the pages, so nothing is lost.
 // (workbox-core's skipWaiting() is deprecated in favour of calling self.skipWaiting() directly.)
-self.addEventListener('install', () => void self.skipWaiting())
+self.addEventListener('install', (event) => {
+  void self.skipWaiting()
+  // Routes are fixed per worker, as its config is (both come from the script URL). Browsers without them use the fetch handler for all.
+  const router = event as ExtendableEvent & { addRoutes?: (rules: RouterRule[]) => Promise<void> }
+  if (config && router.addRoutes) event.waitUntil(router.addRoutes(networkRoutes(config, self.location.origin)).catch((error: unknown) => console.warn('[pixstore] static routes refused:', error)))
+})
 clientsClaim()
 
 // `persist: false` promises no plaintext on disk: remove what an earlier `persist: true` worker left there.
