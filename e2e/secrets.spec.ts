@@ -38,9 +38,10 @@ test('after many visits, no key, iv, tag or proof is in Cache Storage, IndexedDB
   for (const [i, name] of FIXTURE_NAMES.entries()) {
     expect((await showImage(page, name, { src: routeSrc(all[i]!.id) })).ok, `${name} shows`).toBe(true)
   }
-  // Images are answered first and written afterwards; the worker is stopped below, so let the writes land.
+  // Images are answered first and written afterwards; the worker is stopped below, so let the writes land
+  // (one at a time, after a pause: on a loaded machine 13 writes can take longer than the default 10 s).
   await expect
-    .poll(async () => (await cacheSnapshot(page)).length, { message: 'the first visit is in Cache Storage (the scan has something to look at)' })
+    .poll(async () => (await cacheSnapshot(page)).length, { message: 'the first visit is in Cache Storage (the scan has something to look at)', timeout: 30_000 })
     .toBeGreaterThanOrEqual(FIXTURE_NAMES.length)
 
   // Visit 2: reload, records again (new proofs), images from the cache.

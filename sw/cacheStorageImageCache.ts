@@ -61,10 +61,7 @@ export class CacheStorageImageCache implements ImageCache {
         await cache.put(url, imageResponse(image.image, image.mimeType, image.token))
       } catch (error) {
         if (!isQuotaError(error)) throw error
-        await this.expiration.evictHalf((await cache.keys()).length)
-        this.opened = null // evictHalf may have deleted the whole cache
-        this.held = this.readHeld()
-        await (await this.open()).put(url, imageResponse(image.image, image.mimeType, image.token))
+        await this.putEvicting(url, image)
       }
       ;(await this.held)?.add(url)
       // Not awaited: the next write need not wait, and a burst's eviction passes then fold into one or two.
@@ -92,6 +89,29 @@ export class CacheStorageImageCache implements ImageCache {
     this.held = Promise.resolve(new Set())
     await this.expiration.clear()
     return count
+  }
+
+  /**
+   * A full disk: evict the least recently used half and try again, until the
+   * image fits or the cache is empty. Once is not enough when the new image
+   * is bigger than the half that went (seen under load in the e2e suite).
+   */
+  private async putEvicting(url: string, image: CachedImage): Promise<void> {
+    let previous = Infinity
+    for (;;) {
+      const entries = (await (await this.open()).keys()).length
+      // Entries without bookkeeping are not evicted by expiration: when a pass freed nothing, drop the cache.
+      await this.expiration.evictHalf(entries < previous ? entries : 0)
+      previous = entries
+      this.opened = null // evictHalf may have deleted the whole cache
+      this.held = this.readHeld()
+      try {
+        await (await this.open()).put(url, imageResponse(image.image, image.mimeType, image.token))
+        return
+      } catch (error) {
+        if (!isQuotaError(error) || entries === 0) throw error
+      }
+    }
   }
 
   private async readHeld(): Promise<Set<string> | null> {
