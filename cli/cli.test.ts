@@ -238,6 +238,25 @@ describe('pixstore serve --workers', () => {
     store.cleanup()
   })
 
+  it('without a secret, hands every worker the same random one (one warning, none per worker)', async () => {
+    const store = sharedStore()
+    const run = await pixstore(
+      ['serve', '--workers', '2', '--default-endpoint-listen-host', '127.0.0.1', '--default-endpoint-listen-port', '0', ...store.flags],
+      {},
+      (stdout, child) => {
+        if (/serving http/.test(stdout) && child.exitCode === null && !child.killed) child.kill('SIGTERM')
+      },
+    )
+    try {
+      assert.equal(run.code, 0, run.stderr)
+      assert.equal(run.stderr.match(/the workers share a random secret/g)?.length, 1, run.stderr)
+      // A worker left to pick its own secret would say so, and its proofs would fail on the others.
+      assert.doesNotMatch(run.stderr, /random per-process secret/)
+    } finally {
+      store.cleanup()
+    }
+  })
+
   it('stops with an error, not a restart loop, when the workers cannot listen', async () => {
     const store = sharedStore()
     const blocking = store.open()
