@@ -23,19 +23,19 @@ const isListening = (message: unknown): message is ListeningMessage =>
  */
 export async function superviseWorkers(config: PixstoreConfig, workers: number, env: Record<string, string | undefined>): Promise<NodeJS.Signals> {
   const secretEnv: Record<string, string> = {}
-  if (config.statelessProofSecret === undefined && env.PIXSTORE_SECRET === undefined) {
+  let secret = config.statelessProofSecret ?? env.PIXSTORE_SECRET
+  if (secret === undefined) {
     console.warn('[pixstore] No statelessProofSecret or PIXSTORE_SECRET set: the workers share a random secret, so proofs do not survive a restart.')
-    secretEnv.PIXSTORE_SECRET = randomBytes(32).toString('base64url')
+    secret = secretEnv.PIXSTORE_SECRET = randomBytes(32).toString('base64url')
   }
   // Opening the store once here checks it (and creates or migrates its schema) before N processes race to.
-  const check = await initPixstoreBackend({ ...config, statelessProofSecret: config.statelessProofSecret ?? env.PIXSTORE_SECRET ?? secretEnv.PIXSTORE_SECRET, defaultEndpointEnabled: false })
+  const check = await initPixstoreBackend({ ...config, statelessProofSecret: secret, defaultEndpointEnabled: false })
   await check.close()
 
   let stopping: NodeJS.Signals | null = null
   const listening = new Set<Worker>()
   let announced = false
   let failStartup: (error: Error) => void = () => {}
-  const startupFailed = new Promise<never>((_, reject) => (failStartup = reject))
 
   const fork = () => {
     const worker = cluster.fork(secretEnv)
@@ -58,17 +58,15 @@ export async function superviseWorkers(config: PixstoreConfig, workers: number, 
   }
   for (let i = 0; i < workers; i++) fork()
 
-  const signal = await Promise.race([
-    new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-    }),
-    startupFailed.catch(async (error: Error) => {
-      stopping = 'SIGTERM'
-      await stopAll()
-      throw error
-    }),
-  ])
+  const signal = await new Promise<NodeJS.Signals>((resolve, reject) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+    failStartup = reject
+  }).catch(async (error: Error) => {
+    stopping = 'SIGTERM'
+    await stopAll()
+    throw error
+  })
   stopping = signal
   await stopAll()
   return signal

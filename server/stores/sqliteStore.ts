@@ -31,8 +31,9 @@ const MAX_REMEMBERED_VERSIONS = 10_000
  * Ciphertext files plus SQLite metadata, kept consistent without locks:
  * every version of an image goes to a new, never-modified file with a unique
  * name, made durable before the row is switched to it in one transaction
- * (until then nothing refers to it, so a crash leaves only an orphan to sweep). A reader therefore always gets bytes that match the meta it
- * read, and a crash at any point leaves the previous version intact.
+ * (until then nothing refers to it, so a crash leaves only an orphan to
+ * sweep). A reader therefore always gets bytes that match the meta it read,
+ * and a crash at any point leaves the previous version intact.
  */
 export class SqliteImageStore implements ImageStore {
   private readonly db: Database.Database
