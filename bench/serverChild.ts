@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net'
 import Koa from 'koa'
 import path from 'node:path'
 import { freePort } from '../testing/freePort'
-import type { ChildCommand, ChildReply, ChildSample, Started, StartMessage, StaticFile } from './serverProcess'
+import { answerParent } from '../testing/childRpc'
+import type { ChildCommand, ChildSample, Started, StartMessage, StaticFile } from './serverProcess'
 
 const requests: Record<string, number> = {}
 let closeServer: (() => Promise<void>) | null = null
@@ -109,11 +110,5 @@ async function handle(command: ChildCommand): Promise<unknown> {
   }
 }
 
-process.on('message', (message: ChildCommand & { id: number }) => {
-  handle(message).then(
-    (value) => process.send!({ id: message.id, ok: true, value } satisfies ChildReply),
-    (error: unknown) => process.send!({ id: message.id, ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) } satisfies ChildReply),
-  )
-})
 // The parent going away (crash, Ctrl-C) takes the server with it.
-process.on('disconnect', () => process.exit(0))
+answerParent(handle)

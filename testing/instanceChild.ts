@@ -2,7 +2,8 @@
 // starts it) on a shared database, driven over IPC by instanceProcess.ts.
 import type { AddressInfo } from 'node:net'
 import { initPixstoreBackend, type PixstoreHandle } from '../server/index'
-import type { InstanceCommand, InstanceReply } from './instanceProcess'
+import { answerParent } from './childRpc'
+import type { InstanceCommand } from './instanceProcess'
 
 let handle: PixstoreHandle | null = null
 let served = 0
@@ -29,11 +30,5 @@ async function run(command: InstanceCommand): Promise<unknown> {
   }
 }
 
-process.on('message', (message: InstanceCommand & { seq: number }) => {
-  run(message).then(
-    (value) => process.send!({ seq: message.seq, ok: true, value } satisfies InstanceReply),
-    (error: unknown) => process.send!({ seq: message.seq, ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) } satisfies InstanceReply),
-  )
-})
 // The parent going away takes the instance with it.
-process.on('disconnect', () => process.exit(0))
+answerParent(run)
