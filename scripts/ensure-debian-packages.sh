@@ -2,7 +2,8 @@
 # Makes sure the Debian packages the test suite runs for real are installed:
 #   chromium    /usr/bin/chromium, launched by playwright.config.ts (Playwright's own download is not used)
 #   postgresql  /usr/lib/postgresql/<version>/bin/initdb, for private test clusters (testing/postgresCluster.ts)
-#   nginx       /usr/sbin/nginx, the load balancer of the multi-instance tests (testing/nginxBalancer.ts)
+#   nginx       /usr/sbin/nginx, the load balancer of the multi-instance tests (testing/nginx.ts)
+#   strace      /usr/bin/strace, traces the order of fsyncs and commits in the SQLite store's durability test
 # Quick no-op when all are there; installs the missing ones with apt-get when we are root; otherwise explains and fails.
 # Installing postgresql may start Debian's own cluster on 5432; the tests never use it.
 set -euo pipefail
@@ -10,9 +11,10 @@ set -euo pipefail
 chromium_works() { [ -x /usr/bin/chromium ] && /usr/bin/chromium --version >/dev/null 2>&1; }
 postgresql_works() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; }
 nginx_works() { [ -x /usr/sbin/nginx ] && /usr/sbin/nginx -v >/dev/null 2>&1; }
+strace_works() { command -v strace >/dev/null 2>&1 && strace -V >/dev/null 2>&1; }
 
 missing=()
-for package in chromium postgresql nginx; do
+for package in chromium postgresql nginx strace; do
   "${package}_works" || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -2,12 +2,15 @@ import { mkdir, open, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 
 /**
- * Creates `file` (which must not exist) holding `bytes`, and returns once they
- * are on disk. The work overlaps where the order allows: the file opens while
- * the first chunk is produced, every chunk is written while the next ones are
- * produced (chunks may be encrypted lazily), and `whileSyncing` (checks that
- * must pass before the caller commits) runs while the disk syncs. On any
- * failure the file is removed.
+ * Creates `file` (which must not exist) holding `bytes`, and returns once its
+ * bytes and its name are on disk. A new file's name lives in its folder, and
+ * POSIX makes it durable only by syncing that folder (fsync(2)), so the folder
+ * syncs too, side by side with the file's own datasync. The work overlaps
+ * where the order allows: the file opens while the first chunk is produced,
+ * every chunk is written while the next ones are produced (chunks may be
+ * encrypted lazily), and `whileSyncing` (checks that must pass before the
+ * caller commits) runs while the disk syncs. On any failure the file is
+ * removed.
  *
  * No temporary name and rename: every version gets a new, unique name that
  * nothing refers to until the caller commits, so a half-written file is
@@ -27,7 +30,7 @@ export async function writeDurably(file: string, bytes: Uint8Array | Iterable<Ui
     }
     handle ??= await opening
     await Promise.all(writes)
-    const syncing = handle.datasync()
+    const syncing = Promise.all([handle.datasync(), syncFolder(path.dirname(file))])
     try {
       whileSyncing?.()
     } finally {
@@ -49,8 +52,21 @@ async function openNew(file: string): Promise<FileHandle> {
     return await open(file, 'wx')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-    await mkdir(path.dirname(file), { recursive: true })
+    const folder = path.dirname(file)
+    await mkdir(folder, { recursive: true })
+    // The new folder's own name must survive a crash too, or the file is lost with it.
+    await syncFolder(path.dirname(folder))
     return open(file, 'wx')
+  }
+}
+
+/** fsync(2) on a folder: makes the names created in it durable. */
+export async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import Database from 'better-sqlite3'
-import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { PixstoreState } from '../../protocol/wire'
 import { PixstoreBackend } from '../backend'
@@ -69,6 +71,23 @@ describe('SqliteImageStore', () => {
     })()
     await assert.rejects(store.insert('new:two', { ...version(4), ciphertext: failing }), /cipher failed/)
     assert.deepEqual(filesUnder(temp.config.imageRootDir), before)
+  })
+
+  it('makes each version durable, its bytes and its name in the folder, before the row that points at it commits', async () => {
+    // Traced for real: every version file's fdatasync and an fsync of its folder complete before the next write to the WAL.
+    const config = { ...temp.config, statelessProofSecret: TEST_SECRET, defaultEndpointEnabled: false }
+    const child = fileURLToPath(new URL('../testChildren/saveThree.ts', import.meta.url))
+    const trace = path.join(temp.dir, 'trace')
+    execFileSync('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=openat,mkdir,fsync,fdatasync,pwrite64', process.execPath, '--import', 'tsx', child, JSON.stringify(config), fixtureImages('png')[0]!])
+    const versions = durabilityBeforeCommit(readFileSync(trace, 'utf8'), temp.config.imageRootDir)
+    assert.equal(versions.length, 3, 'a save, a save into a new folder, an update')
+    for (const version of versions) {
+      assert.ok(version.dataSynced, `${version.file}: fdatasync before the commit`)
+      assert.ok(version.folderSynced, `${version.file}: its folder fsynced before the commit`)
+      assert.ok(version.committed, `${version.file}: a WAL write after it`)
+    }
+    const inNewFolder = versions.find((version) => version.file.includes(`${path.sep}albums${path.sep}`))
+    assert.ok(inNewFolder?.newFolderNamed, 'the new albums folder: its name in the root fsynced before the commit')
   })
 
   it('answers version() with what is committed now, by this connection or another', async () => {
@@ -271,3 +290,61 @@ describe('PixstoreBackend storage rules', () => {
     assert.match(backend.lastError!.message, /Cannot read image file.*ENOENT/)
   })
 })
+
+interface TracedVersion {
+  file: string
+  dataSynced: boolean
+  folderSynced: boolean
+  newFolderNamed: boolean
+  committed: boolean
+}
+
+/**
+ * Reads an `strace -f` log: for every version file created under `root`,
+ * whether its fdatasync and an fsync of its folder (and, for a folder made
+ * for it, of the folder's parent) completed before the first write to
+ * SQLite's WAL after it, the commit that makes a row point at it.
+ */
+function durabilityBeforeCommit(trace: string, root: string): TracedVersion[] {
+  type Event = { kind: 'open' | 'mkdir' | 'walWrite'; path: string } | { kind: 'synced'; call: string; path: string }
+  const events: Event[] = []
+  const pathOfFd = new Map<string, string>()
+  const unfinished = new Map<string, string>()
+  for (const line of trace.split('\n')) {
+    const [, pid, text] = /^(\d+)\s+(.*)$/.exec(line) ?? []
+    if (!pid || !text) continue
+    // A call another thread interrupted comes in two lines; join them, so it counts where it completed.
+    if (text.endsWith(' <unfinished ...>')) {
+      unfinished.set(pid, text.slice(0, -' <unfinished ...>'.length))
+      continue
+    }
+    const resumed = /^<\.\.\. \w+ resumed>(.*)$/.exec(text)
+    const call = resumed ? `${unfinished.get(pid) ?? ''}${resumed[1]}` : text
+    const open = /^openat\(AT_FDCWD, "([^"]+)", ([A-Z_|]+)[^)]*\)\s+= (\d+)$/.exec(call)
+    if (open) {
+      pathOfFd.set(open[3]!, open[1]!)
+      if (open[2]!.includes('O_CREAT') && open[1]!.endsWith('.pxs')) events.push({ kind: 'open', path: open[1]! })
+    }
+    const mkdir = /^mkdir\("([^"]+)", \d+\)\s+= 0$/.exec(call)
+    if (mkdir) events.push({ kind: 'mkdir', path: mkdir[1]! })
+    const write = /^pwrite64\((\d+),/.exec(call)
+    if (write && pathOfFd.get(write[1]!)?.endsWith('-wal')) events.push({ kind: 'walWrite', path: pathOfFd.get(write[1]!)! })
+    const sync = /^(fsync|fdatasync)\((\d+)\)\s+= 0$/.exec(call)
+    if (sync) events.push({ kind: 'synced', call: sync[1]!, path: pathOfFd.get(sync[2]!) ?? '' })
+  }
+  const synced = (between: Event[], call: string, file: string) => between.some((e) => e.kind === 'synced' && e.call === call && e.path === file)
+  return events.flatMap((event, at) => {
+    if (event.kind !== 'open' || !event.path.startsWith(root)) return []
+    const commit = events.findIndex((e, i) => i > at && e.kind === 'walWrite')
+    const beforeCommit = events.slice(at, commit < 0 ? undefined : commit)
+    const folder = path.dirname(event.path)
+    const madeFolder = events.findIndex((e) => e.kind === 'mkdir' && e.path === folder)
+    return {
+      file: event.path,
+      dataSynced: synced(beforeCommit, 'fdatasync', event.path),
+      folderSynced: synced(beforeCommit, 'fsync', folder),
+      newFolderNamed: madeFolder >= 0 && madeFolder < at && synced(events.slice(madeFolder, commit), 'fsync', path.dirname(folder)),
+      committed: commit > at,
+    }
+  })
+}
