@@ -23,6 +23,8 @@ import { wrkAvailable } from './wrk'
 
 const TIME_BUDGET_MS = 8 * 60_000
 const ROUNDS = 5
+/** Page loads take tens of ms, so a few ms of noise swing one round's ratio: more rounds, still about a minute. */
+const BROWSER_ROUNDS = 15
 const GALLERY_SIZE = 24
 const PROOF_WINDOW_MS = 30 * 60_000
 const SLOW_READERS = 64
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
       { name: '10 MB', bytes: makePng(10 * 1024 * 1024, 3), seconds: 3 },
     ]
     const gallery = Array.from({ length: GALLERY_SIZE }, (_, i) => makePng(100 * 1024, 100 + i))
-    console.log(`Pixstore bench: node ${process.version}, ${os.cpus().length} CPUs, ${ROUNDS} measured rounds per row (medians), loopback only`)
+    console.log(`Pixstore bench: node ${process.version}, ${os.cpus().length} CPUs, ${ROUNDS} measured rounds per row (${BROWSER_ROUNDS} for page loads; medians), loopback only`)
     console.log(`load generator: ${wrkAvailable() ? 'wrk' : 'the Node load generator (install Debian package `wrk` for the real one)'}; nginx: ${nginxUnavailable() ?? 'installed'}`)
 
     if (runs('save')) {
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
     } else if (runs('browser')) {
       section('4. browser')
       try {
-        const browser = await benchBrowser({ pixstore, plain, records: savedGallery, plainPaths, imageSize: formatBytes(gallery[0]!.length), rounds: ROUNDS })
+        const browser = await benchBrowser({ pixstore, plain, records: savedGallery, plainPaths, imageSize: formatBytes(gallery[0]!.length), rounds: BROWSER_ROUNDS })
         rows.push(...browser.rows)
         notes.push(...browser.notes)
       } catch (error) {
