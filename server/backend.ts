@@ -150,7 +150,7 @@ export class PixstoreBackend {
       assertValidId(image.id)
       if (!Number.isSafeInteger(image.token) || image.token < 0) throw new PixstoreError(`Invalid token for image ${image.id}`, 'ERR_INVALID_TOKEN')
       this.assertWithinSizeLimit(image.ciphertext.length - 1)
-      const { format, image: bytes } = await openFramedImage(image.id, image.ciphertext, image.meta)
+      const { format, image: bytes } = openFramedImage(image.id, image.ciphertext, image.meta)
       if (await this.store.has(image.id)) throw new PixstoreError(`Image already exists: ${image.id}`, 'ERR_IMAGE_EXISTS')
       const version = { ciphertext: image.ciphertext, meta: image.meta, format: format.byte, size: bytes.length, token: image.token }
       return this.toRecord(await this.store.insert(image.id, version))
@@ -163,7 +163,7 @@ export class PixstoreBackend {
       assertValidId(id)
       const found = await this.store.read(id)
       if (!found) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
-      const { format } = await openFramedImage(id, found.ciphertext, found.image)
+      const { format } = openFramedImage(id, found.ciphertext, found.image)
       if (format.byte !== found.image.format) throw new PixstoreError(`Image ${id} is recorded as format byte ${found.image.format} but holds ${format.name}`, 'ERR_IMAGE_DAMAGED')
       return true as const
     })
@@ -277,7 +277,7 @@ export class PixstoreBackend {
   private async encrypt(buffer: Uint8Array) {
     if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array', 'ERR_INVALID_IMAGE')
     this.assertWithinSizeLimit(buffer.length)
-    const format = await sniffImageFormat(buffer, this.config.imageFormats)
+    const format = sniffImageFormat(buffer, this.config.imageFormats)
     // [format byte][image], framed without a copy, encrypted chunk by chunk as the store writes;
     // the full structure walk runs while the disk syncs, before anything is committed.
     const encryption = encryptImageInChunks([Uint8Array.of(format.byte), buffer])
@@ -339,7 +339,7 @@ export interface EncryptedImageImport {
 }
 
 /** Decrypts and checks that the plaintext is a complete image of the format its first byte names. */
-async function openFramedImage(id: string, ciphertext: Uint8Array, meta: RawImageMeta): Promise<{ format: ImageFormat; image: Uint8Array }> {
+function openFramedImage(id: string, ciphertext: Uint8Array, meta: RawImageMeta): { format: ImageFormat; image: Uint8Array } {
   let plaintext: Buffer
   try {
     plaintext = decryptImage(ciphertext, meta)
@@ -352,9 +352,12 @@ async function openFramedImage(id: string, ciphertext: Uint8Array, meta: RawImag
   } catch (error) {
     throw new PixstoreError(`Image ${id} decrypts, but ${(error as Error).message.toLowerCase()}`, 'ERR_IMAGE_DAMAGED')
   }
-  const content = await detectImageFormat(framed.image, IMAGE_FORMAT_NAMES).catch((error: Error) => {
-    throw new PixstoreError(`Image ${id} decrypts, but: ${error.message}`, 'ERR_IMAGE_DAMAGED')
-  })
+  let content: ImageFormat
+  try {
+    content = detectImageFormat(framed.image, IMAGE_FORMAT_NAMES)
+  } catch (error) {
+    throw new PixstoreError(`Image ${id} decrypts, but: ${(error as Error).message}`, 'ERR_IMAGE_DAMAGED')
+  }
   const sameFormat = content.name === framed.format.name || (content.name === 'jpg' && framed.format.name === 'jpeg')
   if (!sameFormat) throw new PixstoreError(`Image ${id} is framed as ${framed.format.name} but its content is ${content.name}`, 'ERR_IMAGE_DAMAGED')
   return framed

@@ -1,4 +1,3 @@
-import { fileTypeFromBuffer } from 'file-type'
 import { imageFormatByName, type ImageFormat, type ImageFormatName } from '../protocol/formats'
 import { PixstoreError } from './errors'
 import { findStructureProblem } from './imageStructure'
@@ -8,16 +7,19 @@ import { findStructureProblem } from './imageStructure'
  * against the configured formats and that the whole file is that image. A JPEG file is format "jpg" (byte 3);
  * configuring either "jpg" or "jpeg" allows JPEG files.
  */
-export async function detectImageFormat(bytes: Uint8Array, allowed: readonly ImageFormatName[]): Promise<ImageFormat> {
-  const format = await sniffImageFormat(bytes, allowed)
+export function detectImageFormat(bytes: Uint8Array, allowed: readonly ImageFormatName[]): ImageFormat {
+  const format = sniffImageFormat(bytes, allowed)
   assertCompleteImage(format, bytes)
   return format
 }
 
-/** The first half of detectImageFormat: the format from the content, and that it is allowed. */
-export async function sniffImageFormat(bytes: Uint8Array, allowed: readonly ImageFormatName[]): Promise<ImageFormat> {
-  const detected = await fileTypeFromBuffer(bytes)
-  const format = detected && imageFormatByName(detected.ext)
+/**
+ * The first half of detectImageFormat: the format from the content, and that it is allowed.
+ * Only the signature is read: the structure walk (assertCompleteImage) checks the rest.
+ */
+export function sniffImageFormat(bytes: Uint8Array, allowed: readonly ImageFormatName[]): ImageFormat {
+  const name = formatNamedBySignature(bytes)
+  const format = name && imageFormatByName(name)
   if (!format) throw new PixstoreError('Invalid image file: not a PNG, JPEG, WebP, GIF or AVIF image', 'ERR_INVALID_IMAGE')
   const isAllowed = allowed.includes(format.name) || (format.name === 'jpg' && allowed.includes('jpeg'))
   if (!isAllowed) throw new PixstoreError(`Invalid image file: format "${format.name}" is not in imageFormats`, 'ERR_INVALID_IMAGE')
@@ -28,4 +30,22 @@ export async function sniffImageFormat(bytes: Uint8Array, allowed: readonly Imag
 export function assertCompleteImage(format: ImageFormat, bytes: Uint8Array): void {
   const problem = findStructureProblem(format.name, bytes)
   if (problem) throw new PixstoreError(`Invalid image file: not a complete ${format.name.toUpperCase()} image (${problem})`, 'ERR_INVALID_IMAGE')
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
+
+/**
+ * The format a file's signature names. Read in place, not through a general
+ * detector, which cost more than the rest of a small save before the disk.
+ * An animated PNG (APNG) is a PNG, as browsers and Pixstore 3.x see it;
+ * JPEG-LS (0xF7 after the JPEG start) is another codec that browsers do not show.
+ */
+function formatNamedBySignature(bytes: Uint8Array): ImageFormatName | null {
+  const text = (at: number, length: number) => String.fromCharCode(...bytes.subarray(at, at + length))
+  if (PNG_SIGNATURE.every((byte, i) => bytes[i] === byte)) return 'png'
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return bytes[3] === 0xf7 ? null : 'jpg'
+  if (text(0, 3) === 'GIF') return 'gif'
+  if (text(0, 4) === 'RIFF' && text(8, 4) === 'WEBP') return 'webp'
+  if (text(4, 4) === 'ftyp' && (text(8, 4) === 'avif' || text(8, 4) === 'avis')) return 'avif'
+  return null
 }
