@@ -27,7 +27,10 @@ export async function writeDurably(file: string, bytes: Uint8Array | Iterable<Ui
     let batch: Uint8Array[] = []
     let batchBytes = 0
     const startWrite = (target: FileHandle) => {
-      writes.push(writeAll(target, batch, position))
+      const write = writeAll(target, batch, position)
+      // Awaited later, in order; a later write failing first (a full disk) must not be an unhandled rejection meanwhile.
+      write.catch(() => {})
+      writes.push(write)
       position += batchBytes
       batch = []
       batchBytes = 0

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test'
 import { PixstoreState } from '../../protocol/wire'
 import { PixstoreBackend } from '../backend'
 import { ImageDataMissingError } from '../errors'
+import { makePng } from '../../bench/images'
 import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from '../testSupport'
 import type { NewImageVersion } from './imageStore'
 import { SqliteImageStore } from './sqliteStore'
@@ -88,6 +89,22 @@ describe('SqliteImageStore', () => {
     }
     const inNewFolder = versions.find((version) => version.file.includes(`${path.sep}albums${path.sep}`))
     assert.ok(inNewFolder?.newFolderNamed, 'the new albums folder: its name in the root fsynced before the commit')
+  })
+
+  it('a disk that refuses a write mid-save (EFBIG): the save fails cleanly, nothing is left, the process keeps saving', async () => {
+    // A file size limit (ulimit -f, in KiB) makes writes past 512 KiB fail while other writes of the same save are in flight.
+    const config = { ...temp.config, statelessProofSecret: TEST_SECRET, defaultEndpointEnabled: false }
+    const child = fileURLToPath(new URL('../testChildren/saveUnderFileLimit.ts', import.meta.url))
+    const big = path.join(temp.dir, 'big.png')
+    writeFileSync(big, makePng(3 * 1024 * 1024, 5))
+    const script = 'ulimit -f 512 && exec "$0" --import tsx "$@"'
+    const output = execFileSync('bash', ['-c', script, process.execPath, child, JSON.stringify(config), big, fixtureImages('png')[0]!], { encoding: 'utf8' })
+    const { big: bigSave, small } = JSON.parse(output.trim().split('\n').at(-1)!) as Record<string, { ok: boolean; code?: string; message?: string }>
+    assert.equal(bigSave!.ok, false)
+    assert.match(bigSave!.message ?? '', /EFBIG|too large/i)
+    assert.equal(small!.ok, true, `the next save works: ${JSON.stringify(small)}`)
+    const files = filesUnder(temp.config.imageRootDir)
+    assert.equal(files.length, 1, `only the small image's file: ${files.join(', ')}`)
   })
 
   it('answers version() with what is committed now, by this connection or another', async () => {
