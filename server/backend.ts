@@ -5,7 +5,7 @@ import { encodeWireHead, PixstoreState, type PixstoreStateCode, type RawImageMet
 import { resolveConfig, type PixstoreConfig } from './config'
 import { decryptImage, encryptImageInChunks } from './crypto'
 import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
-import { assertCompleteImage, detectImageFormat, sniffImageFormat } from './imageFormat'
+import { assertCompleteImageInSlices, detectImageFormat, sniffImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
 import { ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
 import { resolveProofKeys } from './proofKeys'
@@ -288,7 +288,7 @@ export class PixstoreBackend {
       },
       format: format.byte,
       size: buffer.length,
-      validate: () => assertCompleteImage(format, buffer),
+      validate: () => assertCompleteImageInSlices(format, buffer),
     } satisfies NewImageVersion
   }
 

@@ -13,4 +13,12 @@ describe('crc32', () => {
       assert.equal(crc32(bytes), tableCrc32(bytes), `${size} bytes`)
     }
   })
+
+  it('continues over bytes that come in pieces', () => {
+    const bytes = randomBytes(50_000)
+    for (const crc of [crc32, tableCrc32]) {
+      const inPieces = [0, 1, 7_000, 30_001, 50_000].reduce((previous, end, i, cuts) => (i === 0 ? 0 : crc(bytes.subarray(cuts[i - 1], end), previous)), 0)
+      assert.equal(inPieces, crc32(bytes))
+    }
+  })
 })

@@ -1,6 +1,6 @@
 import { imageFormatByName, type ImageFormat, type ImageFormatName } from '../protocol/formats'
 import { PixstoreError } from './errors'
-import { findStructureProblem } from './imageStructure'
+import { findStructureProblem, findStructureProblemInSlices } from './imageStructure'
 
 /**
  * Detects the format from the file's content (never its name), checks it
@@ -28,7 +28,15 @@ export function sniffImageFormat(bytes: Uint8Array, allowed: readonly ImageForma
 
 /** The second half: the whole file is that image (a walk over all of it, so saving runs it while the disk works). */
 export function assertCompleteImage(format: ImageFormat, bytes: Uint8Array): void {
-  const problem = findStructureProblem(format.name, bytes)
+  throwIfIncomplete(format, findStructureProblem(format.name, bytes))
+}
+
+/** assertCompleteImage in slices, handing the event loop back between them: what a save runs while the disk syncs. */
+export async function assertCompleteImageInSlices(format: ImageFormat, bytes: Uint8Array): Promise<void> {
+  throwIfIncomplete(format, await findStructureProblemInSlices(format.name, bytes))
+}
+
+function throwIfIncomplete(format: ImageFormat, problem: string | null): void {
   if (problem) throw new PixstoreError(`Invalid image file: not a complete ${format.name.toUpperCase()} image (${problem})`, 'ERR_INVALID_IMAGE')
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { findStructureProblem } from './imageStructure'
+import { makePng } from '../bench/images'
+import { findStructureProblem, findStructureProblemInSlices } from './imageStructure'
 import { fixtureImages, readFixture } from './testSupport'
 
 const first = (extension: string) => readFixture(fixtureImages(extension)[0]!)
@@ -29,5 +30,38 @@ describe('findStructureProblem', () => {
     const trailer = Buffer.from('trailing maker notes')
     assert.equal(findStructureProblem('jpg', Buffer.concat([first('jpg'), trailer])), null)
     assert.match(findStructureProblem('png', Buffer.concat([first('png'), trailer]))!, /after the IEND chunk/)
+  })
+
+  it('gives the same answers in slices as in one go, for whole and damaged files of every format', async () => {
+    const big = makePng(3 * 1024 * 1024, 3)
+    const damagedBig = Buffer.from(big)
+    damagedBig[big.length >> 1]! ^= 0x01 // inside the one 3 MB IDAT chunk: found by a CRC summed in slices
+    const cases: [Parameters<typeof findStructureProblem>[0], Uint8Array][] = [
+      ['png', big],
+      ['png', damagedBig],
+      ['png', big.subarray(0, big.length - 5)],
+      ...(['png', 'jpg', 'webp', 'gif', 'avif'] as const).flatMap((format) => fixtureImages(format).flatMap((file) => [[format, readFixture(file)], [format, readFixture(file).subarray(0, -3)]] as [typeof format, Uint8Array][])),
+    ]
+    for (const [format, bytes] of cases) assert.equal(await findStructureProblemInSlices(format, bytes), findStructureProblem(format, bytes), `${format}, ${bytes.length} bytes`)
+    assert.match(findStructureProblem('png', damagedBig)!, /CRC mismatch/)
+    assert.equal(findStructureProblem('png', big), null)
+  })
+
+  it('hands the event loop back while it checksums a large PNG', async () => {
+    const big = makePng(8 * 1024 * 1024, 4)
+    let turns = 0
+    let ticking = true
+    const tick = () => {
+      turns++
+      if (ticking) setImmediate(tick)
+    }
+    setImmediate(tick)
+    const before = turns
+    try {
+      assert.equal(await findStructureProblemInSlices('png', big), null)
+    } finally {
+      ticking = false
+    }
+    assert.ok(turns - before >= 4, `an 8 MB walk let the event loop turn only ${turns - before} times`)
   })
 })

@@ -17,7 +17,7 @@ import path from 'node:path'
  * nothing refers to until the caller commits, so a half-written file is
  * never read, only swept.
  */
-export async function writeDurably(file: string, bytes: Uint8Array | Iterable<Uint8Array>, whileSyncing?: () => void): Promise<void> {
+export async function writeDurably(file: string, bytes: Uint8Array | Iterable<Uint8Array>, whileSyncing?: () => void | Promise<void>): Promise<void> {
   const opening = openNew(file)
   let handle: FileHandle | null = null
   const writes: Promise<void>[] = []
@@ -50,7 +50,7 @@ export async function writeDurably(file: string, bytes: Uint8Array | Iterable<Ui
     await Promise.all(writes)
     const syncing = Promise.all([handle.datasync(), syncFolder(path.dirname(file))])
     try {
-      whileSyncing?.()
+      await whileSyncing?.()
     } finally {
       await syncing
     }

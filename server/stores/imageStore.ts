@@ -30,9 +30,9 @@ export interface NewImageVersion {
   /**
    * Checks still to pass. The store runs this after the bytes are on their
    * way to storage and before it commits anything, so the checks overlap the
-   * disk's work; when it throws, nothing is left behind.
+   * disk's work; when it throws (or rejects), nothing is left behind.
    */
-  validate?: () => void
+  validate?: () => void | Promise<void>
 }
 
 /** The ciphertext in one piece, for stores that send it whole. */

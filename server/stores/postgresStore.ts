@@ -60,22 +60,24 @@ export class PostgresImageStore implements ImageStore {
   }
 
   async insert(id: string, version: NewImageVersion): Promise<StoredImage> {
+    const values = await versionValues(version)
     const now = Date.now()
     const row = await this.one<StoredImage>(
       `INSERT INTO pixstore_images (id, token, key, iv, tag, format, size, ciphertext, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ${META}`,
-      [id, version.token ?? now, ...versionValues(version), now],
+      [id, version.token ?? now, ...values, now],
     )
     return row!
   }
 
   /** One UPDATE: the row lock orders concurrent updates, so tokens stay strictly increasing across instances. */
   async replace(id: string, version: NewImageVersion): Promise<StoredImage | null> {
+    const values = await versionValues(version)
     return this.one<StoredImage>(
       `UPDATE pixstore_images SET token = COALESCE($2::bigint, GREATEST($9::bigint, token + 1)),
          key = $3, iv = $4, tag = $5, format = $6, size = $7, ciphertext = $8, updated_at = $9
        WHERE id = $1 RETURNING ${META}`,
-      [id, version.token ?? null, ...versionValues(version), Date.now()],
+      [id, version.token ?? null, ...values, Date.now()],
     )
   }
 
@@ -131,9 +133,9 @@ export class PostgresImageStore implements ImageStore {
 }
 
 /** The version's columns in the order both writes bind them: key, iv, tag, format, size, ciphertext. */
-function versionValues(version: NewImageVersion): unknown[] {
+async function versionValues(version: NewImageVersion): Promise<unknown[]> {
   const bytes = (view: Uint8Array) => Buffer.from(view.buffer, view.byteOffset, view.byteLength)
   const ciphertext = bytes(wholeCiphertext(version)) // first: the tag is known once the ciphertext is
-  version.validate?.()
+  await version.validate?.()
   return [bytes(version.meta.key), bytes(version.meta.iv), bytes(version.meta.tag), version.format, version.size, ciphertext]
 }
