@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { makePng } from '../bench/images'
 import { findStructureProblem, findStructureProblemInSlices } from './imageStructure'
-import { fixtureImages, readFixture } from './testSupport'
+import { countEventLoopTurns, fixtureImages, readFixture } from './testSupport'
 
 const first = (extension: string) => readFixture(fixtureImages(extension)[0]!)
 
@@ -49,19 +49,12 @@ describe('findStructureProblem', () => {
 
   it('hands the event loop back while it checksums a large PNG', async () => {
     const big = makePng(8 * 1024 * 1024, 4)
-    let turns = 0
-    let ticking = true
-    const tick = () => {
-      turns++
-      if (ticking) setImmediate(tick)
-    }
-    setImmediate(tick)
-    const before = turns
+    const loop = countEventLoopTurns()
     try {
       assert.equal(await findStructureProblemInSlices('png', big), null)
     } finally {
-      ticking = false
+      loop.stop()
     }
-    assert.ok(turns - before >= 4, `an 8 MB walk let the event loop turn only ${turns - before} times`)
+    assert.ok(loop.turns >= 4, `an 8 MB walk let the event loop turn only ${loop.turns} times`)
   })
 })

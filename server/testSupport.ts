@@ -118,3 +118,23 @@ export function rawRequest(baseUrl: string, pathAndQuery: string, headerLines: s
     })
   })
 }
+
+/**
+ * Counts event-loop turns (one setImmediate per turn) until `stop()`: a test
+ * reads `turns` to see whether long work handed the loop back. Counting, not timing.
+ */
+export function countEventLoopTurns(): { readonly turns: number; stop: () => void } {
+  let turns = 0
+  let ticking = true
+  const tick = () => {
+    turns++
+    if (ticking) setImmediate(tick)
+  }
+  setImmediate(tick)
+  return {
+    get turns() {
+      return turns
+    },
+    stop: () => (ticking = false),
+  }
+}

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { tempStore } from '../testSupport'
+import { countEventLoopTurns, tempStore } from '../testSupport'
 import { writeDurably } from './durableWrite'
 
 describe('writeDurably', () => {
@@ -22,24 +22,18 @@ describe('writeDurably', () => {
   })
 
   it('hands the event loop back between chunks, so a large save does not stall what else the process serves', async () => {
-    let turns = 0
-    let ticking = true
-    const tick = () => {
-      turns++
-      if (ticking) setImmediate(tick)
-    }
-    setImmediate(tick)
+    const loop = countEventLoopTurns()
     const turnAtEachChunk: number[] = []
     function* chunks() {
       for (let i = 0; i < 40; i++) {
-        turnAtEachChunk.push(turns)
+        turnAtEachChunk.push(loop.turns)
         yield randomBytes(256 * 1024)
       }
     }
     try {
       await writeDurably(path.join(temp.dir, 'large.pxs'), chunks())
     } finally {
-      ticking = false
+      loop.stop()
     }
     const distinctTurns = new Set(turnAtEachChunk).size
     assert.ok(distinctTurns >= 10, `40 chunks were produced in only ${distinctTurns} event-loop turns`)
