@@ -54,11 +54,15 @@ export async function registerWorker(
   const registration = await registering
   const connected = (async () => {
     // The newest worker, not the controller: after a config change the controller is about to be replaced.
-    const worker = await activated(newestWorker(registration), timeoutMs)
-    // `connect` rides right behind `hello` (one round trip); a worker of another version refuses it or gets replaced below.
-    const hello = protocolVersionOf(worker, timeoutMs)
-    const connecting = connect(worker)
-    connecting.catch(() => {}) // awaited only when this worker is kept
+    const newest = newestWorker(registration)
+    if (!newest) throw new Error('Pixstore: the service worker registration has no worker')
+    // A worker answers messages while it installs, so on a first visit `hello` and `connect` (right behind it:
+    // one round trip) overlap the install instead of following it. Another version refuses `connect` or is replaced below.
+    const hello = protocolVersionOf(newest, timeoutMs)
+    const connecting = connect(newest)
+    hello.catch(() => {}) // both are awaited once the worker is active (or failed to install)
+    connecting.catch(() => {})
+    const worker = await activated(newest, timeoutMs)
     if ((await hello) === PROTOCOL_VERSION) return connecting
     await connect(await updatedWorker(registration, worker, await hello, timeoutMs))
   })()
@@ -103,8 +107,7 @@ async function updatedWorker(registration: ServiceWorkerRegistration, old: Servi
 
 const newestWorker = (registration: ServiceWorkerRegistration) => registration.installing ?? registration.waiting ?? registration.active
 
-function activated(worker: ServiceWorker | null, timeoutMs: number): Promise<ServiceWorker> {
-  if (!worker) return Promise.reject(new Error('Pixstore: the service worker registration has no worker'))
+function activated(worker: ServiceWorker, timeoutMs: number): Promise<ServiceWorker> {
   return waitFor(worker, 'statechange', () => {
     if (worker.state === 'redundant') throw new Error('Pixstore: the service worker failed to install (see its console for the error)')
     return worker.state === 'activated' ? worker : undefined

@@ -36,8 +36,11 @@ export function pageRequestHandlers(options: PageRequestHandlerOptions): Request
         throw new TypeError('Pixstore: connect needs { backendOrigin: "http(s)://host:port", route: "/path", imageCache: { maxEntries, maxAgeSeconds, persist } }')
       }
       options.setConfig(checked)
-      // Takes over the asking page even when `activate` has long passed (e.g. after a hard reload).
-      await options.clients.claim()
+      // Takes over the asking page even when `activate` has long passed (e.g. after a hard reload). A worker
+      // still installing cannot claim yet (InvalidStateError); its `activate` claims every page (clientsClaim).
+      await options.clients.claim().catch((error: unknown) => {
+        if (!(error instanceof DOMException && error.name === 'InvalidStateError')) throw error
+      })
       return { ready: true }
     },
     setImageRecords({ records: list }) {
