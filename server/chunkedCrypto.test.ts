@@ -4,7 +4,8 @@ import { describe, it } from 'node:test'
 import { CHUNKED_RECORD_BYTES, ChunkedPayloadError, RECORD_KEY_INFO, SEALED_RECORD_BYTES } from '../protocol/chunked'
 import { CHUNKED_VECTORS, VECTOR_IV, VECTOR_KEY, VECTOR_RECORD_KEY, vectorPlaintext } from '../protocol/chunkedVectors'
 import { splitPayload, tamperCases } from '../testing/chunkedTampering'
-import { ChunkedEncryptor, chunkedRecordKey, decryptChunked, decryptChunkedStream, encryptChunked } from './chunkedCrypto'
+import { PixstoreError } from '../protocol/errors'
+import { ChunkedEncryptor, chunkedRecordKey, decryptChunked, decryptChunkedStream, encryptChunked, transcodeToChunked } from './chunkedCrypto'
 import { encryptWith } from './crypto'
 
 const RS = CHUNKED_RECORD_BYTES
@@ -104,6 +105,40 @@ describe('chunked payload, Node', () => {
   it('refuses a key or iv of the wrong length', () => {
     assert.throws(() => encryptChunked(new Uint8Array(16), VECTOR_IV, Uint8Array.of(1)), (error) => error instanceof ChunkedPayloadError && error.code === 'BadMeta')
     assert.throws(() => decryptChunked(new Uint8Array(17), { key: VECTOR_KEY, iv: new Uint8Array(16) }), (error) => error instanceof ChunkedPayloadError && error.code === 'BadMeta')
+  })
+})
+
+describe('transcodeToChunked', () => {
+  const plaintext = vectorPlaintext(2 * RS + 300)
+  const whole = encryptWith(Buffer.from(VECTOR_KEY), Buffer.from(VECTOR_IV), plaintext)
+  const collect = async (pieces: Uint8Array[], wholeMeta = whole.meta) => {
+    const out: Uint8Array[] = []
+    try {
+      for await (const piece of transcodeToChunked(wholeMeta, pieces)) out.push(piece)
+      return { payload: Buffer.concat(out) }
+    } catch (error) {
+      return { payload: Buffer.concat(out), error }
+    }
+  }
+
+  it('turns the whole-image form, read in pieces of any size, into exactly the chunked payload of the same version', async () => {
+    for (const pieces of [[whole.ciphertext], splitPayload(whole.ciphertext, 21, 40000), splitPayload(whole.ciphertext, 22, 300000)]) {
+      const { payload, error } = await collect(pieces)
+      assert.equal(error, undefined)
+      assert.deepEqual(payload, encryptChunked(VECTOR_KEY, VECTOR_IV, plaintext))
+    }
+  })
+
+  it('stops before the last record is complete when the stored ciphertext or tag is altered, so a reader fails closed', async () => {
+    const altered = Uint8Array.from(whole.ciphertext)
+    altered[RS + 5]! ^= 1
+    const badTag = { ...whole.meta, tag: Buffer.from(whole.meta.tag).fill(0, 0, 1) }
+    for (const [pieces, wholeMeta] of [[splitPayload(altered, 23, 40000), whole.meta], [[whole.ciphertext], badTag]] as const) {
+      const { payload, error } = await collect([...pieces], wholeMeta)
+      assert.ok(error instanceof PixstoreError && error.code === 'ERR_IMAGE_DAMAGED', `got ${error}`)
+      assert.ok(payload.length < encryptChunked(VECTOR_KEY, VECTOR_IV, plaintext).length, 'the last record was never completed')
+      assert.throws(() => decryptChunked(payload, meta), ChunkedPayloadError)
+    }
   })
 })
 

@@ -10,7 +10,8 @@ import {
   recordNonce,
   type SealedRecord,
 } from '../protocol/chunked'
-import { KEY_LENGTH, TAG_LENGTH } from '../protocol/wire'
+import { PixstoreError } from '../protocol/errors'
+import { KEY_LENGTH, TAG_LENGTH, type RawImageMeta } from '../protocol/wire'
 
 const ALGORITHM = 'aes-256-gcm'
 const MORE = Uint8Array.of(DELIMITER_MORE)
@@ -155,4 +156,27 @@ export function decryptChunked(payload: Uint8Array, meta: { key: Uint8Array; iv:
   const out = [...openReady(reader, recordKey, meta.iv)]
   out.push(openLast(reader, recordKey, meta.iv))
   return Buffer.concat(out)
+}
+
+/**
+ * The chunked payload of a version stored in the whole-image form, made while
+ * the stored ciphertext streams in (a server that keeps one form per version).
+ * The whole-image tag is checked before the last record is completed: a stored
+ * ciphertext that does not authenticate (damaged or altered on disk) ends in
+ * PixstoreError ERR_IMAGE_DAMAGED before the last record's delimiter and tag,
+ * so a reader of what was sent fails closed on a truncated payload. Until then
+ * the records it passed on carry whatever the disk held; storing the chunked
+ * form itself avoids even that. Holds one piece of plaintext at a time.
+ */
+export async function* transcodeToChunked(meta: RawImageMeta, whole: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Buffer> {
+  const decipher = createDecipheriv(ALGORITHM, meta.key, meta.iv, { authTagLength: TAG_LENGTH })
+  decipher.setAuthTag(meta.tag)
+  const encryptor = new ChunkedEncryptor(meta.key, meta.iv)
+  for await (const piece of whole) yield* encryptor.push(decipher.update(piece))
+  try {
+    decipher.final()
+  } catch {
+    throw new PixstoreError('The stored ciphertext does not authenticate with its key, iv and tag', 'ERR_IMAGE_DAMAGED')
+  }
+  yield* encryptor.end()
 }
