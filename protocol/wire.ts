@@ -159,15 +159,9 @@ export function decodeWirePayload(bytes: Uint8Array): WirePayload {
           `Updated payload has ${bytes.length} bytes, its header alone needs ${UPDATED_HEADER_LENGTH}`,
         )
       }
-      const bigToken = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(1, true)
-      if (bigToken > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new WireDecodeError('TokenOutOfRange', `Token ${bigToken} is beyond Number.MAX_SAFE_INTEGER`)
-      }
-      let offset = 1 + TOKEN_LENGTH
-      const take = (length: number) => bytes.subarray(offset, (offset += length))
-      const meta = { key: take(KEY_LENGTH), iv: take(IV_LENGTH), tag: take(TAG_LENGTH) }
-      if (offset === bytes.length) throw new WireDecodeError('Truncated', 'Updated payload carries no ciphertext')
-      return { state, token: Number(bigToken), meta, ciphertext: bytes.subarray(offset) }
+      const { token, meta } = readUpdatedHead(bytes, (from, to) => bytes.subarray(from, to))
+      if (bytes.length === UPDATED_HEADER_LENGTH) throw new WireDecodeError('Truncated', 'Updated payload carries no ciphertext')
+      return { state, token, meta, ciphertext: bytes.subarray(UPDATED_HEADER_LENGTH) }
     }
     case PixstoreState.NotFound:
     case PixstoreState.MissingID:
@@ -197,14 +191,9 @@ export function decodeWireHead(prefix: Uint8Array): { head: WireHead; length: nu
     case PixstoreState.Updated:
     case ChunkedState.ChunkedUpdated: {
       if (prefix.length < UPDATED_HEADER_LENGTH) return null
-      const bigToken = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getBigUint64(1, true)
-      if (bigToken > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new WireDecodeError('TokenOutOfRange', `Token ${bigToken} is beyond Number.MAX_SAFE_INTEGER`)
-      }
-      let offset = 1 + TOKEN_LENGTH
-      const take = (length: number) => prefix.slice(offset, (offset += length))
-      const meta = { key: take(KEY_LENGTH), iv: take(IV_LENGTH), tag: take(TAG_LENGTH) }
-      return { head: { state, token: Number(bigToken), meta }, length: UPDATED_HEADER_LENGTH }
+      // Copies: a stream's buffer may be reused once the head is read.
+      const { token, meta } = readUpdatedHead(prefix, (from, to) => prefix.slice(from, to))
+      return { head: { state, token, meta }, length: UPDATED_HEADER_LENGTH }
     }
     case PixstoreState.Success:
     case PixstoreState.NotFound:
@@ -232,6 +221,17 @@ export function acceptsChunked(request: { header?: string | readonly string[] | 
     if (joined.length > MAX_CHUNKED_VALUE_LENGTH) return false
     return joined.split(',').some((version) => version.trim() === CHUNKED_VERSION)
   })
+}
+
+/** Token and meta of an Updated or ChunkedUpdated head (at least UPDATED_HEADER_LENGTH bytes), each field cut by `cut`. */
+function readUpdatedHead(bytes: Uint8Array, cut: (from: number, to: number) => Uint8Array): { token: number; meta: RawImageMeta } {
+  const bigToken = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(1, true)
+  if (bigToken > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new WireDecodeError('TokenOutOfRange', `Token ${bigToken} is beyond Number.MAX_SAFE_INTEGER`)
+  }
+  let offset = 1 + TOKEN_LENGTH
+  const take = (length: number) => cut(offset, (offset += length))
+  return { token: Number(bigToken), meta: { key: take(KEY_LENGTH), iv: take(IV_LENGTH), tag: take(TAG_LENGTH) } }
 }
 
 function expectLength(field: string, bytes: Uint8Array, length: number): void {

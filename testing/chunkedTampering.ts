@@ -4,7 +4,8 @@
  * sw/streamDecrypt.test.ts), each case with what the reader must say and how
  * much authentic plaintext it may have passed on before saying it.
  */
-import { CHUNKED_RECORD_BYTES, DELIMITER_LAST, DELIMITER_MORE, SEALED_RECORD_BYTES, type ChunkedPayloadErrorCode } from '../protocol/chunked'
+import assert from 'node:assert/strict'
+import { CHUNKED_RECORD_BYTES, ChunkedPayloadError, DELIMITER_LAST, DELIMITER_MORE, SEALED_RECORD_BYTES, type ChunkedPayloadErrorCode } from '../protocol/chunked'
 import { vectorPlaintext } from '../protocol/chunkedVectors'
 import { chunkedRecordKey, encryptChunked, sealRecord } from '../server/chunkedCrypto'
 
@@ -106,4 +107,13 @@ export function splitPayload(payload: Uint8Array, seed: number, maxPiece: number
     at += size
   }
   return pieces
+}
+
+/** Asserts what a reader did with a tampering case: failed with its code, after passing on exactly the authentic records before the fault. */
+export function assertFailedClosed(tamper: TamperCase, outcome: { passed: Uint8Array; error?: unknown }): void {
+  const { passed, error } = outcome
+  assert.ok(error instanceof ChunkedPayloadError, `fails with a ChunkedPayloadError, got ${error}`)
+  assert.equal(error.code, tamper.code, error.message)
+  assert.equal(passed.length, tamper.passedBytes, 'passes on only the authentic records before the fault')
+  assert.deepEqual(Buffer.from(passed), Buffer.from(tamper.plaintext.subarray(0, tamper.passedBytes)))
 }
