@@ -80,21 +80,7 @@ export async function openImageAnswer(body: ReadableStream<Uint8Array>, recordMe
 
 /** The records (what followed the head, then the rest of the body) through the decrypt stream; the format byte split off the first plaintext. */
 async function openImage(body: ReadableStreamDefaultReader<Uint8Array>, afterHead: Uint8Array, meta: RawImageMeta): Promise<{ format: ImageFormat; image: ReadableStream<Uint8Array> }> {
-  const records = new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        if (afterHead.length > 0) controller.enqueue(afterHead)
-      },
-      async pull(controller) {
-        const { done, value } = await body.read()
-        if (done) controller.close()
-        else controller.enqueue(value)
-      },
-      cancel: (reason) => body.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  )
-  const plaintext = records.pipeThrough(createDecryptStream(meta)).getReader()
+  const plaintext = continued(afterHead, body).pipeThrough(createDecryptStream(meta)).getReader()
   const first = await plaintext.read()
   const firstBytes = first.done ? new Uint8Array(0) : first.value
   const format = firstBytes.length > 0 ? imageFormatByByte(firstBytes[0]!) : undefined
@@ -103,21 +89,25 @@ async function openImage(body: ReadableStreamDefaultReader<Uint8Array>, afterHea
     plaintext.cancel(error).catch(() => {})
     throw error
   }
-  const image = new ReadableStream<Uint8Array>(
+  return { format, image: continued(firstBytes.subarray(1), plaintext) }
+}
+
+/** `first`, then what `rest` still holds, read only as the consumer pulls; cancelling it cancels `rest`. */
+function continued(first: Uint8Array, rest: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        controller.enqueue(firstBytes.subarray(1))
+        if (first.length > 0) controller.enqueue(first)
       },
       async pull(controller) {
-        const { done, value } = await plaintext.read()
+        const { done, value } = await rest.read()
         if (done) controller.close()
         else controller.enqueue(value)
       },
-      cancel: (reason) => plaintext.cancel(reason),
+      cancel: (reason) => rest.cancel(reason),
     },
     { highWaterMark: 0 },
   )
-  return { format, image }
 }
 
 async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>, prefix: Uint8Array): Promise<Uint8Array> {
