@@ -11,7 +11,11 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { expect, test } from '@playwright/test'
 import ts from 'typescript'
+import { makePng } from '../bench/images'
+import { SEALED_RECORD_BYTES } from '../protocol/chunked'
 import { CHUNKED_VECTORS, VECTOR_IV, VECTOR_KEY, vectorPlaintext } from '../protocol/chunkedVectors'
+import { frameImage, imageFormatByName } from '../protocol/formats'
+import { ChunkedState } from '../protocol/wire'
 import { encryptChunked } from '../server/chunkedCrypto'
 import { tamperCases } from '../testing/chunkedTampering'
 
@@ -112,4 +116,36 @@ test('Chromium fails closed on every tampering case: the stream errors and passe
       })
     }
   }
+})
+
+test('Chromium decodes a PNG that openImageAnswer streamed out of a ChunkedSuccess answer into a Response; a bad record mid-way fails the Response', async ({ page }) => {
+  const png = makePng(600_000, 5) // ten records
+  const answer = Buffer.concat([Uint8Array.of(ChunkedState.ChunkedSuccess), encryptChunked(VECTOR_KEY, VECTOR_IV, frameImage(imageFormatByName('png')!, png))])
+  const tampered = Buffer.from(answer)
+  tampered[1 + 6 * SEALED_RECORD_BYTES + 100]! ^= 1
+  await openReaderPage(page, [answer, tampered])
+  const showAnswer = (index: number) =>
+    page.evaluate(
+      async ({ index, meta }) => {
+        const moduleUrl = '/sw/chunkedAnswer'
+        const { openImageAnswer } = (await import(moduleUrl)) as typeof import('../sw/chunkedAnswer')
+        const bytes = (text: string) => Uint8Array.from(text.match(/../g) ?? [], (byte) => parseInt(byte, 16))
+        const response = await fetch(`/payload/${index}`)
+        const opened = await openImageAnswer(response.body!, { key: bytes(meta.key), iv: bytes(meta.iv), tag: new Uint8Array(16) }, Number(response.headers.get('content-length')))
+        if (opened.kind !== 'chunked') return { kind: opened.kind }
+        try {
+          const blob = await new Response(opened.image, { headers: { 'content-type': opened.format.mimeType } }).blob()
+          const img = new Image()
+          img.src = URL.createObjectURL(blob)
+          await img.decode()
+          return { kind: opened.kind, type: blob.type, size: blob.size, imageLength: opened.imageLength, width: img.naturalWidth, height: img.naturalHeight }
+        } catch (error) {
+          return { kind: opened.kind, failed: (error as Error).name }
+        }
+      },
+      { index, meta: { key: hex(VECTOR_KEY), iv: hex(VECTOR_IV) } },
+    )
+  expect(await showAnswer(0)).toEqual({ kind: 'chunked', type: 'image/png', size: png.length, imageLength: png.length, width: 512, height: png.readUInt32BE(20) })
+  // The body errors at record 6: Chromium fails the Response's read with a network TypeError (a decoded but corrupt PNG would be an EncodingError).
+  expect(await showAnswer(1)).toEqual({ kind: 'chunked', failed: 'TypeError' })
 })
