@@ -437,3 +437,50 @@ export async function stopServiceWorkers(page: Page): Promise<{ cdp: CDPSession;
     .toBe(true)
   return { cdp, statuses }
 }
+
+/**
+ * initPixstoreFrontend with the page's config plus `extra` (plain JSON fields,
+ * e.g. proofTransport), logging every onImageError event to `window.imageErrors`.
+ */
+export async function initFrontendLoggingErrors(page: Page, extra: Record<string, unknown> = {}): Promise<void> {
+  await page.evaluate(async (fields) => {
+    window.imageErrors = []
+    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), ...fields, onImageError: (event: Window['imageErrors'][number]) => window.imageErrors.push(event) })
+  }, extra)
+}
+
+/** The onImageError events the page logged (see initFrontendLoggingErrors and appPage). */
+export async function imageErrors(page: Page): Promise<Window['imageErrors']> {
+  return page.evaluate(() => window.imageErrors)
+}
+
+/** Adds `<img data-e2e=NAME src=SRC>` to the gallery without waiting; imageSettled() waits for it. */
+export async function addImage(page: Page, name: string, src: string): Promise<void> {
+  await page.evaluate(
+    ({ name, src }) => {
+      const img = document.createElement('img')
+      img.dataset.e2e = name
+      img.addEventListener('load', () => (img.dataset.result = 'load'))
+      img.addEventListener('error', () => (img.dataset.result = 'error'))
+      img.src = src
+      document.getElementById('gallery')!.append(img)
+    },
+    { name, src },
+  )
+}
+
+/** Waits for the first load or error of the `<img data-e2e=NAME>` added by addImage(); 'load' or 'error'. */
+export async function imageSettled(page: Page, name: string): Promise<string> {
+  const handle = await page.waitForFunction((n) => document.querySelector<HTMLImageElement>(`img[data-e2e="${n}"]`)?.dataset.result, name, { timeout: 20_000 })
+  return (await handle.jsonValue()) as string
+}
+
+/** How many of the `<img data-e2e=NAME>` named show a picture (naturalWidth > 0). */
+export async function imagesShown(page: Page, names: readonly string[]): Promise<number> {
+  return page.evaluate((list) => list.filter((n) => (document.querySelector<HTMLImageElement>(`img[data-e2e="${n}"]`)?.naturalWidth ?? 0) > 0).length, names)
+}
+
+/** clearImageCache() in the page (logging out); resolves with what it resolved with. */
+export async function clearImageCache(page: Page): Promise<unknown> {
+  return page.evaluate(() => window.px.clearImageCache())
+}

@@ -15,6 +15,7 @@ import { PageRecords } from './pageRecords'
 import { RefreshBatcher } from './refreshBatcher'
 import { registerWorker } from './registerWorker'
 import { reloadImages } from './reloadImages'
+import { LOGOUT_MARK_KEY, PageSession } from './session'
 
 export { PixstoreFrontendConfigError, type PixstoreFrontendConfig } from './config'
 export { PixstoreVersionMismatchError } from './registerWorker'
@@ -44,6 +45,11 @@ interface Started {
 }
 
 const records = new PageRecords()
+const session = new PageSession(records)
+// Another tab's logout mark: forget now rather than at the worker's next question.
+globalThis.addEventListener?.('storage', (event: StorageEvent) => {
+  if (event.key === LOGOUT_MARK_KEY) session.active()
+})
 let started: Started | null = null
 let answering = false
 
@@ -126,6 +132,7 @@ export async function setImageRecords(imageRecords: readonly ImageRecord[]): Pro
       refused.push(error as Error)
     }
   }
+  session.armed()
   refused.push(...(await deliver(valid, true)))
   if (refused.length > 0) {
     const shown = refused.slice(0, 3).map((error) => error.message).join('; ')
@@ -159,10 +166,11 @@ export async function cachedImageExists(id: string): Promise<boolean> {
 /**
  * Logging out: removes every decrypted image (Cache Storage, or the worker's
  * memory with `persist: false`) and the cache's bookkeeping, and forgets every
- * record the page and the worker hold. Resolves with how many images were removed.
+ * record the worker and every open page of the origin hold (see session.ts).
+ * Resolves with how many images were removed, once all of that is done.
  */
 export async function clearImageCache(): Promise<number> {
-  records.clear()
+  session.logOut()
   return sendRequest<PageRequests, 'clearImageCache'>(await readyWorker(), 'clearImageCache', {}, WORKER_TIMEOUT_MS)
 }
 
@@ -206,15 +214,16 @@ async function deliver(list: ImageRecord[], retryFailed: boolean): Promise<Error
 /** How the page answers its worker (see protocol/messages.ts). Payloads are untrusted and checked. */
 const workerRequestHandlers: RequestHandlers<WorkerRequests> = {
   getImageRecord: ({ id }) => {
-    if (!isValidImageId(id)) return null
+    if (!isValidImageId(id) || !session.active()) return null
     // With refreshRecords the worker asks for a fresh record next; no point waiting here.
     return started?.refresher ? (records.get(id) ?? null) : records.waitFor(id, RECORD_WAIT_MS)
   },
   refreshImageRecord: async ({ id }) => {
     const refresher = started?.refresher
-    if (!refresher || !isValidImageId(id)) return null
+    if (!refresher || !isValidImageId(id) || !session.active()) return null
+    const generation = session.generation
     const fresh = await refresher.get(id)
-    if (!fresh) return null
+    if (!fresh || generation !== session.generation) return null
     const held = records.get(id)
     if (held && held.token !== fresh.token) void deliver([fresh], false).catch(() => {})
     else records.set(fresh)
@@ -229,6 +238,10 @@ const workerRequestHandlers: RequestHandlers<WorkerRequests> = {
         console.error('[pixstore] onImageError threw:', error)
       }
     }
+    return null
+  },
+  forgetRecords: () => {
+    session.forget()
     return null
   },
 }

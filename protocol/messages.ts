@@ -31,6 +31,11 @@ export type WorkerRequests = {
   refreshImageRecord: { request: { id: string }; reply: ImageRecord | null }
   /** An image request finally failed (after any refresh); the page reports it to `onImageError`. */
   imageFailed: { request: ImageFailureReport; reply: null }
+  /**
+   * Some tab logged out (`clearImageCache`): every page forgets its records and hands none to the worker,
+   * nor asks its app's `refreshRecords`, until its app calls `setImageRecords` again. Answered once forgotten.
+   */
+  forgetRecords: { request: Record<string, never>; reply: null }
 }
 
 /** What `onImageError` receives: the `x-pixstore-state` value and the HTTP status the `<img>` got. */
