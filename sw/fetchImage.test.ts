@@ -12,6 +12,7 @@ import type { ImageRecord } from '../protocol/record'
 import { encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
 import { createPixstoreApp, PixstoreBackend } from '../server/index'
 import { fetchImage } from './fetchImage'
+import { ProofTransports } from './proofTransport'
 import { ImageFailure, type ImageFailureState } from './imageFailure'
 
 /** The page's (and worker's) origin in these tests: the backend is always on another one. */
@@ -156,5 +157,45 @@ describe('fetchImage against a crafted backend', () => {
     const unframed = Uint8Array.from(Buffer.concat([plain.update(Uint8Array.of(0, 1, 2)), plain.final()]))
     respond({ state: PixstoreState.Success, ciphertext: unframed })
     await expectFailure(fetchImage(config, { ...record, meta: { ...record.meta, tag: bytesToBase64(plain.getAuthTag()) } }, PAGE_ORIGIN), 'InvalidPayload')
+  })
+})
+
+describe('proofTransport: a backend that reads only headers (as Pixstore 3.x)', () => {
+  const key = new Uint8Array(32).fill(3)
+  const iv = new Uint8Array(12).fill(4)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  const ciphertext = Uint8Array.from(Buffer.concat([cipher.update(frameImage(imageFormatByName('png')!, Uint8Array.of(1, 2, 3))), cipher.final()]))
+  const record: ImageRecord = { id: 'v3img', token: 7, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(cipher.getAuthTag()) }, statelessProof: 'proof-3' }
+  const seen: ('query' | 'headers')[] = []
+  const server = createServer((request, response) => {
+    const inHeaders = request.headers['x-pixstore-proof'] === 'proof-3'
+    seen.push(request.url!.includes('pixstore-proof=') ? 'query' : 'headers')
+    response.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(encodeWirePayload(inHeaders ? { state: PixstoreState.Success, ciphertext } : { state: PixstoreState.MissingProof }))
+  })
+  let origin: string
+  before(async () => {
+    origin = await listen(server)
+  })
+  after(() => close(server))
+
+  it("'auto': MissingProof to the query form, then headers; the backend gets headers from then on", async () => {
+    seen.length = 0
+    const transports = new ProofTransports()
+    const config = { backendOrigin: origin, route: '/pixstore-image', proofTransport: 'auto' as const }
+    assert.deepEqual([...(await fetchImage(config, record, PAGE_ORIGIN, transports)).image], [1, 2, 3])
+    assert.deepEqual(seen, ['query', 'headers'])
+    await fetchImage(config, record, PAGE_ORIGIN, transports)
+    assert.deepEqual(seen, ['query', 'headers', 'headers'], 'remembered for this backend')
+    await fetchImage({ ...config, backendOrigin: origin.replace('127.0.0.1', 'localhost') }, record, PAGE_ORIGIN, transports)
+    assert.deepEqual(seen.slice(3), ['query', 'headers'], 'per backend origin')
+  })
+
+  it("'headers' sends headers only; 'query' never falls back (MissingProof stands)", async () => {
+    seen.length = 0
+    const config = { backendOrigin: origin, route: '/pixstore-image' }
+    await fetchImage({ ...config, proofTransport: 'headers' }, record, PAGE_ORIGIN)
+    assert.deepEqual(seen, ['headers'])
+    await expectFailure(fetchImage({ ...config, proofTransport: 'query' }, record, PAGE_ORIGIN), 'MissingProof')
+    assert.deepEqual(seen, ['headers', 'query'])
   })
 })

@@ -1,9 +1,10 @@
 import { ImageFrameError, type ImageFormat } from '../protocol/formats'
 import { decodeImageMeta, type ImageRecord } from '../protocol/record'
 import { decodeWirePayload, PixstoreState, PROOF_HEADER, PROOF_PARAM, stateName, TOKEN_HEADER, TOKEN_PARAM, type RawImageMeta } from '../protocol/wire'
-import { backendImageUrl, type BackendLocation } from '../protocol/workerConfig'
+import { backendImageUrl } from '../protocol/workerConfig'
 import { decryptImage, ImageDecryptionError } from './decryptImage'
 import { ImageFailure } from './imageFailure'
+import { ProofTransports, type TransportConfig } from './proofTransport'
 
 export interface FetchedImage {
   format: ImageFormat
@@ -20,30 +21,15 @@ export interface FetchedImage {
  * the only authorization; `no-store` because the worker caches plaintext itself.
  * A backend on another origin gets proof and token as query parameters: a
  * request without custom headers needs no CORS preflight, one round trip less
- * per image. The same origin gets them as headers, out of every URL.
+ * per image. The same origin gets them as headers, out of every URL. A
+ * backend that answers MissingProof to the query form (Pixstore 3.x) is asked
+ * again with headers, and gets them from then on (see proofTransport.ts).
  */
-export async function fetchImage(config: BackendLocation, record: ImageRecord, ownOrigin: string): Promise<FetchedImage> {
+export async function fetchImage(config: TransportConfig, record: ImageRecord, ownOrigin: string, transports = new ProofTransports()): Promise<FetchedImage> {
   const url = backendImageUrl(config, record.id)
-  let body: Uint8Array
-  try {
-    const crossOrigin = config.backendOrigin !== ownOrigin
-    const query = `?${PROOF_PARAM}=${encodeURIComponent(record.statelessProof)}&${TOKEN_PARAM}=${record.token}`
-    const response = await fetch(crossOrigin ? url + query : url, {
-      mode: 'cors',
-      credentials: 'omit',
-      cache: 'no-store',
-      referrerPolicy: 'no-referrer',
-      headers: crossOrigin ? {} : { [PROOF_HEADER]: record.statelessProof, [TOKEN_HEADER]: String(record.token) },
-    })
-    if (response.status !== 200) {
-      await response.body?.cancel()
-      throw new ImageFailure('UnexpectedResponse', `backend answered HTTP ${response.status} for ${url}`)
-    }
-    body = new Uint8Array(await response.arrayBuffer())
-  } catch (error) {
-    if (error instanceof ImageFailure) throw error
-    throw new ImageFailure('BackendUnreachable', `backend unreachable at ${url} (${describe(error)})`)
-  }
+  const form = transports.choose(config, ownOrigin)
+  let body = await fetchPayload(url, record, form)
+  if (form === 'query' && isMissingProof(body) && transports.queryRefused(config)) body = await fetchPayload(url, record, 'headers')
   try {
     const payload = decodeWirePayload(body)
     switch (payload.state) {
@@ -63,5 +49,29 @@ export async function fetchImage(config: BackendLocation, record: ImageRecord, o
     throw new ImageFailure('InvalidPayload', `backend sent no valid Pixstore payload for image "${record.id}": ${describe(error)}`)
   }
 }
+
+/** The wire bytes the backend answered with proof and token in the query or the headers. */
+async function fetchPayload(url: string, record: ImageRecord, form: 'query' | 'headers'): Promise<Uint8Array> {
+  try {
+    const query = `?${PROOF_PARAM}=${encodeURIComponent(record.statelessProof)}&${TOKEN_PARAM}=${record.token}`
+    const response = await fetch(form === 'query' ? url + query : url, {
+      mode: 'cors',
+      credentials: 'omit',
+      cache: 'no-store',
+      referrerPolicy: 'no-referrer',
+      headers: form === 'query' ? {} : { [PROOF_HEADER]: record.statelessProof, [TOKEN_HEADER]: String(record.token) },
+    })
+    if (response.status !== 200) {
+      await response.body?.cancel()
+      throw new ImageFailure('UnexpectedResponse', `backend answered HTTP ${response.status} for ${url}`)
+    }
+    return new Uint8Array(await response.arrayBuffer())
+  } catch (error) {
+    if (error instanceof ImageFailure) throw error
+    throw new ImageFailure('BackendUnreachable', `backend unreachable at ${url} (${describe(error)})`)
+  }
+}
+
+const isMissingProof = (body: Uint8Array) => body.length === 1 && body[0] === PixstoreState.MissingProof
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error))

@@ -1,13 +1,14 @@
 import type { RouteHandlerCallbackOptions, RouteHandlerObject } from 'workbox-core/types.js'
 import { sendRequest, type WorkerRequests } from '../protocol/messages'
 import { encodeImageMeta, type ImageRecord } from '../protocol/record'
-import { backendImageUrl, type BackendLocation } from '../protocol/workerConfig'
+import { backendImageUrl } from '../protocol/workerConfig'
 import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import type { ImageCache } from './imageCache'
 import { ImageFailure } from './imageFailure'
 import { imageResponse, pageCacheControl, pageImageResponse } from './imageResponse'
 import { InFlight } from './inFlight'
+import { ProofTransports, type TransportConfig } from './proofTransport'
 import type { RecordStore } from './recordStore'
 import { REFRESH_LOOKUP_TIMEOUT_MS, withRecordRefresh } from './refreshRecords'
 import { RECORD_LOOKUP_TIMEOUT_MS, requestRecordFromClients } from './requestRecordFromClients'
@@ -17,7 +18,7 @@ export interface ImageRequestHandlerOptions {
   /** Read per request, like the config: the cache follows the config's `imageCache`. */
   cache: () => ImageCache
   /** Read per request: a `connect` message may replace it at any time. */
-  config: () => BackendLocation | null
+  config: () => TransportConfig | null
   clients: Clients
   /** The worker's (and its pages') origin: a backend elsewhere gets the no-preflight request form. */
   origin: string
@@ -38,6 +39,8 @@ export class ImageRequestHandler implements RouteHandlerObject {
   private readonly lookups = new InFlight<ImageRecord | null>()
   private readonly refreshes = new InFlight<ImageRecord | null>()
   private readonly fetches = new InFlight<{ fetched: FetchedImage; stored: Promise<void> }>()
+  /** Which backends want the proof in headers (Pixstore 3.x), learnt while the worker runs. */
+  private readonly transports = new ProofTransports()
 
   constructor(private readonly options: ImageRequestHandlerOptions) {}
 
@@ -80,7 +83,7 @@ export class ImageRequestHandler implements RouteHandlerObject {
    * afterwards under `waitUntil` (the cache counts it as held meanwhile, so
    * cachedImageExists() already sees it).
    */
-  private async serve(event: FetchEvent, config: BackendLocation, record: ImageRecord, url: string, generation: number): Promise<Response> {
+  private async serve(event: FetchEvent, config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<Response> {
     const cached = await this.options.cache().match(url, record.token)
     if (cached) return pageImageResponse(cached, event.request.url, record.token)
     const { fetched, stored } = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
@@ -116,8 +119,8 @@ export class ImageRequestHandler implements RouteHandlerObject {
     return this.options.records.get(record.id)!
   }
 
-  private async fetchAndStore(config: BackendLocation, record: ImageRecord, url: string, generation: number): Promise<{ fetched: FetchedImage; stored: Promise<void> }> {
-    const fetched = await fetchImage(config, record, this.options.origin)
+  private async fetchAndStore(config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<{ fetched: FetchedImage; stored: Promise<void> }> {
+    const fetched = await fetchImage(config, record, this.options.origin, this.transports)
     // Decrypted for a request from before a logout: not a byte of it is kept (nor shown, see handle).
     this.current(generation, record.id)
     if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
