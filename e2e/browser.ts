@@ -22,6 +22,8 @@ declare global {
     /** On appPage pages: the ids of each refreshRecords call, and every onImageError event. */
     refreshCalls: string[][]
     imageErrors: { id: string; state: string; status: number }[]
+    /** The `detail` of each onImageError event, in the same order. */
+    imageErrorDetails: (string | undefined)[]
     pixstoreReady?: boolean
     pixstoreError?: string
   }
@@ -445,11 +447,16 @@ export async function stopServiceWorkers(page: Page): Promise<{ cdp: CDPSession;
 export async function initFrontendLoggingErrors(page: Page, extra: Record<string, unknown> = {}): Promise<void> {
   await page.evaluate(async (fields) => {
     window.imageErrors = []
-    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), ...fields, onImageError: (event: Window['imageErrors'][number]) => window.imageErrors.push(event) })
+    window.imageErrorDetails = []
+    const onImageError = ({ id, state, status, detail }: Window['imageErrors'][number] & { detail?: string }) => {
+      window.imageErrors.push({ id, state, status })
+      window.imageErrorDetails.push(detail)
+    }
+    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), ...fields, onImageError })
   }, extra)
 }
 
-/** The onImageError events the page logged (see initFrontendLoggingErrors and appPage). */
+/** The onImageError events the page logged as `{ id, state, status }` (see initFrontendLoggingErrors and appPage). */
 export async function imageErrors(page: Page): Promise<Window['imageErrors']> {
   return page.evaluate(() => window.imageErrors)
 }
@@ -483,4 +490,9 @@ export async function imagesShown(page: Page, names: readonly string[]): Promise
 /** clearImageCache() in the page (logging out); resolves with what it resolved with. */
 export async function clearImageCache(page: Page): Promise<unknown> {
   return page.evaluate(() => window.px.clearImageCache())
+}
+
+/** The `detail` of each onImageError event the page logged, in order. */
+export async function imageErrorDetails(page: Page): Promise<(string | undefined)[]> {
+  return page.evaluate(() => window.imageErrorDetails)
 }

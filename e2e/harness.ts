@@ -357,7 +357,7 @@ const TEST_PAGE = `<!doctype html>
  * a module with `px` (the page module), `config` (the frontend config),
  * `api(ids)` (fresh records from the site's API), `refreshRecords` (the same,
  * logging each call's ids to `window.refreshCalls`) and `onImageError`
- * (logging to `window.imageErrors`). An exception ends up in `window.pixstoreError`.
+ * (logging `{ id, state, status }` to `window.imageErrors`, each `detail` to `window.imageErrorDetails`). An exception ends up in `window.pixstoreError`.
  */
 export function appPage(backendPort: number, body: string, script: string): string {
   return `<!doctype html>
@@ -372,7 +372,8 @@ ${body}
   const config = ${frontendConfigSource(String(backendPort))}
   const api = async (ids) => (await fetch('/api/records?backend=${backendPort}&ids=' + ids.join(','))).json()
   const refreshRecords = (ids) => (window.refreshCalls.push(ids), api(ids))
-  const onImageError = (event) => window.imageErrors.push(event)
+  window.imageErrorDetails = []
+  const onImageError = ({ id, state, status, detail }) => (window.imageErrors.push({ id, state, status }), window.imageErrorDetails.push(detail))
   try {
 ${script}
   } catch (error) {

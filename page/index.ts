@@ -5,7 +5,7 @@
  * worker's); nothing is written to Cache Storage, IndexedDB, Web Storage or URLs
  * except decrypted images (in Cache Storage, tagged with their token only).
  */
-import { sendRequest, type PageRequests, type RequestHandlers, type WorkerRequests } from '../protocol/messages'
+import { IMAGE_FAILURE_STATES, sendRequest, type PageRequests, type RequestHandlers, type WorkerRequests } from '../protocol/messages'
 import { InvalidImageRecordError, isValidImageId, parseImageRecord, type ImageRecord } from '../protocol/record'
 import { imageIdFromUrl } from '../protocol/workerConfig'
 import { answerWorkerRequests } from './answerWorkerRequests'
@@ -20,7 +20,7 @@ import { LOGOUT_MARK_KEY, PageSession } from './session'
 export { PixstoreFrontendConfigError, type PixstoreFrontendConfig } from './config'
 export { PixstoreVersionMismatchError } from './registerWorker'
 export { InvalidImageRecordError, type ImageRecord } from '../protocol/record'
-export type { ImageFailureReport } from '../protocol/messages'
+export { IMAGE_FAILURE_STATES, type ImageFailureReport, type ImageFailureState } from '../protocol/messages'
 export { PROTOCOL_VERSION } from '../protocol/version'
 
 /** How long registering, and each request to the worker, may take. */
@@ -33,6 +33,9 @@ const WORKER_TIMEOUT_MS = 10_000
  * answer. An image that fails anyway is requested again when its record arrives.
  */
 const RECORD_WAIT_MS = 2500
+
+/** The worker's explanation of a failure, bounded: it comes from another context. */
+const MAX_DETAIL_LENGTH = 1000
 
 interface Started {
   config: ResolvedFrontendConfig
@@ -229,11 +232,11 @@ const workerRequestHandlers: RequestHandlers<WorkerRequests> = {
     else records.set(fresh)
     return fresh
   },
-  imageFailed: ({ id, state, status }) => {
+  imageFailed: ({ id, state, status, detail }) => {
     const onImageError = started?.config.onImageError
-    if (onImageError && isValidImageId(id) && typeof state === 'string' && /^[A-Za-z]{1,64}$/.test(state) && Number.isInteger(status)) {
+    if (onImageError && isValidImageId(id) && IMAGE_FAILURE_STATES.includes(state) && Number.isInteger(status)) {
       try {
-        onImageError({ id, state, status })
+        onImageError({ id, state, status, ...(typeof detail === 'string' ? { detail: detail.slice(0, MAX_DETAIL_LENGTH) } : {}) })
       } catch (error) {
         console.error('[pixstore] onImageError threw:', error)
       }

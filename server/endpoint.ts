@@ -51,7 +51,21 @@ export function createPixstoreApp(backend: PixstoreBackend): Koa {
     if (!isClientFault(error)) console.error('[pixstore] request failed:', error)
   })
   app.use(pixstoreMiddleware(backend))
+  app.use(compose([pixstoreCors(backend.config.accessControlAllowOrigin), notPixstoreRoute(backend.config.defaultEndpointRoute)]))
   return app
+}
+
+/**
+ * Anything outside the route: a 404 with the CORS headers (and a preflight
+ * answered), so a page whose worker asks the wrong route can read the answer
+ * and say "wrong route" instead of "backend unreachable".
+ */
+function notPixstoreRoute(route: string): Middleware {
+  return (ctx) => {
+    ctx.status = 404
+    ctx.type = 'text/plain'
+    ctx.body = `Not found: this Pixstore endpoint serves ${route}/<id>\n`
+  }
 }
 
 /** Node's HTTP parser codes start with HPE_; the others are a client hanging up mid-response. */

@@ -96,11 +96,11 @@ describe('fetchImage against a crafted backend', () => {
   const tag = Uint8Array.from(cipher.getAuthTag())
   const record: ImageRecord = { id: 'dir:abc', token: 41, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(tag) }, statelessProof: 'proof-1' }
 
-  let answer: { status: number; body: Uint8Array } = { status: 200, body: new Uint8Array() }
+  let answer: { status: number; body: Uint8Array; type?: string } = { status: 200, body: new Uint8Array() }
   let seen: { url?: string; headers?: IncomingHttpHeaders } = {}
   const server = createServer((request, response) => {
     seen = { url: request.url, headers: request.headers }
-    response.writeHead(answer.status, { 'Content-Type': 'application/octet-stream' }).end(answer.body)
+    response.writeHead(answer.status, { 'Content-Type': answer.type ?? 'application/octet-stream' }).end(answer.body)
   })
   let config: { backendOrigin: string; route: string }
   const respond = (payload: WirePayload | Uint8Array, status = 200) => {
@@ -149,6 +149,26 @@ describe('fetchImage against a crafted backend', () => {
     for (const [payload, state, status] of cases) {
       respond(payload, status)
       await expectFailure(fetchImage(config, record, PAGE_ORIGIN), state)
+    }
+  })
+
+  it('names an answer that is no Pixstore payload: 404 EndpointNotFound with the URL, another type NotPixstore, another status UnexpectedResponse', async () => {
+    const cases: [number, string, ImageFailureState][] = [
+      [404, 'text/plain', 'EndpointNotFound'],
+      [404, 'application/octet-stream', 'EndpointNotFound'],
+      [200, 'text/html; charset=utf-8', 'NotPixstore'],
+      [405, 'text/plain', 'UnexpectedResponse'],
+      [503, 'text/html', 'UnexpectedResponse'],
+    ]
+    for (const [status, type, state] of cases) {
+      answer = { status, type, body: Uint8Array.from(Buffer.from('<html>hello</html>')) }
+      await assert.rejects(fetchImage(config, record, PAGE_ORIGIN), (error) => {
+        assert.ok(error instanceof ImageFailure)
+        assert.equal(error.state, state, `${status} ${type}`)
+        assert.ok(error.message.includes(`${config.backendOrigin}/img/v1/dir:abc`), error.message)
+        assert.ok(!error.message.includes('proof-1'), 'never the proof')
+        return true
+      })
     }
   })
 

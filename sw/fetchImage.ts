@@ -50,27 +50,65 @@ export async function fetchImage(config: TransportConfig, record: ImageRecord, o
   }
 }
 
-/** The wire bytes the backend answered with proof and token in the query or the headers. */
+/**
+ * The wire bytes the backend answered with proof and token in the query or
+ * the headers. An answer that is no Pixstore payload is named for what it is:
+ * a 404 (wrong route, or no Pixstore there), a 200 of another type (a site,
+ * not an endpoint), another status; and no readable answer at all is
+ * BackendUnreachable only when nothing answered (see whyUnreadable).
+ */
 async function fetchPayload(url: string, record: ImageRecord, form: 'query' | 'headers'): Promise<Uint8Array> {
+  let response: Response
   try {
     const query = `?${PROOF_PARAM}=${encodeURIComponent(record.statelessProof)}&${TOKEN_PARAM}=${record.token}`
-    const response = await fetch(form === 'query' ? url + query : url, {
+    response = await fetch(form === 'query' ? url + query : url, {
       mode: 'cors',
       credentials: 'omit',
       cache: 'no-store',
       referrerPolicy: 'no-referrer',
       headers: form === 'query' ? {} : { [PROOF_HEADER]: record.statelessProof, [TOKEN_HEADER]: String(record.token) },
     })
-    if (response.status !== 200) {
-      await response.body?.cancel()
-      throw new ImageFailure('UnexpectedResponse', `backend answered HTTP ${response.status} for ${url}`)
-    }
-    return new Uint8Array(await response.arrayBuffer())
   } catch (error) {
-    if (error instanceof ImageFailure) throw error
-    throw new ImageFailure('BackendUnreachable', `backend unreachable at ${url} (${describe(error)})`)
+    throw await whyUnreadable(url, error)
   }
+  if (response.status === 200 && isWireType(response.headers.get('Content-Type'))) {
+    try {
+      return new Uint8Array(await response.arrayBuffer())
+    } catch (error) {
+      throw new ImageFailure('BackendUnreachable', `the answer from ${url} broke off (${describe(error)})`)
+    }
+  }
+  await response.body?.cancel().catch(() => {})
+  if (response.status === 404) {
+    throw new ImageFailure('EndpointNotFound', `no Pixstore endpoint at ${url}: the backend answered HTTP 404 (the page's defaultEndpointRoute must match the backend's, and the host and port must be the Pixstore endpoint)`)
+  }
+  if (response.status === 200) {
+    throw new ImageFailure('NotPixstore', `${url} answered ${response.headers.get('Content-Type') ?? 'no Content-Type'} instead of a Pixstore payload (application/octet-stream): is defaultEndpointConnectHost a Pixstore endpoint?`)
+  }
+  throw new ImageFailure('UnexpectedResponse', `backend answered HTTP ${response.status} for ${url}`)
 }
+
+/**
+ * fetch() failed without an answer the worker may read. Either nothing
+ * answered (down, wrong port, DNS), or a server answered without CORS
+ * headers for this origin, which the browser hides the same way. A no-cors
+ * request, sent without proof, tells them apart: it gets an opaque answer
+ * from any server that answers at all.
+ */
+async function whyUnreadable(url: string, error: unknown): Promise<ImageFailure> {
+  try {
+    await fetch(url, { mode: 'no-cors', credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer' })
+  } catch {
+    return new ImageFailure('BackendUnreachable', `backend unreachable at ${url} (${describe(error)})`)
+  }
+  return new ImageFailure(
+    'CorsRefused',
+    `${url} answered, but without CORS headers allowing this origin: set the backend's accessControlAllowOrigin to include it, and check that the route is Pixstore's (other routes of an app may carry no CORS headers)`,
+  )
+}
+
+/** Pixstore (3.x too) answers application/octet-stream; a server that names no type gets the benefit of the doubt. */
+const isWireType = (type: string | null) => type === null || type.split(';')[0]!.trim().toLowerCase() === 'application/octet-stream'
 
 const isMissingProof = (body: Uint8Array) => body.length === 1 && body[0] === PixstoreState.MissingProof
 

@@ -69,7 +69,7 @@ export class ImageRequestHandler implements RouteHandlerObject {
       failure = error instanceof ImageFailure ? error : new ImageFailure('WorkerError', `unexpected worker error for image "${id}"`)
     }
     const response = failureResponse(failure)
-    const reported = this.report(fetchEvent.clientId, { id, state: failure.state, status: response.status })
+    const reported = this.report(fetchEvent.clientId, { id, state: failure.state, status: response.status, detail: failure.message })
     try {
       fetchEvent.waitUntil?.(reported)
     } catch {
