@@ -92,6 +92,9 @@ export interface TestBackend {
   getImageRecords(ids: string[]): Promise<ImageRecord[]>
   /** A valid proof for any id, stored or not (to reach the NotFound state). */
   createStatelessProof(id: string): string
+  /** Extra backends only: stops listening (connections refused) and listens again on the same port, store kept. */
+  stopListening?(): Promise<void>
+  listenAgain?(): Promise<void>
   close(): Promise<void>
 }
 
@@ -186,10 +189,17 @@ export async function startExtraBackend(overrides: Partial<PixstoreConfig> = {})
     ...overrides,
   })
   const server = http.createServer(createPixstoreApp(backend).callback())
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, '127.0.0.1', () => (server.off('error', reject), resolve()))
+    })
+  const stopListening = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  await listen(0)
   const requests: BackendRequest[] = []
   logRequests(server, requests)
   const port = (server.address() as AddressInfo).port
@@ -203,11 +213,10 @@ export async function startExtraBackend(overrides: Partial<PixstoreConfig> = {})
     getImageRecord: async (id) => must(await backend.getImageRecord(id), `getImageRecord(${id})`, lastError),
     getImageRecords: async (ids) => must(await backend.getImageRecords(ids), 'getImageRecords', lastError),
     createStatelessProof: (id) => backend.createStatelessProof(id),
+    stopListening,
+    listenAgain: () => listen(port),
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
+      if (server.listening) await stopListening()
       await backend.close()
       await rm(store.dir, { recursive: true, force: true })
     },

@@ -14,6 +14,7 @@ import { versionedImageUrl, withVersion } from './imageUrl'
 import { PageRecords } from './pageRecords'
 import { RefreshBatcher } from './refreshBatcher'
 import { registerWorker } from './registerWorker'
+import { ImageRecovery, type ReloadOutcome } from './recovery'
 import { reloadImages } from './reloadImages'
 import { LOGOUT_MARK_KEY, PageSession } from './session'
 
@@ -53,6 +54,9 @@ const session = new PageSession(records)
 globalThis.addEventListener?.('storage', (event: StorageEvent) => {
   if (event.key === LOGOUT_MARK_KEY) session.active()
 })
+const recovery = new ImageRecovery({ reload: reloadFailedImagesOf })
+session.onForget = () => recovery.clear()
+globalThis.addEventListener?.('online', () => recovery.online())
 let started: Started | null = null
 let answering = false
 
@@ -233,8 +237,11 @@ const workerRequestHandlers: RequestHandlers<WorkerRequests> = {
     return fresh
   },
   imageFailed: ({ id, state, status, detail }) => {
+    if (!isValidImageId(id) || !IMAGE_FAILURE_STATES.includes(state)) return null
+    // An image already waiting for the backend failed again: its failure was reported when it first failed.
+    if (recovery.failed(id, state)) return null
     const onImageError = started?.config.onImageError
-    if (onImageError && isValidImageId(id) && IMAGE_FAILURE_STATES.includes(state) && Number.isInteger(status)) {
+    if (onImageError && Number.isInteger(status)) {
       try {
         onImageError({ id, state, status, ...(typeof detail === 'string' ? { detail: detail.slice(0, MAX_DETAIL_LENGTH) } : {}) })
       } catch (error) {
@@ -247,6 +254,47 @@ const workerRequestHandlers: RequestHandlers<WorkerRequests> = {
     session.forget()
     return null
   },
+}
+
+/** How long a re-requested `<img>` may take to load or fail before the probe counts as failed. */
+const RELOAD_SETTLE_MS = 30_000
+
+/**
+ * Re-requests the failed `<img>`s of `id` (see recovery.ts) and settles with
+ * the first of them to load or fail, or 'gone' when none is left on the page.
+ */
+function reloadFailedImagesOf(id: string): Promise<ReloadOutcome> {
+  const route = started?.config.worker
+  if (!route) return Promise.resolve('gone')
+  const idOf = (text: string) => {
+    try {
+      return imageIdFromUrl(new URL(text, location.href), route, location.origin)
+    } catch {
+      return null
+    }
+  }
+  return new Promise((resolve) => {
+    const failed = [...document.images].filter((img) => img.complete && img.naturalWidth === 0)
+    const listener = (outcome: ReloadOutcome) => (event: Event) => {
+      if (idOf((event.target as HTMLImageElement).currentSrc) === id) settle(outcome)
+    }
+    const onLoad = listener('load')
+    const onError = listener('error')
+    const settle = (outcome: ReloadOutcome) => {
+      clearTimeout(timer)
+      for (const img of failed) {
+        img.removeEventListener('load', onLoad)
+        img.removeEventListener('error', onError)
+      }
+      resolve(outcome)
+    }
+    for (const img of failed) {
+      img.addEventListener('load', onLoad)
+      img.addEventListener('error', onError)
+    }
+    const timer = setTimeout(() => settle('error'), RELOAD_SETTLE_MS)
+    if (reloadImages(document, (url) => imageIdFromUrl(url, route, location.origin) === id, { onlyFailed: true }) === 0) settle('gone')
+  })
 }
 
 /** Only the worker of our own registration may ask for records (see answerWorkerRequests). */

@@ -19,6 +19,8 @@ export class PageSession {
   private forgotten = false
   /** Counts forgets: an answer the app's refreshRecords gives after one is dropped. */
   private forgets = 0
+  /** What else the page drops on a logout (retries waiting for the backend). */
+  onForget: () => void = () => {}
 
   constructor(
     private readonly records: PageRecords,
@@ -53,6 +55,7 @@ export class PageSession {
     this.forgotten = true
     this.forgets++
     this.records.clear()
+    this.onForget()
   }
 
   /** Whether this page may give records to the worker or ask the app for fresh ones. */
