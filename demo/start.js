@@ -13,9 +13,12 @@ const dataDir = process.env.PIXSTORE_DEMO_DIR ?? path.join(root, '.pixstore-demo
 const samplesDir = path.join(root, 'fixtures', 'images')
 const SITE_PORT = Number(process.env.DEMO_PORT ?? 7480)
 const BACKEND_PORT = Number(process.env.PIXSTORE_PORT ?? 7482)
+// Loopback only unless told otherwise (DEMO_HOST=0.0.0.0 to show it on your network): a demo is no server.
+const HOST = process.env.DEMO_HOST ?? '127.0.0.1'
 
 await rm(dataDir, { recursive: true, force: true })
 const pixstore = await initPixstoreBackend({
+  defaultEndpointListenHost: HOST,
   defaultEndpointListenPort: BACKEND_PORT,
   imageRootDir: path.join(dataDir, 'images'),
   databasePath: path.join(dataDir, 'pixstore.sqlite'),
@@ -30,13 +33,13 @@ for (const name of samples) {
 }
 
 const site = createDemoSite({ gallery, samples: samples.map((name) => path.join(samplesDir, name)), backendPort: BACKEND_PORT })
-const server = site.listen(SITE_PORT, '0.0.0.0')
+const server = site.listen(SITE_PORT, HOST)
 await new Promise((resolve) => server.once('listening', resolve))
 
 console.log(`Pixstore endpoint: ${pixstore.url}/pixstore-image/:id`)
 console.log(`Saved ${gallery.length} sample images. One record, as your API would return it:`)
 console.log(JSON.stringify(await getImageRecord(gallery[0].id), null, 2))
-console.log(`\nDemo gallery: http://localhost:${SITE_PORT}/\n`)
+console.log(`\nDemo gallery: http://${HOST === '127.0.0.1' || HOST === '0.0.0.0' ? 'localhost' : HOST}:${SITE_PORT}/ (listening on ${HOST}; DEMO_HOST changes it)\n`)
 
 const stop = async () => {
   server.closeAllConnections()

@@ -22,6 +22,8 @@ declare global {
     /** On appPage pages: the ids of each refreshRecords call, and every onImageError event. */
     refreshCalls: string[][]
     imageErrors: { id: string; state: string; status: number }[]
+    /** The `detail` of each onImageError event, in the same order. */
+    imageErrorDetails: (string | undefined)[]
     pixstoreReady?: boolean
     pixstoreError?: string
   }
@@ -436,4 +438,61 @@ export async function stopServiceWorkers(page: Page): Promise<{ cdp: CDPSession;
     .poll(() => [...statuses.values()].every((history) => history.at(-1) === 'stopped'), { message: 'every service worker stopped' })
     .toBe(true)
   return { cdp, statuses }
+}
+
+/**
+ * initPixstoreFrontend with the page's config plus `extra` (plain JSON fields,
+ * e.g. proofTransport), logging every onImageError event to `window.imageErrors`.
+ */
+export async function initFrontendLoggingErrors(page: Page, extra: Record<string, unknown> = {}): Promise<void> {
+  await page.evaluate(async (fields) => {
+    window.imageErrors = []
+    window.imageErrorDetails = []
+    const onImageError = ({ id, state, status, detail }: Window['imageErrors'][number] & { detail?: string }) => {
+      window.imageErrors.push({ id, state, status })
+      window.imageErrorDetails.push(detail)
+    }
+    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), ...fields, onImageError })
+  }, extra)
+}
+
+/** The onImageError events the page logged as `{ id, state, status }` (see initFrontendLoggingErrors and appPage). */
+export async function imageErrors(page: Page): Promise<Window['imageErrors']> {
+  return page.evaluate(() => window.imageErrors)
+}
+
+/** Adds `<img data-e2e=NAME src=SRC>` to the gallery without waiting; imageSettled() waits for it. */
+export async function addImage(page: Page, name: string, src: string): Promise<void> {
+  await page.evaluate(
+    ({ name, src }) => {
+      const img = document.createElement('img')
+      img.dataset.e2e = name
+      img.addEventListener('load', () => (img.dataset.result = 'load'))
+      img.addEventListener('error', () => (img.dataset.result = 'error'))
+      img.src = src
+      document.getElementById('gallery')!.append(img)
+    },
+    { name, src },
+  )
+}
+
+/** Waits for the first load or error of the `<img data-e2e=NAME>` added by addImage(); 'load' or 'error'. */
+export async function imageSettled(page: Page, name: string): Promise<string> {
+  const handle = await page.waitForFunction((n) => document.querySelector<HTMLImageElement>(`img[data-e2e="${n}"]`)?.dataset.result, name, { timeout: 20_000 })
+  return (await handle.jsonValue()) as string
+}
+
+/** How many of the `<img data-e2e=NAME>` named show a picture (naturalWidth > 0). */
+export async function imagesShown(page: Page, names: readonly string[]): Promise<number> {
+  return page.evaluate((list) => list.filter((n) => (document.querySelector<HTMLImageElement>(`img[data-e2e="${n}"]`)?.naturalWidth ?? 0) > 0).length, names)
+}
+
+/** clearImageCache() in the page (logging out); resolves with what it resolved with. */
+export async function clearImageCache(page: Page): Promise<unknown> {
+  return page.evaluate(() => window.px.clearImageCache())
+}
+
+/** The `detail` of each onImageError event the page logged, in order. */
+export async function imageErrorDetails(page: Page): Promise<(string | undefined)[]> {
+  return page.evaluate(() => window.imageErrorDetails)
 }

@@ -85,8 +85,8 @@ test('a backend that allows only the site origin echoes it; one that allows anot
       expect(reached.length, 'the request did reach the backend').toBeGreaterThan(0)
       for (const r of reached) expect(r.allowOrigin, 'no Access-Control-Allow-Origin for a foreign origin').toBeUndefined()
       const answer = await fetchFromPage(otherPage, routeSrc(blockedRecord.id))
-      expect(answer.status, 'blocked by CORS: the worker answers "backend unreachable"').toBe(504)
-      expect(answer.state).toBe('BackendUnreachable')
+      expect(answer.status, 'blocked by CORS: the worker says so (the backend did answer)').toBe(502)
+      expect(answer.state).toBe('CorsRefused')
       expect(await cachedImageExists(otherPage, blockedRecord.id), 'nothing cached').toBe(false)
     } finally {
       await other.close()

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -21,11 +21,13 @@ function freePort(): Promise<number> {
 
 let demo: ChildProcess
 let siteUrl: string
+let ports: number[] = []
 let dataDir: string
 
 // The demo exactly as `npm start` runs it (after the build), on free ports and its own data folder.
 test.beforeAll(async () => {
   const [sitePort, backendPort] = [await freePort(), await freePort()]
+  ports = [sitePort, backendPort]
   dataDir = mkdtempSync(path.join(tmpdir(), 'pixstore-demo-e2e-'))
   demo = spawn(process.execPath, ['demo/start.js'], {
     cwd: ROOT,
@@ -89,4 +91,21 @@ test('npm start: the gallery shows every sample, and Replace shows the new pictu
   const id = await first.evaluate((img: HTMLImageElement) => new URL(img.src).pathname.split('/').pop()!)
   const refreshed = await page.evaluate(async (known) => (await fetch(`/api/records?ids=${known},no-such-image`)).json(), id)
   expect(refreshed.map((record: { id: string }) => record.id)).toEqual([id])
+})
+
+/** The local addresses (hex, as the kernel lists them) of the TCP sockets listening on `port` (Linux /proc). */
+function listeningAddresses(port: number): string[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
+  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((file) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields[3] === '0A' && fields[1]?.endsWith(`:${hexPort}`)) // 0A: LISTEN
+      .map((fields) => fields[1]!.split(':')[0]!),
+  )
+}
+
+test('npm start listens on 127.0.0.1 only (site and endpoint) unless DEMO_HOST says otherwise', () => {
+  for (const port of ports) expect(listeningAddresses(port), `port ${port}`).toEqual(['0100007F'])
 })

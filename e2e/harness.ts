@@ -92,6 +92,9 @@ export interface TestBackend {
   getImageRecords(ids: string[]): Promise<ImageRecord[]>
   /** A valid proof for any id, stored or not (to reach the NotFound state). */
   createStatelessProof(id: string): string
+  /** Extra backends only: stops listening (connections refused) and listens again on the same port, store kept. */
+  stopListening?(): Promise<void>
+  listenAgain?(): Promise<void>
   close(): Promise<void>
 }
 
@@ -186,10 +189,17 @@ export async function startExtraBackend(overrides: Partial<PixstoreConfig> = {})
     ...overrides,
   })
   const server = http.createServer(createPixstoreApp(backend).callback())
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, '127.0.0.1', () => (server.off('error', reject), resolve()))
+    })
+  const stopListening = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  await listen(0)
   const requests: BackendRequest[] = []
   logRequests(server, requests)
   const port = (server.address() as AddressInfo).port
@@ -203,11 +213,10 @@ export async function startExtraBackend(overrides: Partial<PixstoreConfig> = {})
     getImageRecord: async (id) => must(await backend.getImageRecord(id), `getImageRecord(${id})`, lastError),
     getImageRecords: async (ids) => must(await backend.getImageRecords(ids), 'getImageRecords', lastError),
     createStatelessProof: (id) => backend.createStatelessProof(id),
+    stopListening,
+    listenAgain: () => listen(port),
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
+      if (server.listening) await stopListening()
       await backend.close()
       await rm(store.dir, { recursive: true, force: true })
     },
@@ -357,7 +366,7 @@ const TEST_PAGE = `<!doctype html>
  * a module with `px` (the page module), `config` (the frontend config),
  * `api(ids)` (fresh records from the site's API), `refreshRecords` (the same,
  * logging each call's ids to `window.refreshCalls`) and `onImageError`
- * (logging to `window.imageErrors`). An exception ends up in `window.pixstoreError`.
+ * (logging `{ id, state, status }` to `window.imageErrors`, each `detail` to `window.imageErrorDetails`). An exception ends up in `window.pixstoreError`.
  */
 export function appPage(backendPort: number, body: string, script: string): string {
   return `<!doctype html>
@@ -372,7 +381,8 @@ ${body}
   const config = ${frontendConfigSource(String(backendPort))}
   const api = async (ids) => (await fetch('/api/records?backend=${backendPort}&ids=' + ids.join(','))).json()
   const refreshRecords = (ids) => (window.refreshCalls.push(ids), api(ids))
-  const onImageError = (event) => window.imageErrors.push(event)
+  window.imageErrorDetails = []
+  const onImageError = ({ id, state, status, detail }) => (window.imageErrors.push({ id, state, status }), window.imageErrorDetails.push(detail))
   try {
 ${script}
   } catch (error) {

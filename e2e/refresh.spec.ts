@@ -186,3 +186,29 @@ test('a refreshRecords that throws or leaves the id out: the image gets its norm
   const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id)
   expect(errors.sort(byId), 'onImageError, once per failed image').toEqual([broken, missing].map((id) => ({ id, state: 'NoRecord', status: 404 })).sort(byId))
 })
+
+test('a tab past two proof windows scrolls 20 lazy photos: 20 endpoint requests (proofs refreshed before they are refused), all show', async ({ page }) => {
+  await withShortWindow(async (short) => {
+    const names: FixtureName[] = [...FIXTURE_NAMES, ...FIXTURE_NAMES].slice(0, 20)
+    const ids: string[] = []
+    for (const name of names) ids.push((await short.saveImageFromFile(fixturePath(name))).id)
+    h.site.pages.set('/stale-tab.html', appPage(short.port, GALLERY_BODY, galleryScript(ids, names, 0, true)))
+
+    await page.goto(`${h.site.origin}/stale-tab.html`)
+    await waitForApp(page)
+    expect(await naturalWidths(page), 'all 20 are lazy, none loaded yet').toEqual(Array(20).fill(0))
+    await page.waitForTimeout(PAST_TWO_WINDOWS_MS)
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
+    await expect.poll(async () => (await naturalWidths(page)).every((w) => w > 0), { message: 'all 20 images show', timeout: 20_000 }).toBe(true)
+    for (const [i, name] of names.entries()) await expectPicture(page, `img-${i}`, name)
+
+    const gets = ids.flatMap((id) => short.requestsFor(id).filter((request) => request.method === 'GET'))
+    console.log(`stale tab, 20 lazy photos: ${gets.length} endpoint requests`)
+    expect(gets.length, 'one endpoint request per photo').toBe(20)
+    expect(gets.every((request) => request.status === 200)).toBe(true)
+    const calls = await page.evaluate(() => window.refreshCalls)
+    expect(calls.flat().sort(), 'refreshRecords asked for each photo once').toEqual([...ids].sort())
+    expect(calls.length, `in batches (calls: ${JSON.stringify(calls.map((c) => c.length))})`).toBeLessThan(20)
+    expect(await page.evaluate(() => window.imageErrors), 'no image failed').toEqual([])
+  })
+})

@@ -144,3 +144,9 @@ test('CSS background-image: url(/pixstore-image/ID) is served by the worker', as
   expect(h.backend.requestsFor(record!.id).filter((r) => r.method === 'GET').length, 'the worker fetched it from the backend').toBeGreaterThan(backendGetsBefore)
   expect(h.site.requests.filter((r) => r.path === url).length, 'the site server never saw it').toBe(siteRequestsBefore)
 })
+
+test('imageUrl(record) is the absolute URL {page origin}{route}/{id}?v={token}, as the README says', async ({ page }) => {
+  await openAndInit(page, h)
+  const [record] = await h.freshRecords(['sunset-gradient.png'])
+  expect(await page.evaluate((r) => window.px.imageUrl(r), record!)).toBe(`${h.site.origin}/pixstore-image/${record!.id}?v=${record!.token}`)
+})

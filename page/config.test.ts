@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { workerConfigFromScriptUrl, workerScriptUrl } from '../protocol/workerConfig'
 import { PixstoreFrontendConfigError, resolveBackendOrigin, resolveFrontendConfig } from './config'
 
 const page = 'https://app.example.com/gallery/index.html'
@@ -7,7 +8,7 @@ const page = 'https://app.example.com/gallery/index.html'
 describe('resolveFrontendConfig', () => {
   it('fills the defaults and makes every URL absolute', () => {
     assert.deepEqual(resolveFrontendConfig({ defaultEndpointConnectHost: 'api.example.com' }, page), {
-      worker: { backendOrigin: 'https://api.example.com:7482', route: '/pixstore-image', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true } },
+      worker: { backendOrigin: 'https://api.example.com:7482', route: '/pixstore-image', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true }, proofTransport: 'auto' },
       serviceWorkerUrl: 'https://app.example.com/pixstore-sw.js',
       scope: 'https://app.example.com/',
     })
@@ -19,7 +20,7 @@ describe('resolveFrontendConfig', () => {
       page,
     )
     assert.deepEqual(resolved, {
-      worker: { backendOrigin: 'https://api.example.com', route: '/img/v2', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true } },
+      worker: { backendOrigin: 'https://api.example.com', route: '/img/v2', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true }, proofTransport: 'auto' },
       serviceWorkerUrl: 'https://app.example.com/gallery/sw.js',
       scope: 'https://app.example.com/gallery/',
     })
@@ -32,6 +33,20 @@ describe('resolveFrontendConfig', () => {
     assert.deepEqual(resolved.worker.imageCache, { maxEntries: 3, maxAgeSeconds: 604800, persist: false })
     assert.equal(resolved.refreshRecords, refreshRecords)
     assert.equal(resolved.onImageError, onImageError)
+  })
+
+  it('takes proofTransport and carries it through the worker script URL; an older URL without it means auto', () => {
+    for (const proofTransport of ['auto', 'query', 'headers'] as const) {
+      const { worker } = resolveFrontendConfig({ defaultEndpointConnectHost: 'a', proofTransport }, page)
+      assert.equal(worker.proofTransport, proofTransport)
+      assert.deepEqual(workerConfigFromScriptUrl(workerScriptUrl('/pixstore-sw.js', worker, page)), worker)
+    }
+    const { worker } = resolveFrontendConfig({ defaultEndpointConnectHost: 'a' }, page)
+    const old = new URL(workerScriptUrl('/pixstore-sw.js', worker, page))
+    old.searchParams.delete('proofTransport')
+    assert.equal(workerConfigFromScriptUrl(old.href)?.proofTransport, 'auto')
+    old.searchParams.set('proofTransport', 'carrier-pigeon')
+    assert.equal(workerConfigFromScriptUrl(old.href), null)
   })
 
   it('says so when defaultEndpointConnectHost is missing', () => {
@@ -68,6 +83,7 @@ describe('resolveFrontendConfig', () => {
       [{ defaultEndpointConnectHost: 'a', imageCache: { maxEntries: 2.5 } }, /imageCache.maxEntries/],
       [{ defaultEndpointConnectHost: 'a', imageCache: { maxAgeSeconds: -1 } }, /imageCache.maxAgeSeconds must be an integer from 1/],
       [{ defaultEndpointConnectHost: 'a', imageCache: { persist: 'no' } }, /imageCache.persist must be true or false, got "no"/],
+      [{ defaultEndpointConnectHost: 'a', proofTransport: 'header' }, /proofTransport must be one of "auto", "query", "headers", got "header"/],
     ]
     for (const [config, message] of cases) {
       assert.throws(() => resolveFrontendConfig(config, page), (error) => error instanceof PixstoreFrontendConfigError && message.test(error.message), JSON.stringify(config))

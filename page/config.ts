@@ -1,6 +1,9 @@
 import type { ImageFailureReport } from '../protocol/messages'
 import {
   DEFAULT_IMAGE_CACHE,
+  DEFAULT_PROOF_TRANSPORT,
+  PROOF_TRANSPORTS,
+  type ProofTransport,
   isValidCacheAge,
   isValidCacheEntries,
   isValidRoute,
@@ -37,6 +40,12 @@ export interface PixstoreFrontendConfig {
   imageCache?: Partial<ImageCacheConfig>
   /** Called once per image request that finally failed (after any refresh). */
   onImageError?: (event: ImageFailureReport) => void
+  /**
+   * How proof and token travel to a backend on another origin. `'auto'` (default): query
+   * parameters (no CORS preflight), falling back to headers for a backend that answers
+   * MissingProof to them (Pixstore 3.x), remembered per backend. `'query'`, `'headers'`: always that form.
+   */
+  proofTransport?: ProofTransport
 }
 
 export interface ResolvedFrontendConfig {
@@ -55,7 +64,7 @@ export const DEFAULT_ROUTE = '/pixstore-image'
 export const DEFAULT_SERVICE_WORKER_URL = '/pixstore-sw.js'
 export const DEFAULT_SCOPE = '/'
 
-const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope', 'refreshRecords', 'imageCache', 'onImageError']
+const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope', 'refreshRecords', 'imageCache', 'onImageError', 'proofTransport']
 const CACHE_FIELDS = ['maxEntries', 'maxAgeSeconds', 'persist']
 
 export class PixstoreFrontendConfigError extends TypeError {
@@ -90,8 +99,17 @@ export function resolveFrontendConfig(input: unknown, pageUrl: string): Resolved
   for (const field of ['refreshRecords', 'onImageError']) {
     if (config[field] !== undefined && typeof config[field] !== 'function') throw invalid(`${field} must be a function, got ${describe(config[field])}`)
   }
+  const { proofTransport = DEFAULT_PROOF_TRANSPORT } = config
+  if (!PROOF_TRANSPORTS.includes(proofTransport as ProofTransport)) {
+    throw invalid(`proofTransport must be one of ${PROOF_TRANSPORTS.map((value) => `"${value}"`).join(', ')}, got ${describe(proofTransport)}`)
+  }
   const resolved: ResolvedFrontendConfig = {
-    worker: { backendOrigin: resolveBackendOrigin(host, port, page.protocol), route, imageCache: resolveImageCache(config.imageCache) },
+    worker: {
+      backendOrigin: resolveBackendOrigin(host, port, page.protocol),
+      route,
+      imageCache: resolveImageCache(config.imageCache),
+      proofTransport: proofTransport as ProofTransport,
+    },
     serviceWorkerUrl,
     scope,
   }

@@ -5,7 +5,7 @@
  * worker's); nothing is written to Cache Storage, IndexedDB, Web Storage or URLs
  * except decrypted images (in Cache Storage, tagged with their token only).
  */
-import { sendRequest, type PageRequests, type RequestHandlers, type WorkerRequests } from '../protocol/messages'
+import { IMAGE_FAILURE_STATES, sendRequest, type PageRequests, type RequestHandlers, type WorkerRequests } from '../protocol/messages'
 import { InvalidImageRecordError, isValidImageId, parseImageRecord, type ImageRecord } from '../protocol/record'
 import { imageIdFromUrl } from '../protocol/workerConfig'
 import { answerWorkerRequests } from './answerWorkerRequests'
@@ -14,12 +14,14 @@ import { versionedImageUrl, withVersion } from './imageUrl'
 import { PageRecords } from './pageRecords'
 import { RefreshBatcher } from './refreshBatcher'
 import { registerWorker } from './registerWorker'
+import { ImageRecovery, type ReloadOutcome } from './recovery'
 import { reloadImages } from './reloadImages'
+import { LOGOUT_MARK_KEY, PageSession } from './session'
 
 export { PixstoreFrontendConfigError, type PixstoreFrontendConfig } from './config'
 export { PixstoreVersionMismatchError } from './registerWorker'
 export { InvalidImageRecordError, type ImageRecord } from '../protocol/record'
-export type { ImageFailureReport } from '../protocol/messages'
+export { IMAGE_FAILURE_STATES, type ImageFailureReport, type ImageFailureState } from '../protocol/messages'
 export { PROTOCOL_VERSION } from '../protocol/version'
 
 /** How long registering, and each request to the worker, may take. */
@@ -33,6 +35,9 @@ const WORKER_TIMEOUT_MS = 10_000
  */
 const RECORD_WAIT_MS = 2500
 
+/** The worker's explanation of a failure, bounded: it comes from another context. */
+const MAX_DETAIL_LENGTH = 1000
+
 interface Started {
   config: ResolvedFrontendConfig
   /** Null when registering failed: then no worker is ours. */
@@ -44,6 +49,14 @@ interface Started {
 }
 
 const records = new PageRecords()
+const session = new PageSession(records)
+// Another tab's logout mark: forget now rather than at the worker's next question.
+globalThis.addEventListener?.('storage', (event: StorageEvent) => {
+  if (event.key === LOGOUT_MARK_KEY) session.active()
+})
+const recovery = new ImageRecovery({ reload: reloadFailedImagesOf })
+session.onForget = () => recovery.clear()
+globalThis.addEventListener?.('online', () => recovery.online())
 let started: Started | null = null
 let answering = false
 
@@ -126,6 +139,7 @@ export async function setImageRecords(imageRecords: readonly ImageRecord[]): Pro
       refused.push(error as Error)
     }
   }
+  session.armed()
   refused.push(...(await deliver(valid, true)))
   if (refused.length > 0) {
     const shown = refused.slice(0, 3).map((error) => error.message).join('; ')
@@ -159,10 +173,11 @@ export async function cachedImageExists(id: string): Promise<boolean> {
 /**
  * Logging out: removes every decrypted image (Cache Storage, or the worker's
  * memory with `persist: false`) and the cache's bookkeeping, and forgets every
- * record the page and the worker hold. Resolves with how many images were removed.
+ * record the worker and every open page of the origin hold (see session.ts).
+ * Resolves with how many images were removed, once all of that is done.
  */
 export async function clearImageCache(): Promise<number> {
-  records.clear()
+  session.logOut()
   return sendRequest<PageRequests, 'clearImageCache'>(await readyWorker(), 'clearImageCache', {}, WORKER_TIMEOUT_MS)
 }
 
@@ -206,31 +221,80 @@ async function deliver(list: ImageRecord[], retryFailed: boolean): Promise<Error
 /** How the page answers its worker (see protocol/messages.ts). Payloads are untrusted and checked. */
 const workerRequestHandlers: RequestHandlers<WorkerRequests> = {
   getImageRecord: ({ id }) => {
-    if (!isValidImageId(id)) return null
+    if (!isValidImageId(id) || !session.active()) return null
     // With refreshRecords the worker asks for a fresh record next; no point waiting here.
     return started?.refresher ? (records.get(id) ?? null) : records.waitFor(id, RECORD_WAIT_MS)
   },
   refreshImageRecord: async ({ id }) => {
     const refresher = started?.refresher
-    if (!refresher || !isValidImageId(id)) return null
+    if (!refresher || !isValidImageId(id) || !session.active()) return null
+    const generation = session.generation
     const fresh = await refresher.get(id)
-    if (!fresh) return null
+    if (!fresh || generation !== session.generation) return null
     const held = records.get(id)
     if (held && held.token !== fresh.token) void deliver([fresh], false).catch(() => {})
     else records.set(fresh)
     return fresh
   },
-  imageFailed: ({ id, state, status }) => {
+  imageFailed: ({ id, state, status, detail }) => {
+    if (!isValidImageId(id) || !IMAGE_FAILURE_STATES.includes(state)) return null
+    // An image already waiting for the backend failed again: its failure was reported when it first failed.
+    if (recovery.failed(id, state)) return null
     const onImageError = started?.config.onImageError
-    if (onImageError && isValidImageId(id) && typeof state === 'string' && /^[A-Za-z]{1,64}$/.test(state) && Number.isInteger(status)) {
+    if (onImageError && Number.isInteger(status)) {
       try {
-        onImageError({ id, state, status })
+        onImageError({ id, state, status, ...(typeof detail === 'string' ? { detail: detail.slice(0, MAX_DETAIL_LENGTH) } : {}) })
       } catch (error) {
         console.error('[pixstore] onImageError threw:', error)
       }
     }
     return null
   },
+  forgetRecords: () => {
+    session.forget()
+    return null
+  },
+}
+
+/** How long a re-requested `<img>` may take to load or fail before the probe counts as failed. */
+const RELOAD_SETTLE_MS = 30_000
+
+/**
+ * Re-requests the failed `<img>`s of `id` (see recovery.ts) and settles with
+ * the first of them to load or fail, or 'gone' when none is left on the page.
+ */
+function reloadFailedImagesOf(id: string): Promise<ReloadOutcome> {
+  const route = started?.config.worker
+  if (!route) return Promise.resolve('gone')
+  const idOf = (text: string) => {
+    try {
+      return imageIdFromUrl(new URL(text, location.href), route, location.origin)
+    } catch {
+      return null
+    }
+  }
+  return new Promise((resolve) => {
+    const failed = [...document.images].filter((img) => img.complete && img.naturalWidth === 0)
+    const listener = (outcome: ReloadOutcome) => (event: Event) => {
+      if (idOf((event.target as HTMLImageElement).currentSrc) === id) settle(outcome)
+    }
+    const onLoad = listener('load')
+    const onError = listener('error')
+    const settle = (outcome: ReloadOutcome) => {
+      clearTimeout(timer)
+      for (const img of failed) {
+        img.removeEventListener('load', onLoad)
+        img.removeEventListener('error', onError)
+      }
+      resolve(outcome)
+    }
+    for (const img of failed) {
+      img.addEventListener('load', onLoad)
+      img.addEventListener('error', onError)
+    }
+    const timer = setTimeout(() => settle('error'), RELOAD_SETTLE_MS)
+    if (reloadImages(document, (url) => imageIdFromUrl(url, route, location.origin) === id, { onlyFailed: true }) === 0) settle('gone')
+  })
 }
 
 /** Only the worker of our own registration may ask for records (see answerWorkerRequests). */

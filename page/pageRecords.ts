@@ -8,7 +8,7 @@ import type { ImageRecord } from '../protocol/record'
  */
 export class PageRecords {
   private readonly records = new Map<string, ImageRecord>()
-  private readonly waiting = new Map<string, Set<(record: ImageRecord) => void>>()
+  private readonly waiting = new Map<string, Set<(record: ImageRecord | null) => void>>()
 
   set(record: ImageRecord): void {
     this.records.set(record.id, record)
@@ -21,9 +21,12 @@ export class PageRecords {
     return this.records.get(id)
   }
 
-  /** Forgets every record (logging out). Lookups still waiting keep waiting for a new one. */
+  /** Forgets every record (logging out). Lookups still waiting end with null: the user they waited for has left. */
   clear(): void {
     this.records.clear()
+    const waiting = [...this.waiting.values()]
+    this.waiting.clear()
+    for (const waiters of waiting) for (const resolve of waiters) resolve(null)
   }
 
   /** The record for `id`, waiting up to `timeoutMs` for it to be set; null if it never is. */

@@ -31,13 +31,42 @@ export type WorkerRequests = {
   refreshImageRecord: { request: { id: string }; reply: ImageRecord | null }
   /** An image request finally failed (after any refresh); the page reports it to `onImageError`. */
   imageFailed: { request: ImageFailureReport; reply: null }
+  /**
+   * Some tab logged out (`clearImageCache`): every page forgets its records and hands none to the worker,
+   * nor asks its app's `refreshRecords`, until its app calls `setImageRecords` again. Answered once forgotten.
+   */
+  forgetRecords: { request: Record<string, never>; reply: null }
 }
 
-/** What `onImageError` receives: the `x-pixstore-state` value and the HTTP status the `<img>` got. */
+/**
+ * Every state a failed image can end in, declared once: the `x-pixstore-state` header the `<img>`'s
+ * answer carries and the `state` onImageError receives. The backend's wire states keep their names
+ * (NotFound ... InternalError); the rest are the worker's diagnosis (see the README's onImageError table).
+ */
+export const IMAGE_FAILURE_STATES = [
+  'NotFound',
+  'MissingID',
+  'MissingProof',
+  'InvalidProof',
+  'InternalError',
+  'NoRecord',
+  'InvalidPayload',
+  'DecryptionFailed',
+  'BackendUnreachable',
+  'EndpointNotFound',
+  'NotPixstore',
+  'CorsRefused',
+  'UnexpectedResponse',
+  'WorkerError',
+] as const
+export type ImageFailureState = (typeof IMAGE_FAILURE_STATES)[number]
+
+/** What `onImageError` receives: the `x-pixstore-state` value and the HTTP status the `<img>` got, and what the worker found (URLs without proofs). */
 export interface ImageFailureReport {
   id: string
-  state: string
+  state: ImageFailureState
   status: number
+  detail?: string
 }
 
 type Glossary = { [type: string]: { request: unknown; reply: unknown } }

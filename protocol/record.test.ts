@@ -26,6 +26,11 @@ describe('parseImageRecord', () => {
   it('returns a clean copy of a good record, dropping unknown fields', () => {
     assert.deepEqual(parseImageRecord({ ...good, extra: 'x' }), good)
   })
+  it('keeps proofExpiresAt when given, and accepts a 3.x record without it', () => {
+    assert.deepEqual(parseImageRecord({ ...good, proofExpiresAt: 1700000040000 }), { ...good, proofExpiresAt: 1700000040000 })
+    assert.equal('proofExpiresAt' in parseImageRecord(good), false)
+    for (const bad of [-1, 1.5, '1700000040000', null]) assert.throws(() => parseImageRecord({ ...good, proofExpiresAt: bad }), /proofExpiresAt/)
+  })
   it('names what is wrong', () => {
     const cases: [unknown, RegExp][] = [
       [null, /not an object/],

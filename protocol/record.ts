@@ -7,6 +7,11 @@ export interface ImageRecord {
   token: number
   meta: { key: string; iv: string; tag: string }
   statelessProof: string
+  /**
+   * When the proof stops being accepted (ms since the epoch, the backend's clock), so the worker can
+   * get a fresh one before fetching instead of after a refusal. Optional: Pixstore 3.x records have none.
+   */
+  proofExpiresAt?: number
 }
 
 /** Raw key material (as the wire carries it) → the base64 strings a record carries. */
@@ -45,10 +50,13 @@ export function parseImageRecord(value: unknown): ImageRecord {
     throw new InvalidImageRecordError(`Invalid image record${id}: ${why}`)
   }
   if (typeof value !== 'object' || value === null) fail('not an object')
-  const { id, token, meta, statelessProof } = value as Record<string, unknown>
+  const { id, token, meta, statelessProof, proofExpiresAt } = value as Record<string, unknown>
   if (!isValidImageId(id)) fail(`id must be 1-${MAX_IMAGE_ID_LENGTH} characters of [A-Za-z0-9_-] with an optional "dir:" prefix`)
   if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) fail('token must be a non-negative safe integer')
   if (typeof statelessProof !== 'string' || !PROOF_PATTERN.test(statelessProof)) fail('statelessProof must be a non-empty printable ASCII string')
+  if (proofExpiresAt !== undefined && (typeof proofExpiresAt !== 'number' || !Number.isSafeInteger(proofExpiresAt) || proofExpiresAt < 0)) {
+    fail('proofExpiresAt, when given, must be a non-negative safe integer (ms since the epoch)')
+  }
   if (typeof meta !== 'object' || meta === null) fail('meta must be an object with key, iv and tag')
   const { key, iv, tag } = meta as Record<string, unknown>
   const lengths = { key: KEY_LENGTH, iv: IV_LENGTH, tag: TAG_LENGTH }
@@ -56,12 +64,14 @@ export function parseImageRecord(value: unknown): ImageRecord {
     const text = (meta as Record<string, unknown>)[field]
     if (typeof text !== 'string' || !hasDecodedLength(text, bytes)) fail(`meta.${field} must be standard base64 of ${bytes} bytes`)
   }
-  return {
+  const record: ImageRecord = {
     id: id as string,
     token: token as number,
     meta: { key: key as string, iv: iv as string, tag: tag as string },
     statelessProof: statelessProof as string,
   }
+  if (proofExpiresAt !== undefined) record.proofExpiresAt = proofExpiresAt as number
+  return record
 }
 
 function hasDecodedLength(text: string, length: number): boolean {

@@ -11,7 +11,14 @@ export interface WorkerConfig {
   /** e.g. `/pixstore-image` */
   route: string
   imageCache: ImageCacheConfig
+  /** How proof and token travel to the backend; see sw/proofTransport.ts. */
+  proofTransport: ProofTransport
 }
+
+/** `'auto'`: query parameters to another origin, falling back to headers for a backend that wants them (Pixstore 3.x). */
+export type ProofTransport = 'auto' | 'query' | 'headers'
+export const PROOF_TRANSPORTS: readonly ProofTransport[] = ['auto', 'query', 'headers']
+export const DEFAULT_PROOF_TRANSPORT: ProofTransport = 'auto'
 
 /** The part of the config that says where images come from. */
 export type BackendLocation = Pick<WorkerConfig, 'backendOrigin' | 'route'>
@@ -46,6 +53,7 @@ export function workerScriptUrl(scriptUrl: string, config: WorkerConfig, base: s
   url.searchParams.set('cacheEntries', String(config.imageCache.maxEntries))
   url.searchParams.set('cacheAge', String(config.imageCache.maxAgeSeconds))
   url.searchParams.set('cachePersist', config.imageCache.persist ? '1' : '0')
+  url.searchParams.set('proofTransport', config.proofTransport)
   return url.href
 }
 
@@ -61,16 +69,18 @@ export function workerConfigFromScriptUrl(scriptUrl: string): WorkerConfig | nul
       maxAgeSeconds: number('cacheAge') ?? DEFAULT_IMAGE_CACHE.maxAgeSeconds,
       persist: params.has('cachePersist') ? params.get('cachePersist') !== '0' : DEFAULT_IMAGE_CACHE.persist,
     },
+    proofTransport: params.get('proofTransport') ?? DEFAULT_PROOF_TRANSPORT,
   })
 }
 
 /** Checks an untrusted config (from a message or a URL); null when any part is wrong. */
 export function parseWorkerConfig(value: unknown): WorkerConfig | null {
-  const { backendOrigin, route, imageCache } = (value ?? {}) as Partial<Record<keyof WorkerConfig, unknown>>
+  const { backendOrigin, route, imageCache, proofTransport = DEFAULT_PROOF_TRANSPORT } = (value ?? {}) as Partial<Record<keyof WorkerConfig, unknown>>
   if (typeof backendOrigin !== 'string' || !/^https?:\/\/[^/?#]+$/.test(backendOrigin) || !isValidRoute(route)) return null
   const { maxEntries, maxAgeSeconds, persist } = (imageCache ?? {}) as Partial<Record<keyof ImageCacheConfig, unknown>>
   if (!isValidCacheEntries(maxEntries) || !isValidCacheAge(maxAgeSeconds) || typeof persist !== 'boolean') return null
-  return { backendOrigin, route, imageCache: { maxEntries, maxAgeSeconds, persist } }
+  if (!PROOF_TRANSPORTS.includes(proofTransport as ProofTransport)) return null
+  return { backendOrigin, route, imageCache: { maxEntries, maxAgeSeconds, persist }, proofTransport: proofTransport as ProofTransport }
 }
 
 /** A route is a plain absolute path without a trailing slash, e.g. `/pixstore-image`. */

@@ -7,7 +7,7 @@ import { decryptImage, encryptImageInChunks } from './crypto'
 import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
 import { assertCompleteImageInSlices, detectImageFormat, sniffImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
-import { ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
+import { proofExpiry, ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
 import { resolveProofKeys } from './proofKeys'
 import type { Readable } from 'node:stream'
 import { CiphertextCache } from './ciphertextCache'
@@ -170,8 +170,15 @@ export class PixstoreBackend {
   }
 
   createStatelessProof(id: string): string {
+    return this.proofFor(id).statelessProof
+  }
+
+  /** A fresh proof and, when proofs expire, when (so a page can refresh it before the endpoint refuses it). */
+  private proofFor(id: string): Pick<ImageRecord, 'statelessProof' | 'proofExpiresAt'> {
     const windowLength = this.config.statelessKeyWindowLength
-    return signProof(this.#proofKeys.current, id, windowLength === -1 ? 0 : proofWindow(this.now(), windowLength))
+    if (windowLength === -1) return { statelessProof: signProof(this.#proofKeys.current, id, 0) }
+    const window = proofWindow(this.now(), windowLength)
+    return { statelessProof: signProof(this.#proofKeys.current, id, window), proofExpiresAt: proofExpiry(window, windowLength) }
   }
 
   /**
@@ -314,7 +321,7 @@ export class PixstoreBackend {
       id: image.id,
       token: image.token,
       meta: encodeImageMeta(image),
-      statelessProof: this.createStatelessProof(image.id),
+      ...this.proofFor(image.id),
     }
   }
 }

@@ -272,6 +272,17 @@ for (const kind of STORE_KINDS) {
       assert.notEqual(fresh.statelessProof, record.statelessProof)
       assert.equal((await fetchWire(env.url, record.id, proofHeaders(fresh))).payload.state, PixstoreState.Success)
     })
+
+    it('a record says when its proof expires: accepted until the ms before proofExpiresAt, refused from it', async () => {
+      clock = 1_000_400
+      const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
+      assert.equal(record.proofExpiresAt, 1_002_000)
+      assert.equal((await env.backend.getImageRecords([record.id]))![0]!.proofExpiresAt, 1_002_000)
+      clock = 1_001_999
+      assert.equal((await fetchWire(env.url, record.id, proofHeaders(record))).payload.state, PixstoreState.Success)
+      clock = 1_002_000
+      assert.equal((await fetchWire(env.url, record.id, proofHeaders(record))).payload.state, PixstoreState.InvalidProof)
+    })
   })
 
   describe(`stateless proofs on the real clock (${kind} store)`, () => {

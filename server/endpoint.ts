@@ -36,7 +36,7 @@ export function pixstoreMiddleware(backend: PixstoreBackend): Middleware {
   const route = backend.config.defaultEndpointRoute
   const router = createPixstoreRouter(backend)
   const ours = compose([noReferrer, pixstoreCors(backend.config.accessControlAllowOrigin), router.routes() as Middleware, methodNotAllowed])
-  return (ctx, next) => (ctx.path === route || ctx.path.startsWith(`${route}/`) ? ours(ctx, next) : next())
+  return (ctx, next) => (isUnderRoute(ctx.path, route) ? ours(ctx, next) : next())
 }
 
 /** The server `initPixstoreBackend` starts: image GETs on the direct path (see defaultEndpointListener), everything else through createPixstoreApp. */
@@ -51,7 +51,25 @@ export function createPixstoreApp(backend: PixstoreBackend): Koa {
     if (!isClientFault(error)) console.error('[pixstore] request failed:', error)
   })
   app.use(pixstoreMiddleware(backend))
+  const route = backend.config.defaultEndpointRoute
+  const outside = compose([pixstoreCors(backend.config.accessControlAllowOrigin), notPixstoreRoute(route)])
+  app.use((ctx, next) => (isUnderRoute(ctx.path, route) ? next() : outside(ctx, next)))
   return app
+}
+
+const isUnderRoute = (path: string, route: string) => path === route || path.startsWith(`${route}/`)
+
+/**
+ * Anything outside the route: a 404 with the CORS headers (and a preflight
+ * answered), so a page whose worker asks the wrong route can read the answer
+ * and say "wrong route" instead of "backend unreachable".
+ */
+function notPixstoreRoute(route: string): Middleware {
+  return (ctx) => {
+    ctx.status = 404
+    ctx.type = 'text/plain'
+    ctx.body = `Not found: this Pixstore endpoint serves ${route}/<id>\n`
+  }
 }
 
 /** Node's HTTP parser codes start with HPE_; the others are a client hanging up mid-response. */

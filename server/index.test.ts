@@ -250,4 +250,25 @@ describe('createPixstoreApp', () => {
       cleanup()
     }
   })
+
+  it('answers outside its route with a 404 a page on another origin can read (CORS), preflight included', async () => {
+    const { config, cleanup } = testConfig()
+    const backend = new PixstoreBackend({ ...config, statelessProofSecret: TEST_SECRET, accessControlAllowOrigin: 'http://app.example' })
+    const site = await serve(createPixstoreApp(backend))
+    try {
+      const wrong = await fetch(`${site.url}/images/abc?pixstore-proof=x`, { headers: { Origin: 'http://app.example' } })
+      assert.equal(wrong.status, 404)
+      assert.equal(wrong.headers.get('access-control-allow-origin'), 'http://app.example')
+      assert.match(await wrong.text(), /serves \/pixstore-image\/<id>/)
+      const preflight = await fetch(`${site.url}/images/abc`, { method: 'OPTIONS', headers: { Origin: 'http://app.example', 'Access-Control-Request-Headers': 'x-pixstore-proof' } })
+      assert.equal(preflight.status, 204)
+      assert.equal(preflight.headers.get('access-control-allow-origin'), 'http://app.example')
+      const other = await fetch(`${site.url}/images/abc`, { headers: { Origin: 'http://evil.example' } })
+      assert.equal(other.headers.get('access-control-allow-origin'), null, 'an origin not allowed reads nothing')
+    } finally {
+      await site.close()
+      await backend.close()
+      cleanup()
+    }
+  })
 })

@@ -11,6 +11,11 @@ export function proofWindow(nowMs: number, windowLengthMs: number): number {
   return Math.floor(nowMs / windowLengthMs)
 }
 
+/** When a proof signed in `window` stops being accepted: the end of the window after it (ms since the epoch). */
+export function proofExpiry(window: number, windowLengthMs: number): number {
+  return (window + 2) * windowLengthMs
+}
+
 export function signProof(secret: string, id: string, window: number): string {
   return createHmac('sha256', secret).update(`${window}:${id}`).digest('base64url')
 }

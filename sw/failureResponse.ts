@@ -11,6 +11,9 @@ const STATUS: Record<ImageFailureState, number> = {
   InvalidPayload: 502,
   DecryptionFailed: 502,
   UnexpectedResponse: 502,
+  EndpointNotFound: 502,
+  NotPixstore: 502,
+  CorsRefused: 502,
   BackendUnreachable: 504,
   WorkerError: 500,
 }

@@ -12,6 +12,7 @@ import type { ImageRecord } from '../protocol/record'
 import { encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
 import { createPixstoreApp, PixstoreBackend } from '../server/index'
 import { fetchImage } from './fetchImage'
+import { ProofTransports } from './proofTransport'
 import { ImageFailure, type ImageFailureState } from './imageFailure'
 
 /** The page's (and worker's) origin in these tests: the backend is always on another one. */
@@ -95,11 +96,11 @@ describe('fetchImage against a crafted backend', () => {
   const tag = Uint8Array.from(cipher.getAuthTag())
   const record: ImageRecord = { id: 'dir:abc', token: 41, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(tag) }, statelessProof: 'proof-1' }
 
-  let answer: { status: number; body: Uint8Array } = { status: 200, body: new Uint8Array() }
+  let answer: { status: number; body: Uint8Array; type?: string } = { status: 200, body: new Uint8Array() }
   let seen: { url?: string; headers?: IncomingHttpHeaders } = {}
   const server = createServer((request, response) => {
     seen = { url: request.url, headers: request.headers }
-    response.writeHead(answer.status, { 'Content-Type': 'application/octet-stream' }).end(answer.body)
+    response.writeHead(answer.status, { 'Content-Type': answer.type ?? 'application/octet-stream' }).end(answer.body)
   })
   let config: { backendOrigin: string; route: string }
   const respond = (payload: WirePayload | Uint8Array, status = 200) => {
@@ -151,10 +152,70 @@ describe('fetchImage against a crafted backend', () => {
     }
   })
 
+  it('names an answer that is no Pixstore payload: 404 EndpointNotFound with the URL, another type NotPixstore, another status UnexpectedResponse', async () => {
+    const cases: [number, string, ImageFailureState][] = [
+      [404, 'text/plain', 'EndpointNotFound'],
+      [404, 'application/octet-stream', 'EndpointNotFound'],
+      [200, 'text/html; charset=utf-8', 'NotPixstore'],
+      [405, 'text/plain', 'UnexpectedResponse'],
+      [503, 'text/html', 'UnexpectedResponse'],
+    ]
+    for (const [status, type, state] of cases) {
+      answer = { status, type, body: Uint8Array.from(Buffer.from('<html>hello</html>')) }
+      await assert.rejects(fetchImage(config, record, PAGE_ORIGIN), (error) => {
+        assert.ok(error instanceof ImageFailure)
+        assert.equal(error.state, state, `${status} ${type}`)
+        assert.ok(error.message.includes(`${config.backendOrigin}/img/v1/dir:abc`), error.message)
+        assert.ok(!error.message.includes('proof-1'), 'never the proof')
+        return true
+      })
+    }
+  })
+
   it('refuses a Success whose plaintext has no known format byte', async () => {
     const plain = createCipheriv('aes-256-gcm', key, iv)
     const unframed = Uint8Array.from(Buffer.concat([plain.update(Uint8Array.of(0, 1, 2)), plain.final()]))
     respond({ state: PixstoreState.Success, ciphertext: unframed })
     await expectFailure(fetchImage(config, { ...record, meta: { ...record.meta, tag: bytesToBase64(plain.getAuthTag()) } }, PAGE_ORIGIN), 'InvalidPayload')
+  })
+})
+
+describe('proofTransport: a backend that reads only headers (as Pixstore 3.x)', () => {
+  const key = new Uint8Array(32).fill(3)
+  const iv = new Uint8Array(12).fill(4)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  const ciphertext = Uint8Array.from(Buffer.concat([cipher.update(frameImage(imageFormatByName('png')!, Uint8Array.of(1, 2, 3))), cipher.final()]))
+  const record: ImageRecord = { id: 'v3img', token: 7, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(cipher.getAuthTag()) }, statelessProof: 'proof-3' }
+  const seen: ('query' | 'headers')[] = []
+  const server = createServer((request, response) => {
+    const inHeaders = request.headers['x-pixstore-proof'] === 'proof-3'
+    seen.push(request.url!.includes('pixstore-proof=') ? 'query' : 'headers')
+    response.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(encodeWirePayload(inHeaders ? { state: PixstoreState.Success, ciphertext } : { state: PixstoreState.MissingProof }))
+  })
+  let origin: string
+  before(async () => {
+    origin = await listen(server)
+  })
+  after(() => close(server))
+
+  it("'auto': MissingProof to the query form, then headers; the backend gets headers from then on", async () => {
+    seen.length = 0
+    const transports = new ProofTransports()
+    const config = { backendOrigin: origin, route: '/pixstore-image', proofTransport: 'auto' as const }
+    assert.deepEqual([...(await fetchImage(config, record, PAGE_ORIGIN, transports)).image], [1, 2, 3])
+    assert.deepEqual(seen, ['query', 'headers'])
+    await fetchImage(config, record, PAGE_ORIGIN, transports)
+    assert.deepEqual(seen, ['query', 'headers', 'headers'], 'remembered for this backend')
+    await fetchImage({ ...config, backendOrigin: origin.replace('127.0.0.1', 'localhost') }, record, PAGE_ORIGIN, transports)
+    assert.deepEqual(seen.slice(3), ['query', 'headers'], 'per backend origin')
+  })
+
+  it("'headers' sends headers only; 'query' never falls back (MissingProof stands)", async () => {
+    seen.length = 0
+    const config = { backendOrigin: origin, route: '/pixstore-image' }
+    await fetchImage({ ...config, proofTransport: 'headers' }, record, PAGE_ORIGIN)
+    assert.deepEqual(seen, ['headers'])
+    await expectFailure(fetchImage({ ...config, proofTransport: 'query' }, record, PAGE_ORIGIN), 'MissingProof')
+    assert.deepEqual(seen, ['headers', 'query'])
   })
 })

@@ -1,13 +1,14 @@
 import type { RouteHandlerCallbackOptions, RouteHandlerObject } from 'workbox-core/types.js'
 import { sendRequest, type WorkerRequests } from '../protocol/messages'
 import { encodeImageMeta, type ImageRecord } from '../protocol/record'
-import { backendImageUrl, type BackendLocation } from '../protocol/workerConfig'
+import { backendImageUrl } from '../protocol/workerConfig'
 import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import type { ImageCache } from './imageCache'
 import { ImageFailure } from './imageFailure'
 import { imageResponse, pageCacheControl, pageImageResponse } from './imageResponse'
 import { InFlight } from './inFlight'
+import { ProofTransports, type TransportConfig } from './proofTransport'
 import type { RecordStore } from './recordStore'
 import { REFRESH_LOOKUP_TIMEOUT_MS, withRecordRefresh } from './refreshRecords'
 import { RECORD_LOOKUP_TIMEOUT_MS, requestRecordFromClients } from './requestRecordFromClients'
@@ -17,7 +18,7 @@ export interface ImageRequestHandlerOptions {
   /** Read per request, like the config: the cache follows the config's `imageCache`. */
   cache: () => ImageCache
   /** Read per request: a `connect` message may replace it at any time. */
-  config: () => BackendLocation | null
+  config: () => TransportConfig | null
   clients: Clients
   /** The worker's (and its pages') origin: a backend elsewhere gets the no-preflight request form. */
   origin: string
@@ -38,28 +39,37 @@ export class ImageRequestHandler implements RouteHandlerObject {
   private readonly lookups = new InFlight<ImageRecord | null>()
   private readonly refreshes = new InFlight<ImageRecord | null>()
   private readonly fetches = new InFlight<{ fetched: FetchedImage; stored: Promise<void> }>()
+  /** Which backends want the proof in headers (Pixstore 3.x), learnt while the worker runs. */
+  private readonly transports = new ProofTransports()
 
   constructor(private readonly options: ImageRequestHandlerOptions) {}
 
   async handle({ event, params }: RouteHandlerCallbackOptions): Promise<Response> {
     const { id } = params as { id: string }
     const fetchEvent = event as FetchEvent
+    // A logout (clearImageCache) while this request runs must leave nothing behind: see `current`.
+    const generation = this.options.records.generation
     let failure: ImageFailure
     try {
       const config = this.options.config()
       if (!config) throw new ImageFailure('WorkerError', 'the worker has no backend config')
       const url = backendImageUrl(config, id)
-      return await withRecordRefresh(
-        { lookup: () => this.findRecord(id, fetchEvent.clientId), refresh: () => this.refreshRecord(id, fetchEvent.clientId) },
-        (record) => this.serve(fetchEvent, config, record, url),
+      const response = await withRecordRefresh(
+        {
+          lookup: () => this.findRecord(id, fetchEvent.clientId, generation),
+          refresh: () => this.refreshRecord(id, fetchEvent.clientId, generation),
+        },
+        (record) => this.serve(fetchEvent, config, record, url, generation),
         () => new ImageFailure('NoRecord', `no image record for "${id}": give it to setImageRecords(), or pass refreshRecords to initPixstoreFrontend()`),
       )
+      this.current(generation, id)
+      return response
     } catch (error) {
       if (!(error instanceof ImageFailure)) console.error('[pixstore] image request failed:', error)
       failure = error instanceof ImageFailure ? error : new ImageFailure('WorkerError', `unexpected worker error for image "${id}"`)
     }
     const response = failureResponse(failure)
-    const reported = this.report(fetchEvent.clientId, { id, state: failure.state, status: response.status })
+    const reported = this.report(fetchEvent.clientId, { id, state: failure.state, status: response.status, detail: failure.message })
     try {
       fetchEvent.waitUntil?.(reported)
     } catch {
@@ -73,10 +83,10 @@ export class ImageRequestHandler implements RouteHandlerObject {
    * afterwards under `waitUntil` (the cache counts it as held meanwhile, so
    * cachedImageExists() already sees it).
    */
-  private async serve(event: FetchEvent, config: BackendLocation, record: ImageRecord, url: string): Promise<Response> {
+  private async serve(event: FetchEvent, config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<Response> {
     const cached = await this.options.cache().match(url, record.token)
     if (cached) return pageImageResponse(cached, event.request.url, record.token)
-    const { fetched, stored } = await this.fetches.run(`${record.token} ${url}`, () => this.fetchAndStore(config, record, url))
+    const { fetched, stored } = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
     try {
       event.waitUntil?.(stored)
     } catch {
@@ -86,30 +96,43 @@ export class ImageRequestHandler implements RouteHandlerObject {
   }
 
   /** The worker's record, else one a page holds (a restarted worker has none). */
-  private async findRecord(id: string, clientId: string): Promise<ImageRecord | null> {
+  private async findRecord(id: string, clientId: string, generation: number): Promise<ImageRecord | null> {
     const held = this.options.records.get(id)
     if (held) return held
-    return this.remember(await this.lookups.run(id, () => requestRecordFromClients(this.options.clients, id, clientId, RECORD_LOOKUP_TIMEOUT_MS)))
+    const found = await this.lookups.run(`${generation} ${id}`, () => requestRecordFromClients(this.options.clients, id, clientId, RECORD_LOOKUP_TIMEOUT_MS))
+    return this.remember(found, generation)
   }
 
   /** A fresh record from the page's refreshRecords; concurrent requests for one id share the question. */
-  private async refreshRecord(id: string, clientId: string): Promise<ImageRecord | null> {
-    return this.remember(
-      await this.refreshes.run(id, () => requestRecordFromClients(this.options.clients, id, clientId, REFRESH_LOOKUP_TIMEOUT_MS, 'refreshImageRecord')),
+  private async refreshRecord(id: string, clientId: string, generation: number): Promise<ImageRecord | null> {
+    const fresh = await this.refreshes.run(`${generation} ${id}`, () =>
+      requestRecordFromClients(this.options.clients, id, clientId, REFRESH_LOOKUP_TIMEOUT_MS, 'refreshImageRecord'),
     )
+    return this.remember(fresh, generation)
   }
 
-  private remember(record: ImageRecord | null): ImageRecord | null {
+  /** A page's answer is kept only if nobody logged out since the request started (that page may not have forgotten yet). */
+  private remember(record: ImageRecord | null, generation: number): ImageRecord | null {
     if (!record) return null
+    this.current(generation, record.id)
     this.options.records.set(record)
     return this.options.records.get(record.id)!
   }
 
-  private async fetchAndStore(config: BackendLocation, record: ImageRecord, url: string): Promise<{ fetched: FetchedImage; stored: Promise<void> }> {
-    const fetched = await fetchImage(config, record, this.options.origin)
+  private async fetchAndStore(config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<{ fetched: FetchedImage; stored: Promise<void> }> {
+    const fetched = await fetchImage(config, record, this.options.origin, this.transports)
+    // Decrypted for a request from before a logout: not a byte of it is kept (nor shown, see handle).
+    this.current(generation, record.id)
     if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
     const stored = this.options.cache().put(url, { image: fetched.image, mimeType: fetched.format.mimeType, token: fetched.token })
     return { fetched, stored }
+  }
+
+  /** Throws NoRecord when a logout happened since `generation`: what the request got belongs to the user who left. */
+  private current(generation: number, id: string): void {
+    if (this.options.records.generation !== generation) {
+      throw new ImageFailure('NoRecord', `logged out (clearImageCache) while image "${id}" was loading: its record is gone`)
+    }
   }
 
   /** Tells the page whose request failed; a page without onImageError just ignores it. */

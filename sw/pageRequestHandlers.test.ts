@@ -7,7 +7,7 @@ import { pageRequestHandlers } from './pageRequestHandlers'
 import { RecordStore } from './recordStore'
 
 // Clients exist only in browsers; this stand-in's claim() fails the way Chromium's does (e2e/ runs the real one).
-const config: WorkerConfig = { backendOrigin: 'http://127.0.0.1:7482', route: '/pixstore-image', imageCache: DEFAULT_IMAGE_CACHE }
+const config: WorkerConfig = { backendOrigin: 'http://127.0.0.1:7482', route: '/pixstore-image', imageCache: DEFAULT_IMAGE_CACHE, proofTransport: 'auto' }
 
 function handlersClaiming(claim: () => Promise<void>) {
   let applied: WorkerConfig | null = null

@@ -3,6 +3,7 @@ import { isValidImageId, parseImageRecord } from '../protocol/record'
 import { PROTOCOL_VERSION } from '../protocol/version'
 import { backendImageUrl, parseWorkerConfig, type WorkerConfig } from '../protocol/workerConfig'
 import type { ImageCache } from './imageCache'
+import { logOut } from './logout'
 import type { RecordStore } from './recordStore'
 
 export interface PageRequestHandlerOptions {
@@ -57,9 +58,6 @@ export function pageRequestHandlers(options: PageRequestHandlerOptions): Request
     },
     deleteCachedImage: ({ id }) => options.cache().delete(imageUrl(id)),
     cachedImageExists: ({ id }) => options.cache().has(imageUrl(id)),
-    clearImageCache: () => {
-      records.clear()
-      return options.cache().clear()
-    },
+    clearImageCache: () => logOut(records, options.cache(), options.clients),
   }
 }

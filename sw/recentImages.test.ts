@@ -52,6 +52,31 @@ describe('RecentImages', () => {
     assert.equal(store.matches, before, 'the repeat came from memory')
   })
 
+  it('an image read back from disk while clear() runs is not put into memory after it (logout)', async () => {
+    let finish!: () => void
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([5, 5]))
+        finish = () => controller.close()
+      },
+    })
+    const disk = {
+      match: async () => new Response(body, { headers: { 'Content-Type': 'image/png' } }),
+      put: async () => {},
+      has: async () => false,
+      delete: async () => false,
+      clear: async () => 1,
+    }
+    const cache = new RecentImages(disk, limits)
+    const shown = await cache.match('u9', 9)
+    assert.ok(shown, 'answered from disk; its copy for memory is still being read')
+    assert.equal(await cache.clear(), 1)
+    finish()
+    await shown.arrayBuffer()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal(await cache.has('u9'), false, 'nothing decrypted came back into memory after the clear')
+  })
+
   it('delete waits for a running write, so the image does not come back', async () => {
     const store = new SlowStore(limits)
     const cache = new RecentImages(store, limits)

@@ -29,6 +29,8 @@ export class RecentImages implements ImageCache {
   private readonly writes = new Map<string, Promise<void>>()
   private timer: ReturnType<typeof setTimeout> | undefined
   private flushing: Promise<void> | null = null
+  /** Counts clears: an image read back from disk before a clear is not put into memory after it. */
+  private clears = 0
 
   /** `limits`: the app's image cache limits; memory never keeps an image longer or more images than they allow. */
   constructor(
@@ -76,6 +78,7 @@ export class RecentImages implements ImageCache {
   }
 
   async clear(): Promise<number> {
+    this.clears++
     await this.recent.clear()
     this.drop(() => true)
     await this.flushing
@@ -109,8 +112,10 @@ export class RecentImages implements ImageCache {
   }
 
   private async remember(url: string, token: number, response: Response): Promise<void> {
+    const clears = this.clears
     try {
       const image = new Uint8Array(await response.arrayBuffer())
+      if (clears !== this.clears) return
       await this.recent.put(url, { image, mimeType: response.headers.get('Content-Type') ?? 'application/octet-stream', token })
     } catch {
       // Only a shortcut for the next view.

@@ -6,6 +6,15 @@ import type { ImageRecord } from '../protocol/record'
  */
 export class RecordStore {
   private readonly records = new Map<string, ImageRecord>()
+  /**
+   * Counts logouts: a request notes it when it starts, and anything it got
+   * (a record from a page, a decrypted image) is kept only while it is unchanged.
+   */
+  private logouts = 0
+
+  get generation(): number {
+    return this.logouts
+  }
 
   get(id: string): ImageRecord | undefined {
     return this.records.get(id)
@@ -21,8 +30,9 @@ export class RecordStore {
     this.records.set(record.id, held && held.token > record.token ? { ...record, token: held.token, meta: held.meta } : record)
   }
 
-  /** Forgets every record (logging out): keys and proofs leave the worker's memory. */
+  /** Forgets every record (logging out): keys and proofs leave the worker's memory, and requests already running keep nothing. */
   clear(): void {
     this.records.clear()
+    this.logouts++
   }
 }

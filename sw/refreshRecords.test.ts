@@ -2,9 +2,16 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { ImageRecord } from '../protocol/record'
 import { ImageFailure, type ImageFailureState } from './imageFailure'
-import { withRecordRefresh } from './refreshRecords'
+import { PROOF_REFRESH_MARGIN_MS, withRecordRefresh } from './refreshRecords'
 
-const record = (proof: string): ImageRecord => ({ id: 'a', token: 1, meta: { key: 'k', iv: 'i', tag: 't' }, statelessProof: proof })
+const record = (proof: string, proofExpiresAt?: number): ImageRecord => ({
+  id: 'a',
+  token: 1,
+  meta: { key: 'k', iv: 'i', tag: 't' },
+  statelessProof: proof,
+  ...(proofExpiresAt === undefined ? {} : { proofExpiresAt }),
+})
+const NOW = 1_000_000
 
 /** Runs the rule with a held record (or none), a refresh answer, and a backend that answers per proof. */
 async function run(held: ImageRecord | null, fresh: ImageRecord | null, backend: (proof: string) => ImageFailureState | 'ok') {
@@ -21,6 +28,7 @@ async function run(held: ImageRecord | null, fresh: ImageRecord | null, backend:
       return `image with ${r.statelessProof}`
     },
     () => new ImageFailure('NoRecord', 'no record'),
+    () => NOW,
   )
   return { result, calls }
 }
@@ -85,5 +93,35 @@ describe('withRecordRefresh: one retry with a fresh record', () => {
     const { result, calls } = await run(null, record('fresh-but-refused'), () => 'InvalidProof')
     assert.equal(await state(result), 'InvalidProof')
     assert.deepEqual(calls, { refresh: 1, attempts: ['fresh-but-refused'] })
+  })
+
+  it('a proof that expired or expires within the margin: refreshed before the fetch, one attempt', async () => {
+    for (const expiresAt of [NOW - 5000, NOW, NOW + PROOF_REFRESH_MARGIN_MS - 1]) {
+      const { result, calls } = await run(record('stale', expiresAt), record('fresh', NOW + 40_000), (proof) => (proof === 'fresh' ? 'ok' : 'InvalidProof'))
+      assert.equal(await result, 'image with fresh')
+      assert.deepEqual(calls, { refresh: 1, attempts: ['fresh'] })
+    }
+  })
+
+  it('a proof with time left, or a 3.x record without proofExpiresAt: no refresh before the fetch', async () => {
+    for (const held of [record('good', NOW + PROOF_REFRESH_MARGIN_MS), record('good')]) {
+      const { result, calls } = await run(held, record('fresh'), () => 'ok')
+      assert.equal(await result, 'image with good')
+      assert.deepEqual(calls, { refresh: 0, attempts: ['good'] })
+    }
+  })
+
+  it('an expiring proof and no fresh record: the held one is tried (the clocks may differ), a refusal is final', async () => {
+    const ok = await run(record('old', NOW - 1), null, () => 'ok')
+    assert.equal(await ok.result, 'image with old')
+    const refused = await run(record('old', NOW - 1), null, () => 'InvalidProof')
+    assert.equal(await state(refused.result), 'InvalidProof')
+    assert.deepEqual(refused.calls.attempts, ['old'])
+  })
+
+  it('a fresh record fetched ahead and then refused is final: one question to the page per request', async () => {
+    const { result, calls } = await run(record('stale', NOW - 1), record('also-bad'), () => 'InvalidProof')
+    assert.equal(await state(result), 'InvalidProof')
+    assert.deepEqual(calls, { refresh: 1, attempts: ['also-bad'] })
   })
 })

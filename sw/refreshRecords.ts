@@ -11,6 +11,17 @@ export const REFRESH_LOOKUP_TIMEOUT_MS = 12_000
 /** Backend answers a fresh proof can fix. */
 const REFRESHABLE: ReadonlySet<ImageFailureState> = new Set(['InvalidProof', 'MissingProof'])
 
+/**
+ * A proof that expires within this is refreshed before the fetch: it covers
+ * the trip to the backend and the page's batching of refreshRecords calls.
+ */
+export const PROOF_REFRESH_MARGIN_MS = 1000
+
+/** Whether `record` says its proof has expired, or will before a request could reach the backend. 3.x records never do. */
+export function proofExpiresSoon(record: ImageRecord, now: number): boolean {
+  return record.proofExpiresAt !== undefined && record.proofExpiresAt - now < PROOF_REFRESH_MARGIN_MS
+}
+
 export interface RecordSources {
   /** The record the worker holds, or one a page holds; null when nobody has it. */
   lookup(): Promise<ImageRecord | null>
@@ -19,18 +30,26 @@ export interface RecordSources {
 }
 
 /**
- * Serves one image request with at most one retry: when nobody holds a
- * record, or the backend refused the proof, the page is asked for a fresh
- * record and `attempt` runs once more with it. Whatever that second attempt
- * gives is final, so an app that keeps handing out bad proofs cannot make a
- * request loop. Without a fresh record the first failure stands.
+ * Serves one image request with at most one question to the page for a fresh
+ * record: when nobody holds a record, when the held record says its proof
+ * has expired (or is about to: then the fresh one is asked for before the
+ * fetch, so a stale tab costs one backend request per image, not two), or
+ * when the backend refused the proof. Whatever the attempt with the fresh
+ * record gives is final, so an app that keeps handing out bad proofs cannot
+ * make a request loop. Without a fresh record the held one is tried, and
+ * the first failure stands.
  */
-export async function withRecordRefresh<T>(sources: RecordSources, attempt: (record: ImageRecord) => Promise<T>, noRecord: () => ImageFailure): Promise<T> {
+export async function withRecordRefresh<T>(
+  sources: RecordSources,
+  attempt: (record: ImageRecord) => Promise<T>,
+  noRecord: () => ImageFailure,
+  now: () => number = Date.now,
+): Promise<T> {
   const held = await sources.lookup()
-  if (!held) {
+  if (!held || proofExpiresSoon(held, now())) {
     const fresh = await sources.refresh()
-    if (!fresh) throw noRecord()
-    return attempt(fresh)
+    if (fresh) return attempt(fresh)
+    if (!held) throw noRecord()
   }
   try {
     return await attempt(held)

@@ -27,6 +27,7 @@ function client(id: string, answer: Answer | null, refresh: Answer = () => null)
           getImageRecord: ({ id: wanted }) => answer(wanted) as ImageRecord | null,
           refreshImageRecord: ({ id: wanted }) => refresh(wanted) as ImageRecord | null,
           imageFailed: () => null,
+          forgetRecords: () => null,
         },
       )
     },
