@@ -1,43 +1,14 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from '../server/backend'
 import { createPixstoreApp } from '../server/endpoint'
 import type { SqliteImageStore } from '../server/stores/sqliteStore'
 import { childPids } from '../testing/processTree'
+import { pixstore } from '../testing/pixstoreCli'
 import { fetchWire, fixtureImages, FIXTURES, openPayload, proofHeaders, readFixture, serve, tempStore, TEST_SECRET } from '../server/testSupport'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs the real `pixstore` command from source in a child process. */
-function pixstore(args: string[], env: Record<string, string> = {}, onStdout?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/index.ts'), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH!, ...env },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk
-      onStdout?.(stdout, child)
-    })
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-}
 
 /** A store the command and a test backend share. */
 function sharedStore() {
