@@ -1,17 +1,16 @@
 import { Command } from 'commander'
-import { checkStoreKeys, resetStoreKeyChecks } from '../server/keys/keyCheck'
-import { rekeyImage, type RekeyOutcome } from '../server/keys/rekey'
+import { rekeyStore } from '../server/keys/rekey'
 import { resolveKeyRing } from '../server/keys/resolveKeyRing'
 import { openImageStore } from '../server/stores/openImageStore'
 import { addConfigOptions, CONFIG_HELP, loadCliConfig } from './config'
 import { CliUsageError } from './errors'
-import { printJsonLine, reasonOf } from './output'
-import { createProgress } from './progress'
+import { printJsonLine } from './output'
+import { createProgress, type Progress } from './progress'
 
 /**
  * `pixstore rekey`: wraps every stored image key under the current key
- * encryption key, raw keys (a store from before, or from import-v3 without a
- * KEK) included; keys under an older KEK are unwrapped with it from
+ * encryption key, raw keys (a store from before, or imported without a KEK)
+ * included; keys under an older KEK are unwrapped with it from
  * PIXSTORE_PREVIOUS_KEY_ENCRYPTION_KEYS. Resumable: a key already under the
  * current KEK is left alone, so a second run does only what is left.
  */
@@ -34,35 +33,21 @@ Exit code: 0 when every key is under the current key encryption key, 1 when any 
       }
       const keys = resolveKeyRing(config, {}, () => {})
       const store = openImageStore(config)
-      const counts: Record<RekeyOutcome | 'failed', number> = { rewrapped: 0, 'already current': 0, gone: 0, failed: 0 }
       const failures: { id: string; reason: string }[] = []
+      const shown: { progress?: Progress } = {}
+      let counts
       try {
         await store.open()
-        await checkStoreKeys(store, keys)
-        const ids: string[] = []
-        for await (const id of store.ids()) ids.push(id)
-        const progress = createProgress(ids.length, 'Rekeying')
-        for (const id of ids) {
-          let outcome: RekeyOutcome | 'failed'
-          let reason: string | undefined
-          try {
-            outcome = await rekeyImage(store, keys, id)
-          } catch (error) {
-            outcome = 'failed'
-            reason = reasonOf(error)
-            failures.push({ id, reason })
-          }
-          counts[outcome]++
-          if (options.json) printJsonLine(reason ? { id, status: outcome, reason } : { id, status: outcome })
-          progress.tick(id, outcome)
-        }
-        progress.stop()
-        if (failures.length === 0) {
-          // Every key is under the current KEK now: older ones are no longer needed to open the store.
-          await resetStoreKeyChecks(store, keys)
-          await store.flushLog?.()
-        }
+        counts = await rekeyStore(store, keys, {
+          onStart: (total) => void (shown.progress = createProgress(total, 'Rekeying')),
+          onImage: (id, status, reason) => {
+            if (reason) failures.push({ id, reason })
+            if (options.json) printJsonLine(reason ? { id, status, reason } : { id, status })
+            shown.progress?.tick(id, status)
+          },
+        })
       } finally {
+        shown.progress?.stop()
         await store.close()
       }
       if (!options.json) {

@@ -1,3 +1,4 @@
+import { checkStoreKeys, resetStoreKeyChecks } from './keyCheck'
 import type { ImageStore } from '../stores/imageStore'
 import type { KeyRing } from './keyRing'
 
@@ -22,4 +23,42 @@ export async function rekeyImage(store: ImageStore, keys: KeyRing, id: string): 
     if (await store.replaceKey(id, image.token, image.key, await keys.wrap(opened.key, id))) return 'rewrapped'
   }
   throw new Error(`Image ${id} kept changing while being rekeyed`)
+}
+
+export type RekeyStatus = RekeyOutcome | 'failed'
+
+export interface RekeyHooks {
+  /** How many images there are to walk, before the first. */
+  onStart?(total: number): void
+  /** Each image as it is done; `reason` when it failed. */
+  onImage?(id: string, status: RekeyStatus, reason?: string): void
+}
+
+/**
+ * Rekeys every image of an open store: checks the KEKs open it, rewraps each
+ * key (one failure does not stop the walk), and when none failed leaves only
+ * the current KEK's key check and empties the store's log (old raw keys in
+ * SQLite's WAL), so the older KEKs are no longer needed. Returns the count per status.
+ */
+export async function rekeyStore(store: ImageStore, keys: KeyRing, hooks: RekeyHooks = {}): Promise<Record<RekeyStatus, number>> {
+  await checkStoreKeys(store, keys)
+  const ids: string[] = []
+  for await (const id of store.ids()) ids.push(id)
+  hooks.onStart?.(ids.length)
+  const counts: Record<RekeyStatus, number> = { rewrapped: 0, 'already current': 0, gone: 0, failed: 0 }
+  for (const id of ids) {
+    try {
+      const outcome = await rekeyImage(store, keys, id)
+      counts[outcome]++
+      hooks.onImage?.(id, outcome)
+    } catch (error) {
+      counts.failed++
+      hooks.onImage?.(id, 'failed', error instanceof Error ? error.message : String(error))
+    }
+  }
+  if (counts.failed === 0) {
+    await resetStoreKeyChecks(store, keys)
+    await store.flushLog?.()
+  }
+  return counts
 }
