@@ -14,6 +14,8 @@ import { rekeyImage } from '../server/keys/rekey'
 import { openImageStore } from '../server/stores/openImageStore'
 import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, storeConfig, tempStore, TEST_SECRET } from '../server/testSupport'
 import { pixstore } from '../testing/pixstoreCli'
+import { writePixstore3Store, type V3Record } from '../testing/pixstoreV3'
+import { assertRecordsValidOn, backendWithKeys } from '../testing/recordChecks'
 
 const KEK_A = randomBytes(32).toString('base64')
 const KEK_B = randomBytes(32).toString('hex')
@@ -32,28 +34,6 @@ function storedKeys(databasePath: string): Map<string, Buffer> {
     return new Map(db.prepare<[], { id: string; key: Buffer }>('SELECT id, key FROM pixstore_images ORDER BY id').all().map((row) => [row.id, row.key]))
   } finally {
     db.close()
-  }
-}
-
-function backendOn(config: Partial<PixstoreConfig>, keyEncryptionKey?: string, previousKeyEncryptionKeys: string[] = []): PixstoreBackend {
-  return new PixstoreBackend({ ...config, statelessProofSecret: TEST_SECRET, errorHandlingMode: 'throw', keyEncryptionKey, previousKeyEncryptionKeys }, { env: {} })
-}
-
-/** Records handed out before still decrypt their image: same key and token, Success with the held token. */
-async function assertRecordsValid(backend: PixstoreBackend, records: Map<ImageRecord, Buffer>): Promise<void> {
-  const site = await serve(createPixstoreApp(backend))
-  try {
-    for (const [record, image] of records) {
-      const fresh = (await backend.getImageRecord(record.id))!
-      assert.deepEqual(fresh.meta, record.meta, `${record.id}: same key`)
-      assert.equal(fresh.token, record.token)
-      const held = { ...record, statelessProof: fresh.statelessProof }
-      const success = await fetchWire(site.url, record.id, proofHeaders(held))
-      assert.equal(success.payload.state, PixstoreState.Success)
-      assert.deepEqual(openPayload(success.payload, held).image, image)
-    }
-  } finally {
-    await site.close()
   }
 }
 
@@ -107,13 +87,7 @@ describe('pixstore rekey', () => {
       assert.deepEqual(lines.map((line) => line.id).sort(), [...records.keys()].map((record) => record.id).sort())
       assert.ok(lines.every((line) => line.status === 'already current'), again.stdout)
 
-      const backend = backendOn(store.config, KEK_A)
-      await backend.open()
-      try {
-        await assertRecordsValid(backend, records)
-      } finally {
-        await backend.close()
-      }
+      await assertRecordsValidOn(store.config, records, KEK_A)
       const without = await pixstore(['verify', ...store.flags])
       assert.equal(without.code, 2)
       assert.match(without.stderr, /This store holds wrapped image keys: set config field "keyEncryptionKey"/)
@@ -156,13 +130,7 @@ describe('pixstore rekey', () => {
       assert.equal(rerunStatus.get(killedAfter), 'already current')
       assert.ok([...rerunStatus.values()].every((value) => value === 'rewrapped' || value === 'already current'))
       for (const [id, key] of storedKeys(store.config.databasePath)) assert.equal(key.length, 69, `${id} stored wrapped`)
-      const backend = backendOn(store.config, KEK_B)
-      await backend.open()
-      try {
-        await assertRecordsValid(backend, records)
-      } finally {
-        await backend.close()
-      }
+      await assertRecordsValidOn(store.config, records, KEK_B)
     } finally {
       store.cleanup()
     }
@@ -182,13 +150,7 @@ describe('pixstore rekey', () => {
       const verify = await pixstore(['verify', ...store.flags], { PIXSTORE_KEY_ENCRYPTION_KEY: KEK_B })
       assert.equal(verify.code, 0, verify.stdout + verify.stderr)
       assert.match(verify.stdout, /Verified 3 images: 3 ok, 0 failed\./)
-      const backend = backendOn(store.config, KEK_B)
-      await backend.open()
-      try {
-        await assertRecordsValid(backend, records)
-      } finally {
-        await backend.close()
-      }
+      await assertRecordsValidOn(store.config, records, KEK_B)
     } finally {
       store.cleanup()
     }
@@ -223,15 +185,9 @@ describe('import, import-v3, verify and migrate with a KEK', () => {
 
   describe('import-v3', () => {
     const v3 = tempStore()
-    const v3Records: { id: string; token: number; meta: ImageRecord['meta']; file: string }[] = []
+    const v3Records: V3Record[] = []
     before(async () => {
-      const pixstore3 = await import('pixstore-v3/backend/index.js')
-      mkdirSync(v3.config.imageRootDir, { recursive: true })
-      pixstore3.initPixstoreBackend({ ...v3.config, defaultEndpointEnabled: false, errorHandlingMode: 'throw' })
-      for (const [index, file] of [...fixtureImages('png'), ...fixtureImages('jpg'), ...fixtureImages('webp')].entries()) {
-        const record = await pixstore3.saveImageFromFile(file, index % 2 ? 'avatars' : undefined)
-        v3Records.push({ ...(record as unknown as (typeof v3Records)[number]), file })
-      }
+      v3Records.push(...(await writePixstore3Store(v3.config, [...fixtureImages('png'), ...fixtureImages('jpg'), ...fixtureImages('webp')])))
     })
     after(v3.cleanup)
 
@@ -247,13 +203,7 @@ describe('import, import-v3, verify and migrate with a KEK', () => {
         assert.equal(stored.length, 69, `${old.id} stored wrapped`)
         assert.ok(!stored.includes(Buffer.from(decodeImageMeta(old.meta).key)), 'not the raw 3.x key')
       }
-      const backend = backendOn(target.config, KEK_B)
-      await backend.open()
-      try {
-        await assertRecordsValid(backend, new Map(v3Records.map((old) => [{ ...old, statelessProof: '' }, readFixture(old.file)])))
-      } finally {
-        await backend.close()
-      }
+      await assertRecordsValidOn(target.config, new Map(v3Records.map((old) => [{ ...old, statelessProof: '' }, readFixture(old.file)])), KEK_B)
     })
   })
 
@@ -272,13 +222,7 @@ describe('import, import-v3, verify and migrate with a KEK', () => {
     } finally {
       await target.close()
     }
-    const onPostgres = backendOn(postgres.config, KEK_A)
-    await onPostgres.open()
-    try {
-      await assertRecordsValid(onPostgres, records)
-    } finally {
-      await onPostgres.close()
-    }
+    await assertRecordsValidOn(postgres.config, records, KEK_A)
 
     // Back to SQLite under a new KEK: unwrapped with the old one, wrapped with the new one.
     const back = sqliteStore()
@@ -290,14 +234,8 @@ describe('import, import-v3, verify and migrate with a KEK', () => {
     const moved = await pixstore(['migrate', ...fromPostgres], { PIXSTORE_KEY_ENCRYPTION_KEY: KEK_B, PIXSTORE_PREVIOUS_KEY_ENCRYPTION_KEYS: KEK_A })
     assert.equal(moved.code, 0, moved.stdout + moved.stderr)
     assert.match(moved.stdout, /Migrated: 4 copied, 0 already there, 4 verified\./)
-    await assert.rejects(backendOn(back.config, KEK_A).open(), /"keyEncryptionKey" does not open this store/, 'the target holds keys under the new KEK only')
-    const onSqlite = backendOn(back.config, KEK_B)
-    await onSqlite.open()
-    try {
-      await assertRecordsValid(onSqlite, records)
-    } finally {
-      await onSqlite.close()
-    }
+    await assert.rejects(backendWithKeys(back.config, KEK_A).open(), /"keyEncryptionKey" does not open this store/, 'the target holds keys under the new KEK only')
+    await assertRecordsValidOn(back.config, records, KEK_B)
   })
 })
 

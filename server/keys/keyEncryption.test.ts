@@ -16,7 +16,8 @@ import { createPixstoreApp } from '../endpoint'
 import { PixstoreConfigError, PixstoreError } from '../errors'
 import { openImageStore } from '../stores/openImageStore'
 import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, STORE_KINDS, storeConfig, TEST_SECRET, type StoreKind } from '../testSupport'
-import { KeyRing, type KeyEncryptionKeyOption } from './keyRing'
+import { assertRecordsValid, assertRecordsValidOn, backendWithKeys } from '../../testing/recordChecks'
+import { KeyRing } from './keyRing'
 import { rekeyStore } from './rekey'
 import type { KeyEncryptionKey } from './keyWrapping'
 
@@ -109,37 +110,10 @@ function leaks(files: string[], keys: Buffer[]): string[] {
   return found
 }
 
-function backendOn(store: TestStore, keyEncryptionKey?: KeyEncryptionKeyOption, previousKeyEncryptionKeys: KeyEncryptionKeyOption[] = []): PixstoreBackend {
-  return new PixstoreBackend({ ...store.config, statelessProofSecret: TEST_SECRET, errorHandlingMode: 'throw', keyEncryptionKey, previousKeyEncryptionKeys }, { env: {} })
-}
-
 async function saveAll(backend: PixstoreBackend, count = 4): Promise<Map<ImageRecord, Buffer>> {
   const records = new Map<ImageRecord, Buffer>()
   for (let i = 0; i < count; i++) records.set((await backend.saveImage(IMAGES[i % IMAGES.length]!, i % 2 ? 'album' : undefined))!, IMAGES[i % IMAGES.length]!)
   return records
-}
-
-/** Records handed out before still work: same token and key from the backend, Success through the endpoint, the same image. */
-async function assertRecordsValid(backend: PixstoreBackend, records: Map<ImageRecord, Buffer>): Promise<void> {
-  const site = await serve(createPixstoreApp(backend))
-  try {
-    for (const [record, image] of records) {
-      const fresh = (await backend.getImageRecord(record.id))!
-      assert.deepEqual(fresh.meta, record.meta, `${record.id}: same key`)
-      assert.equal(fresh.token, record.token)
-      const held = { ...record, statelessProof: fresh.statelessProof }
-      const success = await fetchWire(site.url, record.id, proofHeaders(held))
-      assert.equal(success.payload.state, PixstoreState.Success)
-      assert.deepEqual(openPayload(success.payload, held).image, image)
-      // Without a token the answer is Updated, and carries the same (unwrapped) key.
-      const updated = await fetchWire(site.url, record.id, proofHeaders(held, false))
-      assert.equal(updated.payload.state, PixstoreState.Updated)
-      assert.deepEqual(openPayload(updated.payload, held).image, image)
-      if (updated.payload.state === PixstoreState.Updated) assert.deepEqual(Buffer.from(updated.payload.meta.key), rawKeyOf(record))
-    }
-  } finally {
-    await site.close()
-  }
 }
 
 async function rekey(store: TestStore, keyEncryptionKey: string, previous: string[] = []) {
@@ -183,7 +157,7 @@ for (const kind of STORE_KINDS) {
 
     it('with a KEK no raw key of any record is anywhere in the store\'s files; without one the same search finds them', async () => {
       const store = await testStore(kind, cleanups)
-      const backend = backendOn(store, KEK_A)
+      const backend = backendWithKeys(store.config, KEK_A)
       await backend.open()
       try {
         const records = [...(await saveAll(backend, 6)).keys()]
@@ -201,7 +175,7 @@ for (const kind of STORE_KINDS) {
       }
       // The control: the same search on a store written without a KEK finds the keys.
       const plain = await testStore(kind, cleanups)
-      const { result: unwrapped } = await capturingConsole(async () => backendOn(plain))
+      const { result: unwrapped } = await capturingConsole(async () => backendWithKeys(plain.config))
       const record = (await unwrapped.saveImage(IMAGES[0]!))!
       assert.notDeepEqual(leaks(await plain.files(), [rawKeyOf(record)]), [])
       await unwrapped.close()
@@ -209,7 +183,7 @@ for (const kind of STORE_KINDS) {
 
     it('a wrapped key moved to another row does not unwrap: records fail with ERR_KEY_UNWRAP, the endpoint answers InternalError', async () => {
       const store = await testStore(kind, cleanups)
-      const backend = backendOn(store, KEK_A)
+      const backend = backendWithKeys(store.config, KEK_A)
       const site = await serve(createPixstoreApp(backend))
       try {
         const [a, b] = [...(await saveAll(backend, 2)).keys()] as [ImageRecord, ImageRecord]
@@ -238,42 +212,36 @@ for (const kind of STORE_KINDS) {
 
     it('rotation: with the old KEK in previousKeyEncryptionKeys old records stay valid; without it the store refuses to open until rekey moved every key', async () => {
       const store = await testStore(kind, cleanups)
-      const first = backendOn(store, KEK_A)
+      const first = backendWithKeys(store.config, KEK_A)
       const old = await saveAll(first)
       await first.close()
 
-      const rotated = backendOn(store, KEK_B, [KEK_A])
+      const rotated = backendWithKeys(store.config, KEK_B, [KEK_A])
       await rotated.open()
       await assertRecordsValid(rotated, old)
       const added = await saveAll(rotated, 2)
       await rotated.close()
 
-      await assert.rejects(backendOn(store, KEK_B).open(), (error: unknown) => error instanceof PixstoreConfigError && /"keyEncryptionKey" does not open this store/.test(error.message))
+      await assert.rejects(backendWithKeys(store.config, KEK_B).open(), (error: unknown) => error instanceof PixstoreConfigError && /"keyEncryptionKey" does not open this store/.test(error.message))
 
       const run = await rekey(store, KEK_B, [KEK_A])
       assert.deepEqual(run.counts, { rewrapped: old.size, 'already current': added.size, gone: 0, failed: 0 })
       const again = await rekey(store, KEK_B, [KEK_A])
       assert.deepEqual(again.counts, { rewrapped: 0, 'already current': old.size + added.size, gone: 0, failed: 0 }, 'a second run has nothing left to do')
 
-      const newOnly = backendOn(store, KEK_B)
-      await newOnly.open()
-      try {
-        await assertRecordsValid(newOnly, new Map([...old, ...added]))
-      } finally {
-        await newOnly.close()
-      }
-      await assert.rejects(backendOn(store, KEK_A).open(), /"keyEncryptionKey" does not open this store/, 'the old KEK alone no longer opens it')
+      await assertRecordsValidOn(store.config, new Map([...old, ...added]), KEK_B)
+      await assert.rejects(backendWithKeys(store.config, KEK_A).open(), /"keyEncryptionKey" does not open this store/, 'the old KEK alone no longer opens it')
     })
 
     it('rekey turns a store without wrapped keys into one with them; records handed out before decrypt the same images', async () => {
       const store = await testStore(kind, cleanups)
-      const { result: plain } = await capturingConsole(async () => backendOn(store))
+      const { result: plain } = await capturingConsole(async () => backendWithKeys(store.config))
       const old = await saveAll(plain)
       await plain.close()
       for (const record of old.keys()) assert.deepEqual(await store.readKey(record.id), rawKeyOf(record), 'stored raw, as before')
 
       // A KEK on a store of raw keys: both kinds serve side by side until rekey runs.
-      const mixed = backendOn(store, KEK_C)
+      const mixed = backendWithKeys(store.config, KEK_C)
       await mixed.open()
       const added = await saveAll(mixed, 1)
       await assertRecordsValid(mixed, new Map([...old, ...added]))
@@ -284,37 +252,31 @@ for (const kind of STORE_KINDS) {
       for (const record of old.keys()) assert.equal((await store.readKey(record.id)).length, 69)
       if (kind === 'sqlite') assert.deepEqual(leaks(await store.files(), [...old.keys()].map(rawKeyOf)), [], 'rekey leaves no raw key in the database or its WAL')
 
-      const wrapped = backendOn(store, KEK_C)
-      await wrapped.open()
-      try {
-        await assertRecordsValid(wrapped, new Map([...old, ...added]))
-      } finally {
-        await wrapped.close()
-      }
+      await assertRecordsValidOn(store.config, new Map([...old, ...added]), KEK_C)
     })
 
     it('a store holding wrapped keys refuses to open without a KEK, or with one that did not wrap them, naming keyEncryptionKey', async () => {
       const store = await testStore(kind, cleanups)
-      const writer = backendOn(store, KEK_A)
+      const writer = backendWithKeys(store.config, KEK_A)
       await writer.open()
       await saveAll(writer, 1)
       await writer.close()
-      const { result: without } = await capturingConsole(async () => backendOn(store))
+      const { result: without } = await capturingConsole(async () => backendWithKeys(store.config))
       await assert.rejects(without.open(), (error: unknown) => error instanceof PixstoreConfigError && /This store holds wrapped image keys: set config field "keyEncryptionKey"/.test(error.message))
       await without.close()
-      const wrong = backendOn(store, KEK_C)
+      const wrong = backendWithKeys(store.config, KEK_C)
       await assert.rejects(wrong.open(), (error: unknown) => error instanceof PixstoreConfigError && /"keyEncryptionKey" does not open this store/.test(error.message))
       await wrong.close()
     })
 
     it('a KEK object (the KMS seam) wraps and unwraps every key, and rotation from a local KEK to it keeps old records', async () => {
       const store = await testStore(kind, cleanups)
-      const first = backendOn(store, KEK_A)
+      const first = backendWithKeys(store.config, KEK_A)
       const old = await saveAll(first, 2)
       await first.close()
 
       const kms = new LocalKms()
-      const backend = backendOn(store, kms, [KEK_A])
+      const backend = backendWithKeys(store.config, kms, [KEK_A])
       await backend.open()
       try {
         const added = await saveAll(backend, 2)
@@ -341,13 +303,7 @@ for (const kind of STORE_KINDS) {
       } finally {
         await backend.close()
       }
-      const kmsOnly = backendOn(store, kms)
-      await kmsOnly.open()
-      try {
-        await assertRecordsValid(kmsOnly, old)
-      } finally {
-        await kmsOnly.close()
-      }
+      await assertRecordsValidOn(store.config, old, kms)
     })
   })
 }
