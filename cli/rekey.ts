@@ -45,6 +45,7 @@ Exit code: 0 when every key is under the current key encryption key, 1 when any 
             if (options.json) printJsonLine(reason ? { id, status, reason } : { id, status })
             shown.progress?.tick(id, status)
           },
+          onLogKept: (reason) => console.error(`pixstore rekey: note: ${reason}`),
         })
       } finally {
         shown.progress?.stop()

@@ -32,6 +32,8 @@ export interface RekeyHooks {
   onStart?(total: number): void
   /** Each image as it is done; `reason` when it failed. */
   onImage?(id: string, status: RekeyStatus, reason?: string): void
+  /** The keys are rewrapped, but the store's log could not be emptied yet (old raw keys may stay in it until it is). */
+  onLogKept?(reason: string): void
 }
 
 /**
@@ -58,7 +60,7 @@ export async function rekeyStore(store: ImageStore, keys: KeyRing, hooks: RekeyH
   }
   if (counts.failed === 0) {
     await resetStoreKeyChecks(store, keys)
-    await store.flushLog?.()
+    await store.flushLog?.().catch((error: Error) => hooks.onLogKept?.(error.message))
   }
   return counts
 }
