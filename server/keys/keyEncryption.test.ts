@@ -245,12 +245,14 @@ for (const kind of STORE_KINDS) {
       await mixed.open()
       const added = await saveAll(mixed, 1)
       await assertRecordsValid(mixed, new Map([...old, ...added]))
-      await mixed.close()
 
+      // Rekey while the store serves (the serving backend keeps SQLite's WAL in use).
       const run = await rekey(store, KEK_C)
       assert.deepEqual(run.counts, { rewrapped: old.size, 'already current': 1, gone: 0, failed: 0 })
       for (const record of old.keys()) assert.equal((await store.readKey(record.id)).length, 69)
       if (kind === 'sqlite') assert.deepEqual(leaks(await store.files(), [...old.keys()].map(rawKeyOf)), [], 'rekey leaves no raw key in the database or its WAL')
+      await assertRecordsValid(mixed, new Map([...old, ...added]))
+      await mixed.close()
 
       await assertRecordsValidOn(store.config, new Map([...old, ...added]), KEK_C)
     })
