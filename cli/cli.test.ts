@@ -1,43 +1,15 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from '../server/backend'
 import { createPixstoreApp } from '../server/endpoint'
 import type { SqliteImageStore } from '../server/stores/sqliteStore'
 import { childPids } from '../testing/processTree'
+import { pixstore } from '../testing/pixstoreCli'
+import { writePixstore3Store, type V3Record } from '../testing/pixstoreV3'
 import { fetchWire, fixtureImages, FIXTURES, openPayload, proofHeaders, readFixture, serve, tempStore, TEST_SECRET } from '../server/testSupport'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs the real `pixstore` command from source in a child process. */
-function pixstore(args: string[], env: Record<string, string> = {}, onStdout?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/index.ts'), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH!, ...env },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk
-      onStdout?.(stdout, child)
-    })
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-}
 
 /** A store the command and a test backend share. */
 function sharedStore() {
@@ -307,16 +279,10 @@ describe('pixstore import-v3', () => {
   // A real Pixstore 3.x store, written by the published 3.2.1 package.
   const v3 = tempStore()
   const target = sharedStore()
-  const v3Records: { id: string; token: number; meta: { key: string; iv: string; tag: string }; file: string }[] = []
+  const v3Records: V3Record[] = []
   const v3Flags = ['--database', v3.config.databasePath, '--images', v3.config.imageRootDir]
   before(async () => {
-    const pixstore3 = await import('pixstore-v3/backend/index.js')
-    mkdirSync(v3.config.imageRootDir, { recursive: true })
-    pixstore3.initPixstoreBackend({ ...v3.config, defaultEndpointEnabled: false, errorHandlingMode: 'throw' })
-    for (const [index, file] of [...fixtureImages('png'), ...fixtureImages('jpg'), ...fixtureImages('webp')].entries()) {
-      const record = await pixstore3.saveImageFromFile(file, index % 2 ? 'avatars' : undefined)
-      v3Records.push({ ...(record as unknown as (typeof v3Records)[number]), file })
-    }
+    v3Records.push(...(await writePixstore3Store(v3.config, [...fixtureImages('png'), ...fixtureImages('jpg'), ...fixtureImages('webp')])))
   })
   after(() => {
     v3.cleanup()

@@ -18,6 +18,8 @@ const FIELDS: Record<Field, { kind: Kind; help: string; secret?: true }> = {
   // Secrets have no flag: a command line is visible to every user of the machine.
   statelessProofSecret: { kind: 'string', help: '', secret: true },
   previousStatelessProofSecrets: { kind: 'list', help: '', secret: true },
+  keyEncryptionKey: { kind: 'string', help: '', secret: true },
+  previousKeyEncryptionKeys: { kind: 'list', help: '', secret: true },
   imageRootDir: { kind: 'string', help: 'folder of the ciphertext files' },
   databasePath: { kind: 'string', help: 'SQLite metadata file' },
   databaseUrl: { kind: 'string', help: 'postgres://user@host/db selects the PostgreSQL store (password in PGPASSWORD)' },
@@ -46,7 +48,8 @@ export const CONFIG_HELP = `
 Config: flags override PIXSTORE_* environment variables, which override --config file.json,
 which overrides the defaults. The proof secret comes from PIXSTORE_SECRET (or
 PIXSTORE_STATELESS_PROOF_SECRET / PIXSTORE_PREVIOUS_STATELESS_PROOF_SECRETS, or the file),
-never from a flag.`
+never from a flag; so does the key encryption key (PIXSTORE_KEY_ENCRYPTION_KEY,
+PIXSTORE_PREVIOUS_KEY_ENCRYPTION_KEYS comma-separated).`
 
 /**
  * The backend config from a config file, the environment and flags, in

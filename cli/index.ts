@@ -8,11 +8,12 @@ import { CliUsageError } from './errors'
 import { importCommand } from './import'
 import { importV3Command } from './importV3'
 import { migrateCommand } from './migrate'
+import { rekeyCommand } from './rekey'
 import { serveCommand } from './serve'
 import { verifyCommand } from './verify'
 
 /** Each entry is a module's `…Command()`: one file per subcommand. */
-const COMMANDS = [importCommand, importV3Command, verifyCommand, serveCommand, migrateCommand]
+const COMMANDS = [importCommand, importV3Command, verifyCommand, serveCommand, migrateCommand, rekeyCommand]
 
 export function createProgram(): Command {
   const program = new Command('pixstore')

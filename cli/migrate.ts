@@ -4,11 +4,17 @@
  * handed out before stay valid. Safe to interrupt and run again: an image the
  * target already holds at the same token is skipped, any other is (re)written
  * in one atomic store write. Every copied image is read back and decrypted.
+ * Keys: one key ring for both sides. A wrapped source key is unwrapped with
+ * whichever configured KEK wrapped it; the target gets every key wrapped under
+ * the current KEK (copied as is when it already is), or raw without a KEK.
  */
 import { Command } from 'commander'
 import { unframeImage } from '../protocol/formats'
 import { resolveConfig, type PixstoreConfig } from '../server/config'
 import { decryptImage } from '../server/crypto'
+import { checkStoreKeys } from '../server/keys/keyCheck'
+import { KeyRing } from '../server/keys/keyRing'
+import { resolveKeyRing } from '../server/keys/resolveKeyRing'
 import type { ImageStore, StoredCiphertext } from '../server/stores/imageStore'
 import { openImageStore } from '../server/stores/openImageStore'
 import { redactDatabaseUrl } from '../server/stores/databaseUrl'
@@ -33,6 +39,8 @@ export interface MigrateOptions {
   onProgress?: (progress: MigrateProgress) => void
   /** Stops between two images (the target stays consistent; run again to resume). */
   signal?: AbortSignal
+  /** Unwraps the source's keys and wraps the target's (current KEK); none: keys are raw on both sides. */
+  keys?: KeyRing
 }
 
 export interface MigrateResult {
@@ -42,7 +50,7 @@ export interface MigrateResult {
   verified: number
 }
 
-export async function migrateStore({ from, to, onProgress, signal }: MigrateOptions): Promise<MigrateResult> {
+export async function migrateStore({ from, to, onProgress, signal, keys = new KeyRing(undefined) }: MigrateOptions): Promise<MigrateResult> {
   const [source, target] = [openLocation(from, 'from'), openLocation(to, 'to')]
   if (describeLocation(source.config) === describeLocation(target.config)) {
     throw new Error(`migrate: source and target are the same store (${describeLocation(source.config)})`)
@@ -51,18 +59,22 @@ export async function migrateStore({ from, to, onProgress, signal }: MigrateOpti
   try {
     await source.store.open()
     await target.store.open()
+    await checkStoreKeys(source.store, keys, { readOnly: true })
+    await checkStoreKeys(target.store, keys)
     for await (const id of source.store.ids()) {
       signal?.throwIfAborted()
       const original = await source.store.read(id)
       if (!original) continue // deleted while we walked
+      const opened = await keys.open(original.image.key, id)
       const existing = await target.store.get(id)
       if (existing?.token === original.image.token) {
         progress.skipped++
       } else {
-        await copy(target.store, original, existing !== null)
+        const key = opened.current ? original.image.key : await keys.wrap(opened.key, id)
+        await copy(target.store, { ...original, image: { ...original.image, key } }, existing !== null)
         progress.copied++
       }
-      await verify(target.store, original)
+      await verify(target.store, original, keys, opened.key)
       progress.done++
       progress.id = id
       onProgress?.({ ...progress })
@@ -103,15 +115,17 @@ async function copy(target: ImageStore, { image, ciphertext }: StoredCiphertext,
   else await target.insert(image.id, version)
 }
 
-/** The target's copy must be byte-identical and decrypt with the target's own meta. */
-async function verify(target: ImageStore, original: StoredCiphertext): Promise<void> {
+/** The target's copy must be byte-identical, hold the same key, and decrypt with the target's own meta. */
+async function verify(target: ImageStore, original: StoredCiphertext, keys: KeyRing, key: Buffer): Promise<void> {
   const { id, token } = original.image
   const copied = await target.read(id)
   if (!copied || copied.image.token !== token || !copied.ciphertext.equals(original.ciphertext)) {
     throw new Error(`migrate: image ${id} was not copied intact (token ${token})`)
   }
   try {
-    const { format } = unframeImage(decryptImage(copied.ciphertext, copied.image))
+    const copiedKey = await keys.unwrap(copied.image.key, id)
+    if (!copiedKey.equals(key)) throw new Error('its key differs from the source\'s')
+    const { format } = unframeImage(decryptImage(copied.ciphertext, { ...copied.image, key: copiedKey }))
     if (format.byte !== copied.image.format) throw new Error(`format byte ${format.byte} but the store says ${copied.image.format}`)
   } catch (error) {
     throw new Error(`migrate: image ${id} does not decrypt after copying: ${(error as Error).message}`, { cause: error })
@@ -128,7 +142,12 @@ export function migrateCommand(): Command {
       .option(`--${role}-database-url <url>`, `${role === 'from' ? 'source' : 'target'} PostgreSQL URL (password in PGPASSWORD)`)
   }
   return command
-    .addHelpText('after', '\nRunning it again copies only what is missing or changed. Stop writes to the source while it runs.')
+    .addHelpText(
+      'after',
+      `\nRunning it again copies only what is missing or changed. Stop writes to the source while it runs.
+Keys: with PIXSTORE_KEY_ENCRYPTION_KEY every key is stored wrapped under it in the target; a source
+wrapped under another key encryption key needs that one in PIXSTORE_PREVIOUS_KEY_ENCRYPTION_KEYS.`,
+    )
     .action(async (options: Record<string, string | undefined>) => {
       const location = (role: 'from' | 'to'): StoreLocation => ({
         databasePath: options[`${role}DatabasePath`],
@@ -147,7 +166,8 @@ export function migrateCommand(): Command {
       process.once('SIGINT', abort)
       process.once('SIGTERM', abort)
       try {
-        const result = await migrateStore({ from, to, onProgress: progressPrinter(), signal: stop.signal })
+        const keys = resolveKeyRing({ keyEncryptionKey: undefined, previousKeyEncryptionKeys: [] }, process.env, console.warn)
+        const result = await migrateStore({ from, to, onProgress: progressPrinter(), signal: stop.signal, keys })
         console.log(`Migrated: ${result.copied} copied, ${result.skipped} already there, ${result.verified} verified.`)
       } finally {
         process.off('SIGINT', abort)

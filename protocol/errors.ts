@@ -17,6 +17,8 @@ export type PixstoreErrorCode =
   | 'ERR_IMAGE_DATA_MISSING'
   /** Stored or imported ciphertext that does not decrypt to the image its meta says. */
   | 'ERR_IMAGE_DAMAGED'
+  /** A stored image key that no configured key encryption key unwraps (moved to another row, altered, or the KEK is missing). */
+  | 'ERR_KEY_UNWRAP'
   /** A source file for saveImageFromFile / updateImageFromFile cannot be read. */
   | 'ERR_FILE_UNREADABLE'
   | 'ERR_CONFIG'

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat } from '../protocol/formats'
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
-import { encodeWireHead, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
+import { encodeWireHead, KEY_LENGTH, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
 import { resolveConfig, type PixstoreConfig } from './config'
 import { decryptImage, encryptImageInChunks } from './crypto'
 import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
@@ -9,6 +10,9 @@ import { assertCompleteImageInSlices, detectImageFormat, sniffImageFormat } from
 import { createImageId } from './imageId'
 import { proofExpiry, ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
 import { resolveProofKeys } from './proofKeys'
+import { checkStoreKeys } from './keys/keyCheck'
+import type { KeyRing } from './keys/keyRing'
+import { resolveKeyRing } from './keys/resolveKeyRing'
 import type { Readable } from 'node:stream'
 import { CiphertextCache } from './ciphertextCache'
 import type { ImageStore, NewImageVersion, StoredCiphertext, StoredImage } from './stores/imageStore'
@@ -34,6 +38,9 @@ export class PixstoreBackend {
   private readonly errors: ErrorPolicy
   // A real #private field: util.inspect and JSON.stringify cannot reach it.
   readonly #proofKeys: ProofKeys
+  /** Key encryption keys: stored image keys are wrapped under them and unwrapped only for records and Updated answers. */
+  readonly #keys: KeyRing
+  #keysChecked: Promise<void> | null = null
   private readonly now: () => number
   readonly #reportedMissing = new Set<string>()
   private readonly cache: CiphertextCache | null
@@ -43,6 +50,7 @@ export class PixstoreBackend {
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
     const resolved = resolveConfig(config, options.env ?? process.env)
     this.#proofKeys = resolveProofKeys(resolved, options.env ?? process.env, console.warn)
+    this.#keys = resolveKeyRing(resolved, options.env ?? process.env, console.warn)
     this.config = Object.freeze(redactSecrets(resolved))
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
     this.errors.customHandler = options.customErrorHandler ?? null
@@ -69,7 +77,8 @@ export class PixstoreBackend {
   saveImage(buffer: Uint8Array, dir?: string): Promise<ImageRecord | null> {
     return this.errors.run(async () => {
       const id = await createImageId(dir, (candidate) => this.store.has(candidate))
-      return this.toRecord(await this.store.insert(id, await this.encrypt(buffer)))
+      const { version, key } = await this.encrypt(buffer, id)
+      return this.toRecord(await this.store.insert(id, version), key)
     })
   }
 
@@ -80,10 +89,10 @@ export class PixstoreBackend {
   updateImage(id: string, buffer: Uint8Array): Promise<ImageRecord | null> {
     return this.errors.run(async () => {
       assertValidId(id)
-      const version = await this.encrypt(buffer)
+      const { version, key } = await this.encrypt(buffer, id)
       const updated = await this.store.replace(id, version)
       if (!updated) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
-      return this.toRecord(updated)
+      return this.toRecord(updated, key)
     })
   }
 
@@ -133,7 +142,7 @@ export class PixstoreBackend {
       for (const id of new Set(ids)) {
         // A lost file is left out like an unknown id: the endpoint could not serve it either.
         const image = isValidImageId(id) ? await this.servable(id).catch((error) => (error instanceof ImageDataMissingError ? null : Promise.reject(error))) : null
-        if (image) records.push(this.toRecord(image))
+        if (image) records.push(await this.toRecord(image))
       }
       return records
     })
@@ -152,8 +161,9 @@ export class PixstoreBackend {
       this.assertWithinSizeLimit(image.ciphertext.length - 1)
       const { format, image: bytes } = openFramedImage(image.id, image.ciphertext, image.meta)
       if (await this.store.has(image.id)) throw new PixstoreError(`Image already exists: ${image.id}`, 'ERR_IMAGE_EXISTS')
-      const version = { ciphertext: image.ciphertext, meta: image.meta, format: format.byte, size: bytes.length, token: image.token }
-      return this.toRecord(await this.store.insert(image.id, version))
+      const meta = { ...image.meta, key: await this.storedKey(image.meta.key, image.id) }
+      const version = { ciphertext: image.ciphertext, meta, format: format.byte, size: bytes.length, token: image.token }
+      return this.toRecord(await this.store.insert(image.id, version), image.meta.key)
     })
   }
 
@@ -163,7 +173,7 @@ export class PixstoreBackend {
       assertValidId(id)
       const found = await this.store.read(id)
       if (!found) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
-      const { format } = openFramedImage(id, found.ciphertext, found.image)
+      const { format } = openFramedImage(id, found.ciphertext, { ...found.image, key: await this.#keys.unwrap(found.image.key, id) })
       if (format.byte !== found.image.format) throw new PixstoreError(`Image ${id} is recorded as format byte ${found.image.format} but holds ${format.name}`, 'ERR_IMAGE_DAMAGED')
       return true as const
     })
@@ -211,7 +221,8 @@ export class PixstoreBackend {
       const version = current && (await this.ciphertextOf(current, stream))
       if (!version) return stateOnly(PixstoreState.NotFound)
       const { image } = version
-      const head = token === image.token ? SUCCESS_HEAD : encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: image })
+      // Only an Updated answer carries the key: Success (the hot path) never unwraps.
+      const head = token === image.token ? SUCCESS_HEAD : encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: { ...image, key: await this.#keys.unwrap(image.key, image.id) } })
       return { head, body: version.body, length: head.length + version.length }
     } catch (error) {
       // A lost file is NotFound to clients, as imageExists says; the operator hears of it once per image, not per request.
@@ -227,9 +238,10 @@ export class PixstoreBackend {
     }
   }
 
-  /** Prepares the store (schema, crash leftovers); `initPixstoreBackend` awaits it before serving. */
-  open(): Promise<void> {
-    return this.store.open()
+  /** Prepares the store (schema, crash leftovers) and checks the KEK opens its keys; `initPixstoreBackend` awaits it before serving. */
+  async open(): Promise<void> {
+    await this.store.open()
+    await this.keysChecked()
   }
 
   close(): Promise<void> {
@@ -281,22 +293,44 @@ export class PixstoreBackend {
     return { image: found.image, body: found.ciphertext, length: found.ciphertext.length }
   }
 
-  private async encrypt(buffer: Uint8Array) {
+  /**
+   * Once per backend (again after a failure): refuses a store whose keys the
+   * configured KEKs cannot open, and records the current KEK in the store
+   * before it wraps its first key there (keys/keyCheck.ts).
+   */
+  private keysChecked(): Promise<void> {
+    this.#keysChecked ??= checkStoreKeys(this.store, this.#keys).catch((error) => {
+      this.#keysChecked = null
+      throw error
+    })
+    return this.#keysChecked
+  }
+
+  /** A new image key as the store keeps it: wrapped under the current KEK when one is configured. */
+  private async storedKey(key: Uint8Array, id: string): Promise<Buffer> {
+    if (this.#keys.enabled) await this.keysChecked()
+    return this.#keys.wrap(key, id)
+  }
+
+  private async encrypt(buffer: Uint8Array, id: string) {
     if (!(buffer instanceof Uint8Array)) throw new PixstoreError('Invalid image file: expected a Buffer or Uint8Array', 'ERR_INVALID_IMAGE')
     this.assertWithinSizeLimit(buffer.length)
     const format = sniffImageFormat(buffer, this.config.imageFormats)
+    const key = randomBytes(KEY_LENGTH)
+    const storedKey = await this.storedKey(key, id)
     // [format byte][image], framed without a copy, encrypted chunk by chunk as the store writes;
     // the full structure walk runs while the disk syncs, before anything is committed.
-    const encryption = encryptImageInChunks([Uint8Array.of(format.byte), buffer])
-    return {
+    const encryption = encryptImageInChunks([Uint8Array.of(format.byte), buffer], undefined, key)
+    const version = {
       ciphertext: encryption.chunks,
       get meta() {
-        return encryption.meta
+        return { ...encryption.meta, key: storedKey }
       },
       format: format.byte,
       size: buffer.length,
       validate: () => assertCompleteImageInSlices(format, buffer),
     } satisfies NewImageVersion
+    return { version, key }
   }
 
   /** Refuses before reading, so an oversized file never lands in memory. */
@@ -315,12 +349,13 @@ export class PixstoreBackend {
     if (bytes > limit) throw new PixstoreError(`Image too large: ${bytes} bytes, the limit (maxImageBytes) is ${limit} bytes`, 'ERR_IMAGE_TOO_LARGE')
   }
 
-  private toRecord(image: StoredImage): ImageRecord {
+  /** `key`: the image key when the caller has it already (a save), so it is not unwrapped again. */
+  private async toRecord(image: StoredImage, key?: Uint8Array): Promise<ImageRecord> {
     if (!imageFormatByByte(image.format)) throw new Error(`Stored image ${image.id} has unknown format ${image.format}`)
     return {
       id: image.id,
       token: image.token,
-      meta: encodeImageMeta(image),
+      meta: encodeImageMeta({ ...image, key: key ?? (await this.#keys.unwrap(image.key, image.id)) }),
       ...this.proofFor(image.id),
     }
   }
@@ -376,6 +411,8 @@ const REDACTED = '[redacted]'
 function redactSecrets(config: PixstoreConfig): PixstoreConfig {
   if (config.statelessProofSecret !== undefined) config.statelessProofSecret = REDACTED
   config.previousStatelessProofSecrets = config.previousStatelessProofSecrets.map(() => REDACTED)
+  if (config.keyEncryptionKey !== undefined) config.keyEncryptionKey = REDACTED
+  config.previousKeyEncryptionKeys = config.previousKeyEncryptionKeys.map(() => REDACTED)
   return config
 }
 

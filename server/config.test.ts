@@ -36,6 +36,13 @@ describe('resolveConfig', () => {
       [{ imageFormats: [] }, /"imageFormats"/],
       [{ errorHandlingMode: 'loud' }, /"errorHandlingMode".*"hybrid", "throw", "warn", "silent", "custom"/],
       [{ imageRootDirectory: 'x' }, /Unknown config field "imageRootDirectory"/],
+      [{ keyEncryptionKey: 'too-short' }, /"keyEncryptionKey".*32 random bytes as base64 or 64 hex digits, or an object \{ wrapKey\(key, id\), unwrapKey\(wrapped, id\) \}/],
+      [{ keyEncryptionKey: 'ab'.repeat(31) }, /Invalid config field "keyEncryptionKey"/],
+      [{ keyEncryptionKey: Buffer.alloc(31).toString('base64') }, /Invalid config field "keyEncryptionKey"/],
+      [{ keyEncryptionKey: { wrapKey: async () => new Uint8Array(64) } }, /Invalid config field "keyEncryptionKey"/],
+      [{ keyEncryptionKey: 42 }, /Invalid config field "keyEncryptionKey"/],
+      [{ previousKeyEncryptionKeys: 'ab'.repeat(32) }, /"previousKeyEncryptionKeys".*a list of keys/],
+      [{ previousKeyEncryptionKeys: ['ab'.repeat(32), 'nope'] }, /Invalid config field "previousKeyEncryptionKeys"/],
     ]
     for (const [input, message] of cases) {
       assert.throws(() => resolveConfig(input), (error) => error instanceof PixstoreConfigError && message.test(error.message), JSON.stringify(input))
@@ -44,6 +51,23 @@ describe('resolveConfig', () => {
 
   it('never echoes a rejected secret', () => {
     assert.throws(() => resolveConfig({ statelessProofSecret: 'hunter2' }), (error: Error) => !error.message.includes('hunter2'))
+  })
+
+  it('never echoes a rejected key encryption key', () => {
+    const almost = 'cd'.repeat(31)
+    assert.throws(() => resolveConfig({ keyEncryptionKey: almost }), (error: Error) => /Invalid config field "keyEncryptionKey"/.test(error.message) && !error.message.includes(almost))
+    assert.throws(() => resolveConfig({ previousKeyEncryptionKeys: [almost] }), (error: Error) => /Invalid config field "previousKeyEncryptionKeys"/.test(error.message) && !error.message.includes(almost))
+  })
+
+  it('takes a key encryption key as 64 hex digits, base64 of 32 bytes, or an object with wrapKey and unwrapKey', () => {
+    const kms = { wrapKey: async (key: Uint8Array) => key, unwrapKey: async (wrapped: Uint8Array) => wrapped }
+    for (const key of ['ef'.repeat(32), Buffer.alloc(32, 3).toString('base64'), Buffer.alloc(32, 0xfb).toString('base64url'), kms]) {
+      const config = resolveConfig({ keyEncryptionKey: key, previousKeyEncryptionKeys: [key] }, {})
+      assert.equal(config.keyEncryptionKey, key)
+      assert.deepEqual(config.previousKeyEncryptionKeys, [key])
+    }
+    assert.equal(resolveConfig({}, {}).keyEncryptionKey, undefined)
+    assert.deepEqual(resolveConfig({}, {}).previousKeyEncryptionKeys, [])
   })
 
   it('selects PostgreSQL with databaseUrl (or PIXSTORE_DATABASE_URL) and drops the SQLite paths', () => {

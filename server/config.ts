@@ -3,6 +3,8 @@ import { IMAGE_FORMAT_NAMES, type ImageFormatName } from '../protocol/formats'
 import { isValidRoute } from '../protocol/workerConfig'
 import { ERROR_HANDLING_MODES, PixstoreConfigError, type ErrorHandlingMode } from './errors'
 import { isPostgresUrl, redactDatabaseUrl } from './stores/databaseUrl'
+import type { KeyEncryptionKeyOption } from './keys/keyRing'
+import { parseKeyEncryptionKey } from './keys/keyWrapping'
 
 export interface PixstoreConfig {
   /** Start the built-in Koa server. False when you mount `pixstoreMiddleware` into your own app. */
@@ -19,6 +21,10 @@ export interface PixstoreConfig {
   statelessProofSecret: string | undefined
   /** Rotated-out secrets whose proofs are still accepted. */
   previousStatelessProofSecrets: string[]
+  /** Wraps every stored image key (32 random bytes as base64 or hex, or a KMS object); falls back to PIXSTORE_KEY_ENCRYPTION_KEY. */
+  keyEncryptionKey: KeyEncryptionKeyOption | undefined
+  /** Rotated-out KEKs whose wrapped keys still unwrap (until `pixstore rekey` moved them). */
+  previousKeyEncryptionKeys: KeyEncryptionKeyOption[]
   /** SQLite store: ciphertext files. Undefined when `databaseUrl` selects PostgreSQL. */
   imageRootDir: string | undefined
   /** SQLite store: metadata. Undefined when `databaseUrl` selects PostgreSQL. */
@@ -42,6 +48,8 @@ const defaults: PixstoreConfig = {
   statelessKeyWindowLength: 20_000,
   statelessProofSecret: undefined,
   previousStatelessProofSecrets: [],
+  keyEncryptionKey: undefined,
+  previousKeyEncryptionKeys: [],
   imageRootDir: 'pixstore-data/images',
   databasePath: 'pixstore-data/pixstore.sqlite',
   databaseUrl: undefined,
@@ -58,6 +66,11 @@ type Check = (value: unknown) => string | null
 
 const isString = (value: unknown): value is string => typeof value === 'string'
 const isSecret = (value: unknown) => isString(value) && value.length >= MIN_SECRET_LENGTH
+/** 32 bytes as base64 or hex, or an object with wrapKey and unwrapKey functions (a KMS). */
+export const isKeyEncryptionKey = (value: unknown): boolean =>
+  parseKeyEncryptionKey(value) !== null ||
+  (typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>).wrapKey === 'function' && typeof (value as Record<string, unknown>).unwrapKey === 'function')
+export const KEY_ENCRYPTION_KEY_RULE = '32 random bytes as base64 or 64 hex digits, or an object { wrapKey(key, id), unwrapKey(wrapped, id) }'
 const isOrigin = (value: unknown) => isString(value) && /^https?:\/\/[^/\s]+$/.test(value)
 
 const CHECKS: { [K in keyof PixstoreConfig]: Check } = {
@@ -72,6 +85,8 @@ const CHECKS: { [K in keyof PixstoreConfig]: Check } = {
   statelessKeyWindowLength: (v) => (v === -1 || (Number.isSafeInteger(v) && (v as number) > 0) ? null : 'a positive whole number of milliseconds, or -1 to disable proofs'),
   statelessProofSecret: (v) => (v === undefined || isSecret(v) ? null : `a string of at least ${MIN_SECRET_LENGTH} characters`),
   previousStatelessProofSecrets: (v) => (Array.isArray(v) && v.every(isSecret) ? null : `a list of strings of at least ${MIN_SECRET_LENGTH} characters`),
+  keyEncryptionKey: (v) => (v === undefined || isKeyEncryptionKey(v) ? null : KEY_ENCRYPTION_KEY_RULE),
+  previousKeyEncryptionKeys: (v) => (Array.isArray(v) && v.every(isKeyEncryptionKey) ? null : `a list of keys, each ${KEY_ENCRYPTION_KEY_RULE}`),
   imageRootDir: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty directory path'),
   databasePath: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty file path'),
   databaseUrl: (v) => (v === undefined || isPostgresUrl(v) ? null : 'a URL starting with postgres:// or postgresql://'),
@@ -106,7 +121,7 @@ export function resolveConfig(input: Partial<PixstoreConfig> = {}, env: Record<s
   for (const [field, check] of Object.entries(CHECKS) as [keyof PixstoreConfig, Check][]) {
     const allowed = check(config[field])
     if (allowed) {
-      const got = /Secret/.test(field)
+      const got = /Secret|EncryptionKey/.test(field)
         ? 'a value that is not allowed (not shown: it is a secret)'
         : field === 'databaseUrl' ? `${describe(redactDatabaseUrl(config[field]))}${source}` : describe(config[field])
       throw new PixstoreConfigError(`Invalid config field "${field}": got ${got}; allowed: ${allowed}`)

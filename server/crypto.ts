@@ -25,14 +25,14 @@ export function encryptWith(key: Buffer, iv: Buffer, plaintext: Uint8Array | rea
 }
 
 /**
- * Encrypts with a fresh key and IV: every image (and every version of it) has
- * its own key. The plaintext may come in parts (format byte, image), so it is
+ * Encrypts with a fresh key (or one the caller made fresh, to wrap it before
+ * the store writes) and IV: every image (and every version of it) has its own key. The plaintext may come in parts (format byte, image), so it is
  * never framed into a copy first. It is encrypted lazily, `chunkBytes` at a
  * time: a writer stores one chunk while the next is encrypted, so saving pays
  * for the cipher and the disk side by side instead of one after the other.
  */
-export function encryptImageInChunks(plaintext: readonly Uint8Array[], chunkBytes = ENCRYPT_CHUNK_BYTES): ChunkedEncryption {
-  return encryptInChunksWith(randomBytes(KEY_LENGTH), randomBytes(IV_LENGTH), plaintext, chunkBytes)
+export function encryptImageInChunks(plaintext: readonly Uint8Array[], chunkBytes = ENCRYPT_CHUNK_BYTES, key: Buffer = randomBytes(KEY_LENGTH)): ChunkedEncryption {
+  return encryptInChunksWith(key, randomBytes(IV_LENGTH), plaintext, chunkBytes)
 }
 
 /** Deterministic form of encryptImageInChunks, for fixed test vectors. */

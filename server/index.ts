@@ -16,6 +16,7 @@ export { DEFAULT_CONFIG, resolveConfig, type PixstoreConfig } from './config'
 export { createDefaultEndpointServer, createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './endpoint'
 export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode, type PixstoreErrorCode } from './errors'
 export { pixstoreServiceWorker, type ServiceWorkerOptions } from './serviceWorker'
+export type { KeyEncryptionKey } from './keys/keyWrapping'
 export type { ImageRecord } from '../protocol/record'
 export { PixstoreState, PROOF_HEADER, TOKEN_HEADER } from '../protocol/wire'
 

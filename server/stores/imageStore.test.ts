@@ -112,6 +112,28 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(new Uint8Array(read.ciphertext), version(2).ciphertext)
     })
 
+    it('replaceKey swaps only the key, only while the row holds what was read; key checks are added and replaced', async () => {
+      const saved = await store.insert('keyed', version(1))
+      const wrapped = new Uint8Array(69).fill(7)
+      assert.equal(await store.replaceKey('keyed', saved.token, version(1).meta.key, wrapped), true)
+      const got = (await store.get('keyed'))!
+      assert.deepEqual(new Uint8Array(got.key), wrapped)
+      assert.deepEqual([got.token, new Uint8Array(got.iv), new Uint8Array(got.tag)], [saved.token, version(1).meta.iv, version(1).meta.tag], 'nothing else changed')
+      assert.deepEqual(new Uint8Array((await store.read('keyed'))!.ciphertext), version(1).ciphertext)
+      assert.equal(await store.replaceKey('keyed', saved.token, version(1).meta.key, new Uint8Array(69)), false, 'the key changed since it was read')
+      const replaced = (await store.replace('keyed', version(2)))!
+      assert.equal(await store.replaceKey('keyed', saved.token, wrapped, new Uint8Array(69)), false, 'a newer version since it was read')
+      assert.deepEqual(new Uint8Array((await store.get('keyed'))!.key), version(2).meta.key)
+      assert.equal(await store.replaceKey('ghost', replaced.token, version(2).meta.key, wrapped), false)
+
+      assert.deepEqual(await store.keyChecks(), [])
+      await store.writeKeyChecks([Buffer.from('one'), Buffer.from('two')], 'add')
+      await store.writeKeyChecks([Buffer.from('three')], 'add')
+      assert.deepEqual((await store.keyChecks()).map(String), ['one', 'two', 'three'])
+      await store.writeKeyChecks([Buffer.from('four')], 'replace')
+      assert.deepEqual((await store.keyChecks()).map(String), ['four'])
+    })
+
     it('deletes', async () => {
       await store.insert('gone', version(1))
       assert.equal(await store.delete('gone'), true)

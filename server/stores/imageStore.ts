@@ -84,6 +84,18 @@ export interface ImageStore {
    * for images the endpoint can serve.
    */
   hasCiphertext?(id: string): Promise<boolean>
+  /**
+   * Switches the stored key of `id` to `key` when the row still holds `expected`
+   * at `token` (`pixstore rekey` rewraps keys while the store may serve);
+   * false when the row changed meanwhile or is gone. Nothing else changes.
+   */
+  replaceKey(id: string, token: number, expected: Uint8Array, key: Uint8Array): Promise<boolean>
+  /** The key checks: wrapped values saying which key encryption keys this store's keys need (keys/keyCheck.ts). */
+  keyChecks(): Promise<Buffer[]>
+  /** Adds key checks, or (`replace`) swaps all of them for these in one step. */
+  writeKeyChecks(checks: readonly Uint8Array[], mode: 'add' | 'replace'): Promise<void>
+  /** Optional: writes back and empties a log that may still hold replaced keys (SQLite's WAL), after a rekey. */
+  flushLog?(): Promise<void>
   /** Every stored id, in a stable order, for tools that walk the whole store (verify, migrate). */
   ids(): AsyncIterable<string>
   close(): Promise<void>

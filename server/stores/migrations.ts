@@ -28,6 +28,14 @@ export const MIGRATIONS: readonly Migration[] = [
     -- Ciphertext does not compress: store it out of line without trying.
     ALTER TABLE pixstore_images ALTER COLUMN ciphertext SET STORAGE EXTERNAL;`,
   },
+  {
+    version: 2,
+    name: 'wrapped image keys and key checks',
+    // A key is raw (32 bytes) or wrapped by a key encryption key (longer; keys/keyWrapping.ts).
+    sql: `ALTER TABLE pixstore_images DROP CONSTRAINT pixstore_images_key_check;
+    ALTER TABLE pixstore_images ADD CONSTRAINT pixstore_images_key_check CHECK (octet_length(key) BETWEEN 32 AND 1024);
+    CREATE TABLE pixstore_key_checks (n bigserial PRIMARY KEY, wrapped bytea NOT NULL);`,
+  },
 ]
 
 /** Any fixed pair works; this one is Pixstore's (port 7482, lock 1) so other apps' advisory locks do not collide. */

@@ -44,16 +44,49 @@ describe('migrations', () => {
 
   it('applies a new version exactly once while several instances upgrade at the same moment', async () => {
     const url = await cluster.createDatabase()
-    const next = { version: 2, name: 'marker', sql: 'CREATE TABLE upgrade_marker (n integer); INSERT INTO upgrade_marker VALUES (1);' }
+    const newest = Math.max(...MIGRATIONS.map((m) => m.version))
+    const next = { version: newest + 1, name: 'marker', sql: 'CREATE TABLE upgrade_marker (n integer); INSERT INTO upgrade_marker VALUES (1);' }
     const pools = Array.from({ length: 5 }, () => new pg.Pool(postgresPoolConfig(url)))
     try {
       await migrate(pools[0]!)
       const applied = await Promise.all(pools.map((pool) => migrate(pool, [...MIGRATIONS, next])))
-      assert.deepEqual(applied.flat(), [2], 'one instance applied version 2, the others found nothing to do')
+      assert.deepEqual(applied.flat(), [newest + 1], 'one instance applied the new version, the others found nothing to do')
       const [{ count }] = (await pools[0]!.query('SELECT count(*)::int AS count FROM upgrade_marker')).rows
       assert.equal(count, 1)
     } finally {
       await Promise.all(pools.map((pool) => pool.end()))
+    }
+  })
+
+  it('version 2 lets a database of raw keys take wrapped ones (32 to 1024 bytes) and key checks', async () => {
+    const url = await cluster.createDatabase()
+    const database = new URL(url).pathname.slice(1)
+    const pool = new pg.Pool(postgresPoolConfig(url))
+    try {
+      await migrate(pool, MIGRATIONS.filter((m) => m.version === 1))
+      const insert = "INSERT INTO pixstore_images VALUES ('old', 1, $1, $2, $3, 1, 1, '\\x00', 1, 1)"
+      await pool.query(insert, [Buffer.alloc(32, 1), Buffer.alloc(12), Buffer.alloc(16)])
+      await assert.rejects(pool.query('UPDATE pixstore_images SET key = $1', [Buffer.alloc(69)]), /pixstore_images_key_check/, 'version 1 takes raw keys only')
+    } finally {
+      await pool.end()
+    }
+    const store = new PostgresImageStore(url)
+    try {
+      await store.open()
+      assert.deepEqual((await store.get('old'))!.key, Buffer.alloc(32, 1), 'the raw key is kept')
+      assert.equal(await store.replaceKey('old', 1, Buffer.alloc(32, 1), Buffer.alloc(69, 2)), true)
+      assert.deepEqual((await store.get('old'))!.key, Buffer.alloc(69, 2))
+      assert.equal(await store.replaceKey('old', 1, Buffer.alloc(32, 1), Buffer.alloc(69, 3)), false, 'only when the row still holds what was read')
+      for (const length of [31, 1025]) await assert.rejects(store.replaceKey('old', 1, Buffer.alloc(69, 2), Buffer.alloc(length)), /pixstore_images_key_check/)
+      await store.writeKeyChecks([Buffer.from('a'), Buffer.from('b')], 'add')
+      await store.writeKeyChecks([Buffer.from('c')], 'add')
+      assert.deepEqual((await store.keyChecks()).map(String), ['a', 'b', 'c'])
+      await store.writeKeyChecks([Buffer.from('d')], 'replace')
+      assert.deepEqual((await store.keyChecks()).map(String), ['d'])
+      const versions = await cluster.admin<{ version: number }>('SELECT version FROM pixstore_schema_migrations ORDER BY version', database)
+      assert.deepEqual(versions.map((row) => row.version), [1, 2])
+    } finally {
+      await store.close()
     }
   })
 
@@ -64,7 +97,8 @@ describe('migrations', () => {
       await store.open()
       await cluster.admin("INSERT INTO pixstore_schema_migrations (version, name) VALUES (99, 'future')", new URL(url).pathname.slice(1))
       const fresh = new PostgresImageStore(url)
-      await assert.rejects(fresh.open(), /schema is at version 99, newer than this Pixstore knows \(1\): upgrade Pixstore/)
+      const newest = Math.max(...MIGRATIONS.map((m) => m.version))
+      await assert.rejects(fresh.open(), new RegExp(`schema is at version 99, newer than this Pixstore knows \\(${newest}\\): upgrade Pixstore`))
       await fresh.close()
     } finally {
       await store.close()

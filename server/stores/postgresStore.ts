@@ -85,6 +85,23 @@ export class PostgresImageStore implements ImageStore {
     return (await this.one('DELETE FROM pixstore_images WHERE id = $1 RETURNING 1', [id])) !== null
   }
 
+  async replaceKey(id: string, token: number, expected: Uint8Array, key: Uint8Array): Promise<boolean> {
+    return (await this.one('UPDATE pixstore_images SET key = $1 WHERE id = $2 AND token = $3 AND key = $4 RETURNING 1', [bytes(key), id, token, bytes(expected)])) !== null
+  }
+
+  async keyChecks(): Promise<Buffer[]> {
+    await this.whenReady()
+    const { rows } = await this.pool.query<{ wrapped: Buffer }>('SELECT wrapped FROM pixstore_key_checks ORDER BY n')
+    return rows.map((row) => row.wrapped)
+  }
+
+  /** One statement either way, so `replace` is atomic without a transaction. */
+  async writeKeyChecks(checks: readonly Uint8Array[], mode: 'add' | 'replace'): Promise<void> {
+    const values = checks.map(bytes)
+    const insert = 'INSERT INTO pixstore_key_checks (wrapped) SELECT unnest($1::bytea[])'
+    await this.one(mode === 'add' ? insert : `WITH gone AS (DELETE FROM pixstore_key_checks) ${insert}`, [values])
+  }
+
   async read(id: string): Promise<StoredCiphertext | null> {
     const row = await this.one<StoredImage & { ciphertext: Buffer }>(`SELECT ${META}, ciphertext FROM pixstore_images WHERE id = $1`, [id])
     if (!row) return null
@@ -133,8 +150,9 @@ export class PostgresImageStore implements ImageStore {
 }
 
 /** The version's columns in the order both writes bind them: key, iv, tag, format, size, ciphertext. */
+const bytes = (view: Uint8Array) => Buffer.from(view.buffer, view.byteOffset, view.byteLength)
+
 async function versionValues(version: NewImageVersion): Promise<unknown[]> {
-  const bytes = (view: Uint8Array) => Buffer.from(view.buffer, view.byteOffset, view.byteLength)
   const ciphertext = bytes(wholeCiphertext(version)) // first: the tag is known once the ciphertext is
   await version.validate?.()
   return [bytes(version.meta.key), bytes(version.meta.iv), bytes(version.meta.tag), version.format, version.size, ciphertext]
