@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises'
 import { IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat } from '../protocol/formats'
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
 import { encodeWireHead, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
+import { readFileWithin } from './boundedFile'
 import { resolveConfig, type PixstoreConfig } from './config'
 import { decryptImage, encryptImageInChunks } from './crypto'
 import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
@@ -250,15 +250,9 @@ export class PixstoreBackend {
     } satisfies NewImageVersion
   }
 
-  /** Refuses before reading, so an oversized file never lands in memory. */
-  private async readImageFile(filePath: string): Promise<Buffer> {
-    try {
-      this.assertWithinSizeLimit((await stat(filePath)).size)
-      return await readFile(filePath)
-    } catch (error) {
-      if (error instanceof PixstoreError) throw error
-      throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`, 'ERR_FILE_UNREADABLE')
-    }
+  /** At most maxImageBytes + 1 bytes, from a regular file only (see readFileWithin). */
+  private readImageFile(filePath: string): Promise<Buffer> {
+    return readFileWithin(filePath, this.config.maxImageBytes)
   }
 
   private assertWithinSizeLimit(bytes: number): void {
