@@ -13,7 +13,8 @@ import type { ImageRecord } from '../protocol/record'
 import { PixstoreBackend } from './backend'
 import type { PixstoreConfig } from './config'
 import { createDefaultEndpointServer, createPixstoreApp } from './endpoint'
-import { fetchWire, openPayload, proofHeaders, serve, testConfig } from './testSupport'
+import { PixstoreState } from '../protocol/wire'
+import { fetchWire, openPayload, proofHeaders, rawRequest, serve, testConfig } from './testSupport'
 
 v8.setFlagsFromString('--expose-gc')
 const collectGarbage = vm.runInNewContext('gc') as () => void
@@ -116,5 +117,21 @@ for (const servedBy of ['default', 'koa'] as const) describe(`descriptors of str
     collectGarbage()
     await new Promise((resolve) => setImmediate(resolve))
     assert.deepEqual(warnings.filter((warning) => /DEP0137|garbage collection/.test(`${(warning as { code?: string }).code} ${warning.message}`)), [])
+  })
+})
+
+for (const servedBy of ['default', 'koa'] as const) describe(`a #fragment in the request target (${servedBy} path)`, () => {
+  const env = backendOnPort({}, servedBy)
+  before(env.start)
+  after(env.stop)
+
+  it('is no part of the query: the same answer as without it', async () => {
+    const record = (await env.backend.saveImage(makePng(2000, 3)))!
+    const query = `?pixstore-proof=${encodeURIComponent(record.statelessProof)}&pixstore-token=${record.token}`
+    const plain = await rawRequest(env.url, `/pixstore-image/${record.id}${query}`)
+    const withFragment = await rawRequest(env.url, `/pixstore-image/${record.id}${query}#section-2`)
+    assert.equal(plain.status, 200)
+    assert.equal(plain.body[0], PixstoreState.Success)
+    assert.deepEqual(withFragment, plain)
   })
 })
