@@ -3,6 +3,7 @@
 // SQLite; the server's own descriptors are counted in /proc/self/fd.
 import assert from 'node:assert/strict'
 import { readdirSync, readlinkSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -46,13 +47,21 @@ function backendOnPort(overrides: Partial<PixstoreConfig>, served: 'default' | '
   const { config, cleanup } = testConfig(overrides)
   const backend = new PixstoreBackend({ ...config, errorHandlingMode: 'silent' })
   let server: Awaited<ReturnType<typeof serve>>
+  let httpServer: Server
   return {
     backend,
     config,
     get url() {
       return server.url
     },
-    start: async () => void (server = await serve(served === 'default' ? createDefaultEndpointServer(backend) : createPixstoreApp(backend))),
+    get server() {
+      return httpServer
+    },
+    start: async () => {
+      // Koa as an app mounts it: its own plain server, none of the default endpoint's settings.
+      httpServer = served === 'default' ? createDefaultEndpointServer(backend) : createServer(createPixstoreApp(backend).callback())
+      server = await serve({ listen: (port, host) => httpServer.listen(port, host) })
+    },
     stop: async () => {
       await server?.close()
       await backend.close()
@@ -133,5 +142,35 @@ for (const servedBy of ['default', 'koa'] as const) describe(`a #fragment in the
     assert.equal(plain.status, 200)
     assert.equal(plain.body[0], PixstoreState.Success)
     assert.deepEqual(withFragment, plain)
+  })
+})
+
+for (const [servedBy, body] of [['default', 'whole'], ['default', 'streamed'], ['koa', 'whole']] as const) describe(`responseTimeout: a client that never reads (${servedBy} path, ${body} body)`, () => {
+  // 12 MB: more than loopback socket buffers take, so the answer stalls for real. Cache big enough to hold it whole, or none.
+  const env = backendOnPort({ responseTimeout: 1000, memoryCacheBytes: body === 'whole' ? 64 * 1024 * 1024 : 0 }, servedBy)
+  let record: ImageRecord
+  before(async () => {
+    await env.start()
+    record = (await env.backend.saveImage(makePng(12 * 1024 * 1024, 12)))!
+  })
+  after(env.stop)
+
+  it('is disconnected by the server, files closed, and the next client is served', async () => {
+    const serverSockets: Socket[] = []
+    const server = env.server
+    const onConnection = (socket: Socket) => serverSockets.push(socket)
+    server.on('connection', onConnection)
+    try {
+      const client = await pipelined(env.url, record, 3)
+      await eventually(() => serverSockets.length === 1, 'the server has the connection')
+      // Generous: the timeout is 1 s; a server without one never closes it.
+      await eventually(() => serverSockets[0]!.destroyed, 'the server closed the stalled connection', 30_000)
+      await eventually(() => openFilesUnder(env.config.imageRootDir!) === 0, 'no version file open')
+      client.destroy()
+      const { payload } = await fetchWire(env.url, record.id, proofHeaders(record))
+      assert.equal(openPayload(payload, record).token, record.token)
+    } finally {
+      server.off('connection', onConnection)
+    }
   })
 })
