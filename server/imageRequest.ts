@@ -13,6 +13,9 @@ import { allowedOrigin } from './cors'
  * route and the default endpoint's direct path both end here.
  */
 export async function answerImageRequest(backend: PixstoreBackend, req: IncomingMessage, res: ServerResponse, id: string, querystring: string): Promise<void> {
+  // A pipelined request waits for its turn before its answer is looked up, so a
+  // connection holds one file or buffer at a time, however many GETs it queued.
+  if (!res.socket && !(await turnOf(req, res))) return
   const credentials = requestCredentials(req.headers, querystring)
   const answer = credentials ? await backend.answerRequest(id, credentials.token, credentials.proof) : INVALID_PROOF
   const { body } = answer
@@ -55,6 +58,22 @@ export async function answerImageRequest(backend: PixstoreBackend, req: Incoming
     res.end(body ?? undefined)
     res.uncork()
   }
+}
+
+/** Resolves true once a queued response gets the socket, false if the connection closes first. */
+function turnOf(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onSocket = () => {
+      req.off('close', onClose)
+      resolve(true)
+    }
+    const onClose = () => {
+      res.off('socket', onSocket)
+      resolve(false)
+    }
+    res.once('socket', onSocket)
+    req.once('close', onClose)
+  })
 }
 
 const INVALID_PROOF: WireAnswer = { head: Uint8Array.of(PixstoreState.InvalidProof), body: null, length: 1 }
