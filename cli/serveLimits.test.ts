@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { PixstoreState } from '../protocol/wire'
+import { PixstoreState, type PixstoreStateCode } from '../protocol/wire'
 import { PixstoreBackend } from '../server/backend'
 import { fetchWire, fixtureImages, proofHeaders, readFixture, tempStore, TEST_SECRET } from '../server/testSupport'
 import type { ImageRecord } from '../protocol/record'
@@ -37,7 +37,7 @@ function startServe(flags: string[]): Promise<{ child: ChildProcess; url: string
 }
 
 /** One real request; null when the server refused or dropped it (what exhaustion looks like). */
-async function realRequest(url: string, record: ImageRecord): Promise<PixstoreState | null> {
+async function realRequest(url: string, record: ImageRecord): Promise<PixstoreStateCode | null> {
   try {
     const { payload } = await fetchWire(url, record.id, { ...proofHeaders(record), connection: 'close' })
     return payload.state
