@@ -5,7 +5,7 @@ import { PixstoreConfigError } from '../server/errors'
 import { CliUsageError } from './errors'
 
 type Field = keyof PixstoreConfig
-type Kind = 'boolean' | 'integer' | 'string' | 'list' | 'origins'
+type Kind = 'boolean' | 'integer' | 'integerOrAuto' | 'string' | 'list' | 'origins'
 
 /** How each config field is written on the command line and in the environment. */
 const FIELDS: Record<Field, { kind: Kind; help: string; secret?: true }> = {
@@ -13,6 +13,8 @@ const FIELDS: Record<Field, { kind: Kind; help: string; secret?: true }> = {
   defaultEndpointListenHost: { kind: 'string', help: 'address the endpoint listens on' },
   defaultEndpointListenPort: { kind: 'integer', help: 'port the endpoint listens on; 0 picks a free one' },
   defaultEndpointRoute: { kind: 'string', help: 'route of the endpoint' },
+  responseTimeout: { kind: 'integer', help: 'ms an image answer may make no progress before it is ended' },
+  maxConnections: { kind: 'integerOrAuto', help: 'open connections the endpoint keeps; auto: from the descriptor limit' },
   accessControlAllowOrigin: { kind: 'origins', help: '"*" or comma-separated origins' },
   statelessKeyWindowLength: { kind: 'integer', help: 'proof window in ms; -1 disables proofs' },
   // Secrets have no flag: a command line is visible to every user of the machine.
@@ -112,6 +114,9 @@ function parseValue(kind: Kind, raw: string, name: string): unknown {
     case 'integer':
       if (/^-?\d+$/.test(raw.trim())) return Number(raw)
       throw new CliUsageError(`${name}: expected a whole number, got ${JSON.stringify(raw)}`)
+    case 'integerOrAuto':
+      if (raw.trim() === 'auto') return 'auto'
+      return parseValue('integer', raw, name)
     case 'list':
       return raw.split(',').map((item) => item.trim()).filter(Boolean)
     case 'origins':

@@ -1,12 +1,13 @@
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Command } from 'commander'
 import type { PixstoreBackend } from '../server/backend'
+import { readFileWithin } from '../server/boundedFile'
 import { DIR_RULE, isValidDir } from '../server/imageId'
 import { addConfigOptions, CONFIG_HELP, loadCliConfig } from './config'
 import { CliUsageError } from './errors'
 import { openOfflineBackend } from './openBackend'
-import { printJsonLine, reasonOf } from './output'
+import { printJsonLine, printLine, reasonOf } from './output'
 import { createProgress, formatBytes } from './progress'
 
 interface ImportOptions {
@@ -52,8 +53,8 @@ export function importCommand(): Command {
         await backend.close()
       }
       if (!options.json) {
-        console.log(`Saved ${saved} image${saved === 1 ? '' : 's'} (${formatBytes(bytes)}), skipped ${skipped.length}.`)
-        for (const { file, reason } of skipped) console.log(`  skipped ${file}: ${reason}`)
+        printLine(`Saved ${saved} image${saved === 1 ? '' : 's'} (${formatBytes(bytes)}), skipped ${skipped.length}.`)
+        for (const { file, reason } of skipped) printLine(`  skipped ${file}: ${reason}`)
       }
       process.exitCode = skipped.length > 0 ? 1 : 0
     })
@@ -63,7 +64,7 @@ type SaveResult = { id: string; token: number; bytes: number } | { reason: strin
 
 async function saveOne(backend: PixstoreBackend, file: string, dir: string | undefined): Promise<SaveResult> {
   try {
-    const image = await readFile(file)
+    const image = await readFileWithin(file, backend.config.maxImageBytes) // never more than the limit, never a FIFO or device
     const record = (await backend.saveImage(image, dir))!
     return { id: record.id, token: record.token, bytes: image.length }
   } catch (error) {
@@ -71,7 +72,7 @@ async function saveOne(backend: PixstoreBackend, file: string, dir: string | und
   }
 }
 
-/** Every file under the given paths, in a stable order; a path that cannot be read is kept with its problem. */
+/** Every file under the given paths, in a stable order; a path (file or folder) that cannot be read is kept with its problem. */
 async function findFiles(paths: string[]): Promise<{ file: string; problem?: string }[]> {
   const found: { file: string; problem?: string }[] = []
   const seenDirs = new Set<string>() // a symlink loop must not walk forever
@@ -87,7 +88,14 @@ async function findFiles(paths: string[]): Promise<{ file: string; problem?: str
     if (!info.isDirectory()) return void found.push({ file: target, problem: 'not a regular file' })
     if (seenDirs.has(`${info.dev}:${info.ino}`)) return
     seenDirs.add(`${info.dev}:${info.ino}`)
-    const names = (await readdir(target)).sort()
+    let names: string[]
+    try {
+      names = (await readdir(target)).sort()
+    } catch (error) {
+      // One unreadable folder is one skipped entry, not the end of the whole import.
+      found.push({ file: target, problem: `cannot read this folder (${(error as NodeJS.ErrnoException).code ?? error})` })
+      return
+    }
     for (const name of names) await visit(path.join(target, name))
   }
   for (const target of paths) await visit(target)

@@ -1,14 +1,14 @@
 import Database from 'better-sqlite3'
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Command } from 'commander'
 import { isValidImageId } from '../protocol/record'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH, type RawImageMeta } from '../protocol/wire'
 import type { PixstoreBackend } from '../server/backend'
+import { readFileWithin } from '../server/boundedFile'
 import { addConfigOptions, CONFIG_HELP, loadCliConfig } from './config'
 import { CliUsageError } from './errors'
 import { openOfflineBackend } from './openBackend'
-import { printJsonLine, reasonOf } from './output'
+import { printJsonLine, printLine, reasonOf } from './output'
 import { createProgress } from './progress'
 
 /** A row of Pixstore 3.x's `image_records` table; meta is JSON of base64 key, iv and tag. */
@@ -60,8 +60,8 @@ export function importV3Command(): Command {
         await backend.close()
       }
       if (!options.json) {
-        console.log(`Imported ${counts.imported}, already imported ${counts['already imported']}, failed ${counts.failed}.`)
-        for (const { id, reason } of failures) console.log(`  failed ${id}: ${reason}`)
+        printLine(`Imported ${counts.imported}, already imported ${counts['already imported']}, failed ${counts.failed}.`)
+        for (const { id, reason } of failures) printLine(`  failed ${id}: ${reason}`)
       }
       process.exitCode = counts.failed > 0 ? 1 : 0
     })
@@ -96,9 +96,10 @@ async function importOne(backend: PixstoreBackend, row: V3Row, imagesDir: string
     const file = path.join(imagesDir, ...(dir ? [dir] : []), `${name}${V3_EXTENSION}`)
     let ciphertext: Buffer
     try {
-      ciphertext = await readFile(file)
+      // The ciphertext of an image of maxImageBytes is one byte longer (the format byte).
+      ciphertext = await readFileWithin(file, backend.config.maxImageBytes + 1, 'Ciphertext')
     } catch (error) {
-      return { status: 'failed', reason: `ciphertext file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? error})` }
+      return { status: 'failed', reason: reasonOf(error) } // names the file and why
     }
     await backend.importEncryptedImage({ id: row.id, token: row.token, meta, ciphertext })
     return { status: 'imported' }

@@ -41,6 +41,8 @@ export interface MigrateOptions {
   signal?: AbortSignal
   /** Unwraps the source's keys and wraps the target's (current KEK); none: keys are raw on both sides. */
   keys?: KeyRing
+  /** Largest image copied (its meta is checked before its bytes are read); default: the target's maxImageBytes (25 MiB unless set). */
+  maxImageBytes?: number
 }
 
 export interface MigrateResult {
@@ -50,8 +52,9 @@ export interface MigrateResult {
   verified: number
 }
 
-export async function migrateStore({ from, to, onProgress, signal, keys = new KeyRing(undefined) }: MigrateOptions): Promise<MigrateResult> {
+export async function migrateStore({ from, to, onProgress, signal, keys = new KeyRing(undefined), maxImageBytes }: MigrateOptions): Promise<MigrateResult> {
   const [source, target] = [openLocation(from, 'from'), openLocation(to, 'to')]
+  const limit = maxImageBytes ?? target.config.maxImageBytes
   if (describeLocation(source.config) === describeLocation(target.config)) {
     throw new Error(`migrate: source and target are the same store (${describeLocation(source.config)})`)
   }
@@ -63,8 +66,13 @@ export async function migrateStore({ from, to, onProgress, signal, keys = new Ke
     await checkStoreKeys(target.store, keys)
     for await (const id of source.store.ids()) {
       signal?.throwIfAborted()
+      // The size from the meta first, so an oversized image is never read; then the bytes must match it.
+      const meta = await source.store.get(id)
+      if (!meta) continue // deleted while we walked
+      assertWithinLimit(id, meta.size, limit)
       const original = await source.store.read(id)
       if (!original) continue // deleted while we walked
+      assertWithinLimit(id, Math.max(original.image.size, original.ciphertext.length - 1), limit)
       const opened = await keys.open(original.image.key, id)
       const existing = await target.store.get(id)
       if (existing?.token === original.image.token) {
@@ -92,6 +100,12 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr, eve
     const line = `migrate: ${progress.done} images (${progress.copied} copied, ${progress.skipped} already there)`
     if (stream.isTTY) stream.write(`\r${line}`)
     else if (progress.done % every === 0) stream.write(`${line}\n`)
+  }
+}
+
+function assertWithinLimit(id: string, bytes: number, limit: number): void {
+  if (bytes > limit) {
+    throw new Error(`migrate: image ${id} has ${bytes} bytes, more than maxImageBytes (${limit}); nothing of it was copied. Pass --max-image-bytes to copy bigger images.`)
   }
 }
 
@@ -142,6 +156,7 @@ export function migrateCommand(): Command {
       .option(`--${role}-database-url <url>`, `${role === 'from' ? 'source' : 'target'} PostgreSQL URL (password in PGPASSWORD)`)
   }
   return command
+    .option('--max-image-bytes <bytes>', 'largest image copied (default: 26214400, 25 MiB); a bigger one stops the copy before it is read')
     .addHelpText(
       'after',
       `\nRunning it again copies only what is missing or changed. Stop writes to the source while it runs.
@@ -161,13 +176,17 @@ wrapped under another key encryption key needs that one in PIXSTORE_PREVIOUS_KEY
           throw new CliUsageError(`migrate needs --${role}-database-url, or --${role}-database-path with --${role}-image-root-dir`)
         }
       }
+      const rawLimit = options.maxImageBytes
+      if (rawLimit !== undefined && (!/^\d+$/.test(rawLimit) || Number(rawLimit) < 1 || !Number.isSafeInteger(Number(rawLimit)))) {
+        throw new CliUsageError(`--max-image-bytes: expected a positive whole number of bytes, got ${JSON.stringify(rawLimit)}`)
+      }
       const stop = new AbortController()
       const abort = () => stop.abort(new Error('migrate: interrupted; run it again to resume'))
       process.once('SIGINT', abort)
       process.once('SIGTERM', abort)
       try {
         const keys = resolveKeyRing({ keyEncryptionKey: undefined, previousKeyEncryptionKeys: [] }, process.env, console.warn)
-        const result = await migrateStore({ from, to, onProgress: progressPrinter(), signal: stop.signal, keys })
+        const result = await migrateStore({ from, to, onProgress: progressPrinter(), signal: stop.signal, keys, maxImageBytes: rawLimit === undefined ? undefined : Number(rawLimit) })
         console.log(`Migrated: ${result.copied} copied, ${result.skipped} already there, ${result.verified} verified.`)
       } finally {
         process.off('SIGINT', abort)

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress'
+import { printable } from './output'
 
 export interface Progress {
   /** One item done; `label` says which, `status` how it went. */
@@ -9,7 +10,8 @@ export interface Progress {
 /**
  * A bar on an interactive terminal; plain `[i/n] label: status` lines when
  * stderr is a pipe or a file, where a redrawn bar would be unreadable.
- * Always on stderr, so stdout stays for results.
+ * Always on stderr, so stdout stays for results. Labels are escaped
+ * (`printable`): a file name cannot forge a line or reach the terminal raw.
  */
 export function createProgress(total: number, title: string, stream: NodeJS.WriteStream = process.stderr): Progress {
   let done = 0
@@ -20,12 +22,15 @@ export function createProgress(total: number, title: string, stream: NodeJS.Writ
     )
     bar.start(total, 0, { label: '' })
     return {
-      tick: (label) => bar.update(++done, { label: label.length > 40 ? `...${label.slice(-37)}` : label }),
+      tick: (raw) => {
+        const label = printable(raw)
+        bar.update(++done, { label: label.length > 40 ? `...${label.slice(-37)}` : label })
+      },
       stop: () => bar.stop(),
     }
   }
   return {
-    tick: (label, status) => void stream.write(`[${++done}/${total}] ${label}: ${status}\n`),
+    tick: (label, status) => void stream.write(`[${++done}/${total}] ${printable(label)}: ${printable(status)}\n`),
     stop: () => {},
   }
 }

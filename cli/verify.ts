@@ -1,7 +1,7 @@
 import { Command } from 'commander'
 import { addConfigOptions, CONFIG_HELP, loadCliConfig } from './config'
 import { openOfflineBackend } from './openBackend'
-import { printJsonLine, reasonOf } from './output'
+import { printJsonLine, printLine, reasonOf } from './output'
 import { createProgress } from './progress'
 
 /** `pixstore verify`: decrypts every stored image and checks it is a complete image of its format. */
@@ -38,7 +38,7 @@ export function verifyCommand(): Command {
       }
       if (!options.json) {
         console.log(`Verified ${total} image${total === 1 ? '' : 's'}: ${total - failed.length} ok, ${failed.length} failed.`)
-        for (const { id, reason } of failed) console.log(`  failed ${id}: ${reason}`)
+        for (const { id, reason } of failed) printLine(`  failed ${id}: ${reason}`)
       }
       process.exitCode = failed.length > 0 ? 1 : 0
     })

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { readFile, stat } from 'node:fs/promises'
 import { IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat } from '../protocol/formats'
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
 import { encodeWireHead, KEY_LENGTH, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
+import { readFileWithin } from './boundedFile'
 import { resolveConfig, type PixstoreConfig } from './config'
 import { decryptImage, encryptImageInChunks } from './crypto'
 import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
@@ -13,9 +13,9 @@ import { resolveProofKeys } from './proofKeys'
 import { checkStoreKeys } from './keys/keyCheck'
 import type { KeyRing } from './keys/keyRing'
 import { resolveKeyRing } from './keys/resolveKeyRing'
-import type { Readable } from 'node:stream'
-import { CiphertextCache } from './ciphertextCache'
-import type { ImageStore, NewImageVersion, StoredCiphertext, StoredImage } from './stores/imageStore'
+import { Readable } from 'node:stream'
+import { ImageReader, type ServedCiphertext } from './imageReader'
+import type { ImageStore, NewImageVersion, StoredImage } from './stores/imageStore'
 import { openImageStore } from './stores/openImageStore'
 
 export interface PixstoreBackendOptions {
@@ -42,10 +42,8 @@ export class PixstoreBackend {
   readonly #keys: KeyRing
   #keysChecked: Promise<void> | null = null
   private readonly now: () => number
-  readonly #reportedMissing = new Set<string>()
-  private readonly cache: CiphertextCache | null
   private readonly proofs: ProofVerifier
-  private readonly loading = new Map<string, Promise<StoredCiphertext | null>>()
+  private readonly reader: ImageReader
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
     const resolved = resolveConfig(config, options.env ?? process.env)
@@ -63,7 +61,7 @@ export class PixstoreBackend {
     this.now = options.now ?? Date.now
     this.proofs = new ProofVerifier(this.#proofKeys, this.config.statelessKeyWindowLength)
     this.store = openImageStore(this.config)
-    this.cache = this.config.memoryCacheBytes > 0 ? new CiphertextCache(this.config.memoryCacheBytes) : null
+    this.reader = new ImageReader(this.store, this.config.memoryCacheBytes)
   }
 
   get lastError(): PixstoreError | null {
@@ -198,7 +196,11 @@ export class PixstoreBackend {
   async customEndpointHelper(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined): Promise<Uint8Array> {
     const answer = await this.answerRequest(id, clientToken, proof, { stream: false })
     if (!answer.body) return answer.head
-    return Buffer.concat([answer.head, answer.body as Buffer], answer.length)
+    try {
+      return Buffer.concat([answer.head, answer.body as Buffer], answer.length)
+    } finally {
+      answer.release?.()
+    }
   }
 
   /**
@@ -215,26 +217,28 @@ export class PixstoreBackend {
       }
       if (!isValidImageId(id)) return stateOnly(PixstoreState.NotFound)
       const token = parseClientToken(clientToken)
-      const cached = await this.currentFromCache(id, token)
-      if (cached) return cached
+      const cached = await this.reader.currentFromCache(id, token)
+      if (cached) return { head: SUCCESS_HEAD, body: cached.body, length: SUCCESS_HEAD.length + cached.body.length, release: cached.release }
       const current = await this.store.get(id)
-      const version = current && (await this.ciphertextOf(current, stream))
+      const version = current && (await this.reader.ciphertextOf(current, stream))
+      this.reader.succeeded()
       if (!version) return stateOnly(PixstoreState.NotFound)
       const { image } = version
       // Only an Updated answer carries the key: Success (the hot path) never unwraps.
-      const head = token === image.token ? SUCCESS_HEAD : encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: { ...image, key: await this.#keys.unwrap(image.key, image.id) } })
-      return { head, body: version.body, length: head.length + version.length }
-    } catch (error) {
-      // A lost file is NotFound to clients, as imageExists says; the operator hears of it once per image, not per request.
-      if (error instanceof ImageDataMissingError) {
-        if (this.#reportedMissing.size < 10_000 && !this.#reportedMissing.has(error.imageId)) {
-          this.#reportedMissing.add(error.imageId)
-          console.error(`[pixstore] ${error.message}`)
+      let head: Uint8Array = SUCCESS_HEAD
+      if (token !== image.token) {
+        try {
+          head = encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: { ...image, key: await this.#keys.unwrap(image.key, image.id) } })
+        } catch (error) {
+          abandon(version)
+          throw error
         }
-        return stateOnly(PixstoreState.NotFound)
       }
-      console.error('[pixstore] endpoint failure:', error)
-      return stateOnly(PixstoreState.InternalError)
+      return { head, body: version.body, length: head.length + version.length, release: version.release }
+    } catch (error) {
+      // A lost file is NotFound to clients, as imageExists says; the reader logs it once per image, and an outage once.
+      this.reader.failed(error)
+      return stateOnly(error instanceof ImageDataMissingError ? PixstoreState.NotFound : PixstoreState.InternalError)
     }
   }
 
@@ -248,49 +252,11 @@ export class PixstoreBackend {
     return this.store.close()
   }
 
-  /**
-   * The common request in one narrow lookup: the client already holds the
-   * current version and the cache has its ciphertext. A profile of the
-   * endpoint showed the full metadata row (three BLOBs, each a Buffer) as a
-   * sixth of its CPU; Success needs only what names the version.
-   */
-  private async currentFromCache(id: string, token: number | null): Promise<WireAnswer | null> {
-    if (!this.cache || !this.store.version || token === null) return null
-    const version = await this.store.version(id)
-    if (version?.token !== token) return null
-    const ciphertext = this.cache.get(CiphertextCache.key(version))
-    return ciphertext ? { head: SUCCESS_HEAD, body: ciphertext, length: SUCCESS_HEAD.length + ciphertext.length } : null
-  }
-
   /** The current version when its ciphertext is there to serve; ImageDataMissingError when a store that keeps bytes apart lost them. */
   private async servable(id: string): Promise<StoredImage | null> {
     const image = await this.store.get(id)
     if (image && this.store.hasCiphertext && !(await this.store.hasCiphertext(id))) throw new ImageDataMissingError(id)
     return image
-  }
-
-  /**
-   * The ciphertext of `image`'s version, or of a newer one if it changed
-   * meanwhile (the answer then carries that version's meta, so it is
-   * consistent either way). Concurrent misses for one id share one read.
-   */
-  private async ciphertextOf(image: StoredImage, allowStream: boolean): Promise<{ image: StoredImage; body: Buffer | Readable; length: number } | null> {
-    const cached = this.cache?.get(CiphertextCache.key(image))
-    if (cached) return { image, body: cached, length: cached.length }
-    const expectedLength = image.size + 1 // GCM keeps the length of [format byte][image]
-    if (allowStream && this.store.readStream && (!this.cache || expectedLength > this.cache.maxEntryBytes)) {
-      const opened = await this.store.readStream(image.id)
-      return opened && { image: opened.image, body: opened.stream, length: opened.size }
-    }
-    let loading = this.loading.get(image.id)
-    if (!loading) {
-      loading = this.store.read(image.id).finally(() => this.loading.delete(image.id))
-      this.loading.set(image.id, loading)
-    }
-    const found = await loading
-    if (!found) return null
-    this.cache?.set(CiphertextCache.key(found.image), found.ciphertext)
-    return { image: found.image, body: found.ciphertext, length: found.ciphertext.length }
   }
 
   /**
@@ -333,15 +299,9 @@ export class PixstoreBackend {
     return { version, key }
   }
 
-  /** Refuses before reading, so an oversized file never lands in memory. */
-  private async readImageFile(filePath: string): Promise<Buffer> {
-    try {
-      this.assertWithinSizeLimit((await stat(filePath)).size)
-      return await readFile(filePath)
-    } catch (error) {
-      if (error instanceof PixstoreError) throw error
-      throw new PixstoreError(`Cannot read image file "${filePath}": ${(error as NodeJS.ErrnoException).code ?? error}`, 'ERR_FILE_UNREADABLE')
-    }
+  /** At most maxImageBytes + 1 bytes, from a regular file only (see readFileWithin). */
+  private readImageFile(filePath: string): Promise<Buffer> {
+    return readFileWithin(filePath, this.config.maxImageBytes)
   }
 
   private assertWithinSizeLimit(bytes: number): void {
@@ -367,9 +327,17 @@ export interface WireAnswer {
   body: Buffer | Readable | null
   /** head + body bytes, for Content-Length. */
   length: number
+  /** Call once the answer is sent or abandoned: a whole body stops counting against memoryCacheBytes. */
+  release?: () => void
 }
 
 const SUCCESS_HEAD = Uint8Array.of(PixstoreState.Success)
+
+/** Lets go of a ciphertext read for an answer that will not be sent: its file closes, its buffer stops counting. */
+function abandon(version: ServedCiphertext): void {
+  if (version.body instanceof Readable) version.body.destroy()
+  version.release()
+}
 const stateOnly = (state: Exclude<PixstoreStateCode, 0 | 1>): WireAnswer => ({ head: Uint8Array.of(state), body: null, length: 1 })
 
 /** An already encrypted image, for `importEncryptedImage`. */

@@ -49,6 +49,56 @@ describe('resolveConfig', () => {
     }
   })
 
+  it('validates responseTimeout and maxConnections, with their defaults', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ responseTimeout: 0 }, /"responseTimeout".*1000 to 3600000/],
+      [{ responseTimeout: 999 }, /"responseTimeout"/],
+      [{ responseTimeout: 1500.5 }, /"responseTimeout"/],
+      [{ responseTimeout: '30000' }, /"responseTimeout"/],
+      [{ maxConnections: 0 }, /"maxConnections".*"auto" or a whole number from 1/],
+      [{ maxConnections: 'many' }, /"maxConnections"/],
+      [{ maxConnections: 2.5 }, /"maxConnections"/],
+    ]
+    for (const [input, message] of cases) {
+      assert.throws(() => resolveConfig(input), (error) => error instanceof PixstoreConfigError && message.test(error.message), JSON.stringify(input))
+    }
+    assert.equal(resolveConfig({}).responseTimeout, 30_000)
+    assert.equal(resolveConfig({}).maxConnections, 'auto')
+    assert.equal(resolveConfig({ maxConnections: 200, responseTimeout: 5000 }).maxConnections, 200)
+    // The command line: --max-connections auto|N, PIXSTORE_RESPONSE_TIMEOUT.
+    const { loadCliConfig } = await import('../cli/config')
+    assert.equal(loadCliConfig({ maxConnections: 'auto' }, {}).maxConnections, 'auto')
+    assert.equal(loadCliConfig({ maxConnections: '300' }, { PIXSTORE_RESPONSE_TIMEOUT: '2000' }).maxConnections, 300)
+    assert.equal(loadCliConfig({}, { PIXSTORE_RESPONSE_TIMEOUT: '2000' }).responseTimeout, 2000)
+    assert.throws(() => loadCliConfig({ maxConnections: 'lots' }, {}), /--max-connections: expected a whole number/)
+  })
+
+  it('the default endpoint server gets maxConnections, responseTimeout and the tuned timeouts', async () => {
+    const { autoMaxConnections, createDefaultEndpointServer, ENDPOINT_SERVER_OPTIONS } = await import('./endpoint')
+    const { PixstoreBackend } = await import('./backend')
+    assert.equal(autoMaxConnections(1024), 480)
+    assert.equal(autoMaxConnections(64), 16)
+    assert.equal(autoMaxConnections(10_000_000), 65_536)
+    const { tempStore } = await import('./testSupport')
+    const temp = tempStore()
+    const backend = new PixstoreBackend({ ...temp.config, maxConnections: 123, responseTimeout: 4000, statelessProofSecret: 'x'.repeat(32) }, { env: {} })
+    try {
+      const server = createDefaultEndpointServer(backend)
+      assert.equal(server.maxConnections, 123)
+      assert.equal(server.timeout, 4000)
+      assert.equal(server.headersTimeout, ENDPOINT_SERVER_OPTIONS.headersTimeout)
+      assert.equal(server.requestTimeout, ENDPOINT_SERVER_OPTIONS.requestTimeout)
+      assert.equal(server.keepAliveTimeout, ENDPOINT_SERVER_OPTIONS.keepAliveTimeout)
+      assert.ok(server.headersTimeout <= 10_000 && server.requestTimeout <= 10_000, 'well below Node\'s 60 s / 300 s')
+      const auto = new PixstoreBackend({ ...temp.config, statelessProofSecret: 'x'.repeat(32) }, { env: {} })
+      assert.equal(createDefaultEndpointServer(auto).maxConnections, autoMaxConnections())
+      await auto.close()
+    } finally {
+      await backend.close()
+      temp.cleanup()
+    }
+  })
+
   it('never echoes a rejected secret', () => {
     assert.throws(() => resolveConfig({ statelessProofSecret: 'hunter2' }), (error: Error) => !error.message.includes('hunter2'))
   })

@@ -13,6 +13,10 @@ export interface PixstoreConfig {
   /** 0 picks a free port (handy in tests). */
   defaultEndpointListenPort: number
   defaultEndpointRoute: string
+  /** An image answer that makes no progress (the client reads nothing) for this many ms is ended. */
+  responseTimeout: number
+  /** Open connections the default endpoint keeps; more are closed at once. `'auto'`: from the process's descriptor limit. */
+  maxConnections: number | 'auto'
   /** `'*'`, one origin, or a list of origins (the request's Origin is echoed when listed). */
   accessControlAllowOrigin: string | string[]
   /** Proof time window in ms; -1 disables proof validation entirely. */
@@ -44,6 +48,8 @@ const defaults: PixstoreConfig = {
   defaultEndpointListenHost: '0.0.0.0',
   defaultEndpointListenPort: 7482,
   defaultEndpointRoute: '/pixstore-image',
+  responseTimeout: 30_000,
+  maxConnections: 'auto',
   accessControlAllowOrigin: '*',
   statelessKeyWindowLength: 20_000,
   statelessProofSecret: undefined,
@@ -78,6 +84,8 @@ const CHECKS: { [K in keyof PixstoreConfig]: Check } = {
   defaultEndpointListenHost: (v) => (isString(v) && v.length > 0 ? null : 'a non-empty host name or IP address'),
   defaultEndpointListenPort: (v) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? null : 'an integer from 0 to 65535'),
   defaultEndpointRoute: (v) => (isValidRoute(v) ? null : 'a path like "/pixstore-image": starts with "/", no trailing "/", characters [A-Za-z0-9._~-]'),
+  responseTimeout: (v) => (Number.isSafeInteger(v) && (v as number) >= 1000 && (v as number) <= 3_600_000 ? null : 'a whole number of milliseconds from 1000 to 3600000'),
+  maxConnections: (v) => (v === 'auto' || (Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 1_000_000) ? null : '"auto" or a whole number from 1 to 1000000'),
   accessControlAllowOrigin: (v) =>
     v === '*' || isOrigin(v) || (Array.isArray(v) && v.length > 0 && v.every(isOrigin))
       ? null

@@ -13,15 +13,41 @@ import { allowedOrigin } from './cors'
  * route and the default endpoint's direct path both end here.
  */
 export async function answerImageRequest(backend: PixstoreBackend, req: IncomingMessage, res: ServerResponse, id: string, querystring: string): Promise<void> {
+  // A pipelined request waits for its turn before its answer is looked up, so a
+  // connection holds one file or buffer at a time, however many GETs it queued.
+  if (!res.socket && !(await turnOf(req, res))) return
   const credentials = requestCredentials(req.headers, querystring)
   const answer = credentials ? await backend.answerRequest(id, credentials.token, credentials.proof) : INVALID_PROOF
+  const { body } = answer
+  let released = false
+  const release = () => {
+    if (released) return
+    released = true
+    req.off('close', abandoned)
+    if (body instanceof Readable) body.destroy()
+    answer.release?.()
+  }
+  // Node tells a queued (pipelined) answer nothing when its socket closes: it
+  // only destroys the request. Without this, its pipeline never settles and
+  // its file stays open until garbage collection (DEP0137).
+  const abandoned = () => {
+    if (!res.writableFinished) {
+      release()
+      res.destroy()
+    }
+  }
+  if (req.destroyed) return abandoned() // gone while the answer was looked up
+  req.once('close', abandoned)
+  res.once('close', release)
+  // No progress (nothing the socket could send) for responseTimeout ends the
+  // answer, so a client that never reads cannot hold its buffer or file for ever.
+  res.setTimeout(backend.config.responseTimeout, () => res.destroy())
   res.statusCode = 200
   res.setHeader('Content-Type', 'application/octet-stream')
   res.setHeader('Content-Length', answer.length)
   res.setHeader('Cache-Control', 'no-store')
-  const { body } = answer
   if (req.method === 'HEAD') {
-    if (body instanceof Readable) body.destroy()
+    release()
     res.end()
   } else if (body instanceof Readable) {
     res.write(answer.head)
@@ -32,6 +58,22 @@ export async function answerImageRequest(backend: PixstoreBackend, req: Incoming
     res.end(body ?? undefined)
     res.uncork()
   }
+}
+
+/** Resolves true once a queued response gets the socket, false if the connection closes first. */
+function turnOf(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onSocket = () => {
+      req.off('close', onClose)
+      resolve(true)
+    }
+    const onClose = () => {
+      res.off('socket', onSocket)
+      resolve(false)
+    }
+    res.once('socket', onSocket)
+    req.once('close', onClose)
+  })
 }
 
 const INVALID_PROOF: WireAnswer = { head: Uint8Array.of(PixstoreState.InvalidProof), body: null, length: 1 }
@@ -68,7 +110,9 @@ export function defaultEndpointListener(backend: PixstoreBackend, koaListener: R
   const prefix = `${backend.config.defaultEndpointRoute}/`
   const allowOrigin = backend.config.accessControlAllowOrigin
   return (req, res) => {
-    const url = req.url ?? ''
+    const fullUrl = req.url ?? ''
+    const fragment = fullUrl.indexOf('#')
+    const url = fragment === -1 ? fullUrl : fullUrl.slice(0, fragment) // as Koa's parser does: a fragment is no part of the query
     if (req.method === 'GET' && url.startsWith(prefix)) {
       const queryStart = url.indexOf('?', prefix.length)
       const id = url.slice(prefix.length, queryStart === -1 ? undefined : queryStart)

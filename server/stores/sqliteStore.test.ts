@@ -167,6 +167,34 @@ describe('SqliteImageStore', () => {
     assert.ok(await store.read('album:keep'))
   })
 
+  it('stores, reads, streams, replaces and deletes every valid id length, up to 256 characters', async () => {
+    const ids = ['n'.repeat(234), 'n'.repeat(235), 'n'.repeat(256), `${'d'.repeat(64)}:${'n'.repeat(191)}`, `${'d'.repeat(200)}:${'n'.repeat(55)}`, `d:${'n'.repeat(254)}`]
+    for (const id of ids) {
+      await store.insert(id, version(1))
+      assert.deepEqual(new Uint8Array((await store.read(id))!.ciphertext), version(1).ciphertext, `read ${id.length}`)
+      const streamed = (await store.readStream(id))!
+      streamed.stream.destroy()
+      await store.replace(id, version(2))
+      assert.deepEqual(new Uint8Array((await store.read(id))!.ciphertext), version(2).ciphertext)
+    }
+    // Two long names that share their first 150 characters still get their own files.
+    assert.equal(new Set(filesUnder(temp.config.imageRootDir)).size, ids.length)
+    for (const id of ids) assert.equal(await store.delete(id), true)
+    assert.deepEqual(filesUnder(temp.config.imageRootDir), [])
+  })
+
+  it('sweeps orphans in every dir folder, also one longer than 64 characters', async () => {
+    const longDir = 'd'.repeat(200)
+    await store.insert(`${longDir}:keep`, version(1))
+    const orphan = path.join(temp.config.imageRootDir, longDir, 'gone.0123456789abcdef.pxs')
+    writeFileSync(orphan, 'x')
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000)
+    utimesSync(orphan, old, old)
+    assert.equal(await store.sweepOrphans(), 1)
+    assert.ok(!existsSync(orphan))
+    assert.ok(await store.read(`${longDir}:keep`))
+  })
+
   it('also sweeps periodically while open, and stops when closed', async () => {
     const periodic = new SqliteImageStore(temp.config.imageRootDir, temp.config.databasePath, { sweepIntervalMs: 20 })
     await periodic.open()

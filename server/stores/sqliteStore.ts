@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { access, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
@@ -17,8 +17,8 @@ const CIPHERTEXT_SUFFIX = '.pxs'
 /** Exactly the names writeVersionFile gives, `name.<16 hex>.pxs`, and the temp names `….pxs.tmp-<8 hex>` that earlier builds wrote first. */
 const VERSION_FILE = /^[A-Za-z0-9_-]{1,256}\.[0-9a-f]{16}\.pxs$/
 const TEMP_FILE = /^[A-Za-z0-9_-]{1,256}\.[0-9a-f]{16}\.pxs\.tmp-[0-9a-f]{8}$/
-/** Folders Pixstore makes for `dir:` ids. */
-const DIR_FOLDER = /^[A-Za-z0-9_-]{1,64}$/
+/** Folders Pixstore makes for `dir:` ids: any dir an id may have (up to 254 characters), not only the 64 saveImage allows, so every folder is swept. */
+const DIR_FOLDER = /^[A-Za-z0-9_-]{1,255}$/
 /** Orphans younger than this may belong to another instance's write in progress. */
 const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000
 /** Crashes can happen while running too: sweep this often, not only at start. */
@@ -236,7 +236,15 @@ export class SqliteImageStore implements ImageStore {
     const opened = await this.openVersion(id)
     if (!opened) return null
     try {
-      return { image: opened.image, ciphertext: await opened.handle.readFile() }
+      const length = await checkedLength(opened.image, opened.handle)
+      const ciphertext = Buffer.allocUnsafe(length)
+      let read = 0
+      while (read < length) {
+        const { bytesRead } = await opened.handle.read(ciphertext, read, length - read, read)
+        if (bytesRead === 0) break // versions are never modified; a truncated one fails its GCM check
+        read += bytesRead
+      }
+      return { image: opened.image, ciphertext: ciphertext.subarray(0, read) }
     } finally {
       await opened.handle.close()
     }
@@ -247,8 +255,8 @@ export class SqliteImageStore implements ImageStore {
     const opened = await this.openVersion(id)
     if (!opened) return null
     try {
-      const { size } = await opened.handle.stat()
-      return { image: opened.image, size, stream: opened.handle.createReadStream({ autoClose: true }) }
+      const size = await checkedLength(opened.image, opened.handle)
+      return { image: opened.image, size, stream: opened.handle.createReadStream({ autoClose: true, start: 0, end: Math.max(0, size - 1) }) }
     } catch (error) {
       await opened.handle.close()
       throw error
@@ -333,10 +341,29 @@ export class SqliteImageStore implements ImageStore {
   }
 }
 
-/** `dir:name` → `dir/name.<version>.pxs`; `name` → `name.<version>.pxs`. */
+/**
+ * The open version file's length, refusing anything but a regular file: a
+ * device or FIFO swapped in at a version's path would otherwise be read
+ * without end. (A regular file has the length its descriptor says.)
+ */
+async function checkedLength(image: StoredImage, handle: FileHandle): Promise<number> {
+  const info = await handle.stat()
+  if (!info.isFile()) throw new Error(`Image ${image.id}: its ciphertext file is not a regular file`)
+  return info.size
+}
+
+/** File systems allow 255 bytes per name; a version file adds 21 (`.<16 hex>.pxs`) to the name. */
+const MAX_PLAIN_NAME = 200
+
+/**
+ * `dir:name` → `dir/name.<version>.pxs`; `name` → `name.<version>.pxs`. A name
+ * too long for a file name (ids may have 256 characters) keeps its start and
+ * gets a SHA-256 of the whole name: the row, not the file name, maps ids to files.
+ */
 function versionFileName(id: string): string {
   if (!isValidImageId(id)) throw new PixstoreError(`Invalid image id "${String(id).slice(0, 64)}"`, 'ERR_INVALID_ID')
-  const [dir, name] = id.includes(':') ? id.split(':') : [undefined, id]
+  const [dir, fullName] = id.includes(':') ? id.split(':') : [undefined, id]
+  const name = fullName!.length <= MAX_PLAIN_NAME ? fullName : `${fullName!.slice(0, 150)}-${createHash('sha256').update(fullName!).digest('hex').slice(0, 40)}`
   const base = `${name}.${randomBytes(8).toString('hex')}${CIPHERTEXT_SUFFIX}`
   return dir ? `${dir}/${base}` : base
 }
