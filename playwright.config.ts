@@ -1,13 +1,18 @@
 import { defineConfig } from '@playwright/test'
+import type { EngineOptions } from './e2e/engines'
 
 /**
- * End-to-end suite: real Koa backend + real service worker in Debian's Chromium.
+ * End-to-end suite: real Koa backend + real service worker in real browsers.
  * Runs against the built dist/ (`npm run build` first); `scripts/ensure-debian-packages.sh`
- * makes sure /usr/bin/chromium exists (and PostgreSQL and nginx for the balancer spec). Playwright's own browser download is not used.
+ * makes sure Debian's chromium, firefox-esr, webkit2gtk-driver and xvfb exist (and
+ * PostgreSQL and nginx for the balancer spec). Playwright's own browser download is not used.
+ *
+ * Projects: `chromium` runs the Chromium-only specs (`*.spec.ts`, Playwright pages,
+ * some through CDP) and the cross-engine scenarios (`scenarios/*.scenario.ts`);
+ * `firefox` and `webkit` run the scenarios, through the drivers in e2e/engines/.
  */
-export default defineConfig({
+export default defineConfig<EngineOptions>({
   testDir: 'e2e',
-  testMatch: '**/*.spec.ts',
   outputDir: 'test-results',
   // Two cores: one file per worker, tests inside a file in order (each file owns one backend).
   workers: 2,
@@ -18,6 +23,11 @@ export default defineConfig({
   globalTimeout: 5 * 60_000,
   expect: { timeout: 10_000 },
   reporter: [['list', { printSteps: false }]],
+  projects: [
+    { name: 'chromium', testMatch: ['**/*.spec.ts', 'scenarios/*.scenario.ts'], use: { engineName: 'chromium' } },
+    { name: 'firefox', testMatch: 'scenarios/*.scenario.ts', use: { engineName: 'firefox' } },
+    { name: 'webkit', testMatch: 'scenarios/*.scenario.ts', use: { engineName: 'webkit' } },
+  ],
   use: {
     browserName: 'chromium',
     headless: true,
