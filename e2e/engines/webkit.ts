@@ -13,12 +13,18 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import type { Readable } from 'node:stream'
+import { existsSync, readdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { Builder, type WebDriver } from 'selenium-webdriver'
 import { pollPage, serialQueue, type BrowserSession, type EngineLauncher, type PageFunction, type Tab } from './engine'
 
 export const WEBKIT_WEBDRIVER = '/usr/bin/WebKitWebDriver'
-export const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser'
+/** Debian puts MiniBrowser under the architecture's library folder. */
+export const MINIBROWSER =
+  readdirSync('/usr/lib', { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `/usr/lib/${entry.name}/webkit2gtk-4.1/MiniBrowser`)
+    .find((file) => existsSync(file)) ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser'
 
 const SCRIPT_TIMEOUT_MS = 60_000
 
