@@ -5,7 +5,7 @@
  */
 import { comparePixels, expectPicture, expectPictureSoon, openTestTab, postRecords, routeSrc, showImage, waitForApp } from '../browser'
 import { expect, test } from '../engines'
-import { FIXTURES, frontendConfigSource, useHarness, type FixtureName, type ImageRecord } from '../harness'
+import { FIXTURE_NAMES, FIXTURES, frontendConfigSource, useHarness, type FixtureName, type ImageRecord } from '../harness'
 
 const h = useHarness()
 
@@ -111,4 +111,23 @@ test('first visit: <img src>, <img srcset> and <picture> already in the HTML sho
   expect(earlyImageRequests.length, 'the <img> tags were requested from the site before the worker took over').toBeGreaterThan(0)
   for (const r of earlyImageRequests) expect(r.status, `site answer for ${r.path}`).toBe(404)
   expect(await tab.evaluate(() => [sessionStorage.loads, performance.getEntriesByType('navigation').length]), 'the page was never reloaded').toEqual(['1', 1])
+})
+
+test('a gallery of every fixture shows on screen (its screenshot is attached to the report)', async ({ session }, testInfo) => {
+  const tab = await openTestTab(session, h)
+  const records = await h.freshRecords(FIXTURE_NAMES)
+  await postRecords(tab, records)
+  await tab.evaluate(
+    (items) => {
+      document.body.style.cssText = 'margin: 8px; font: 12px sans-serif; background: #fff'
+      document.getElementById('gallery')!.innerHTML = items
+        .map(({ name, src }) => `<figure style="display: inline-block; margin: 4px; text-align: center"><img data-e2e="${name}" src="${src}"><figcaption>${name}</figcaption></figure>`)
+        .join('')
+    },
+    FIXTURE_NAMES.map((name, i) => ({ name, src: routeSrc(records[i]!.id) })),
+  )
+  for (const name of FIXTURE_NAMES) await expectPictureSoon(tab, name, name)
+  const png = await tab.screenshot(testInfo.outputPath(`gallery-${session.engine}.png`))
+  expect(png.subarray(1, 4).toString('latin1'), 'a PNG').toBe('PNG')
+  await testInfo.attach(`gallery (${session.engine})`, { body: png, contentType: 'image/png' })
 })
