@@ -148,3 +148,14 @@ test('persist: false keeps images in worker memory only: 10 show, Cache Storage 
   expect((await showImage(tab, 'from-memory', { src: `${routeSrc(ids[0]!)}?again` })).ok).toBe(true)
   expect(h.backend.requests.length, 'shown again from memory, not from the backend').toBe(before)
 })
+
+test('images shown one after another are ranked in that order for eviction (no two share a use time)', async ({ session }) => {
+  const tab = await openWith(session, {})
+  const ids = await showAll(tab, FIXTURE_NAMES)
+  await expect.poll(async () => (await expirationEntries(tab)).length, { message: 'every image has its bookkeeping' }).toBe(ids.length)
+  const stamps = new Map(
+    ((await expirationEntries(tab)) as { value: { url: string; timestamp: number } }[]).map(({ value }) => [new URL(value.url).pathname.split('/').pop()!, value.timestamp]),
+  )
+  const inShowOrder = ids.map((id) => stamps.get(id)!)
+  expect(inShowOrder.every((stamp, i) => i === 0 || stamp > inShowOrder[i - 1]!), `use times in the order shown: ${inShowOrder.join(', ')}`).toBe(true)
+})
