@@ -111,6 +111,35 @@ export async function showImage(page: PageOrTab, name: string, attrs: { src?: st
 
 export const routeSrc = (id: string) => `/pixstore-image/${id}`
 
+/** The Cache Storage cache of decrypted images. */
+export const IMAGE_CACHE = 'pixstore-images-v1'
+
+/** initPixstoreFrontend with the page's config and these `imageCache` options (the page module loaded). */
+export async function initWithImageCache(page: PageOrTab, imageCache: Record<string, unknown>): Promise<void> {
+  await tabOf(page).evaluate(async (cache) => {
+    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), imageCache: cache })
+  }, imageCache)
+}
+
+/** Shows each fixture (fresh records first) and checks its pixels; returns the ids in order. */
+export async function showFixtures(page: PageOrTab, h: Harness, names: readonly FixtureName[]): Promise<string[]> {
+  const records = await h.freshRecords(names)
+  await postRecords(page, records)
+  for (const [i, name] of names.entries()) {
+    expect((await showImage(page, name, { src: routeSrc(records[i]!.id) })).ok, `${name} shows`).toBe(true)
+    await expectPicture(page, name, name)
+  }
+  return records.map((record) => record.id)
+}
+
+/** The ids of the images in the decrypted-image cache. */
+export const cachedImageIds = async (page: PageOrTab) =>
+  (await cacheSnapshot(page)).filter((entry) => entry.cache === IMAGE_CACHE).map((entry) => new URL(entry.url).pathname.split('/').pop()!)
+
+/** workbox-expiration's bookkeeping entries (URL and use time per cached image). */
+export const expirationEntries = async (page: PageOrTab) =>
+  (await indexedDbDump(page)).databases.filter((db) => db.name === 'workbox-expiration').flatMap((db) => db.stores.flatMap((store) => store.entries))
+
 export interface PixelComparison {
   width: number
   height: number

@@ -5,50 +5,32 @@
  * (scenarios/cache.scenario.ts).
  */
 import { expect, test, type Page } from '@playwright/test'
-import { cacheSnapshot, expectPicture, fetchFromPage, indexedDbDump, openTestPage, routeSrc, showImage } from './browser'
+import { cachedImageIds, cacheSnapshot, expirationEntries, fetchFromPage, initWithImageCache, openTestPage, routeSrc, showFixtures } from './browser'
 import { FIXTURE_NAMES, useHarness, type FixtureName } from './harness'
 
 const h = useHarness()
-const IMAGE_CACHE = 'pixstore-images-v1'
-
 async function initWith(page: Page, imageCache: Record<string, unknown>): Promise<void> {
   await openTestPage(page, h)
-  await page.evaluate(async (cache) => {
-    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), imageCache: cache })
-  }, imageCache)
+  await initWithImageCache(page, imageCache)
 }
 
-/** Shows each fixture (records first) and checks its pixels; returns the ids in order. */
-async function showAll(page: Page, names: readonly FixtureName[]): Promise<string[]> {
-  const records = await h.freshRecords(names)
-  await page.evaluate((list) => window.px.setImageRecords(list), records)
-  for (const [i, name] of names.entries()) {
-    expect((await showImage(page, name, { src: routeSrc(records[i]!.id) })).ok, `${name} shows`).toBe(true)
-    await expectPicture(page, name, name)
-  }
-  return records.map((record) => record.id)
-}
-
-const cachedIds = async (page: Page) => (await cacheSnapshot(page)).filter((entry) => entry.cache === IMAGE_CACHE).map((entry) => new URL(entry.url).pathname.split('/').pop()!)
-
-const expirationEntries = async (page: Page) =>
-  (await indexedDbDump(page)).databases.filter((db) => db.name === 'workbox-expiration').flatMap((db) => db.stores.flatMap((store) => store.entries))
+const showAll = (page: Page, names: readonly FixtureName[]) => showFixtures(page, h, names)
 
 test('a full disk (QuotaExceededError) evicts older images and every image still shows', async ({ page }) => {
   await initWith(page, {})
   await showAll(page, FIXTURE_NAMES.slice(0, 3))
-  await expect.poll(async () => (await cachedIds(page)).length, { message: 'the first three written' }).toBe(3)
+  await expect.poll(async () => (await cachedImageIds(page)).length, { message: 'the first three written' }).toBe(3)
   const origin = h.site.origin
   const cdp = await page.context().newCDPSession(page)
   const { usage } = await page.evaluate(() => navigator.storage.estimate())
   // Room for about two more small images, then the origin is full.
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: (usage ?? 0) + 5000 })
   try {
-    const first = await cachedIds(page)
+    const first = await cachedImageIds(page)
     const later = await showAll(page, FIXTURE_NAMES.slice(3))
     // Every write on this full disk evicts first (IndexedDB and Cache Storage round trips): slow on a loaded machine.
-    await expect.poll(() => cachedIds(page), { message: 'after evicting, the newest image was cached', timeout: 30_000 }).toContain(later.at(-1))
-    const cached = await cachedIds(page)
+    await expect.poll(() => cachedImageIds(page), { message: 'after evicting, the newest image was cached', timeout: 30_000 }).toContain(later.at(-1))
+    const cached = await cachedImageIds(page)
     expect(first.filter((id) => !cached.includes(id)).length, `older images were evicted to make room (cached: ${cached.length} of ${FIXTURE_NAMES.length})`).toBeGreaterThan(0)
     expect(cached, 'after evicting, the newest image was cached').toContain(later.at(-1))
   } finally {
@@ -59,7 +41,7 @@ test('a full disk (QuotaExceededError) evicts older images and every image still
 test('logging out: clearImageCache() removes every image and its bookkeeping, and the records', async ({ page }) => {
   await initWith(page, {})
   const ids = await showAll(page, ['sunset-gradient.png', 'traffic-light.gif'])
-  await expect.poll(async () => (await cachedIds(page)).length).toBe(2)
+  await expect.poll(async () => (await cachedImageIds(page)).length).toBe(2)
   await expect.poll(async () => (await expirationEntries(page)).length, { message: 'workbox-expiration tracks the cached images' }).toBe(2)
 
   expect(await page.evaluate(() => window.px.clearImageCache())).toBe(2)

@@ -18,7 +18,7 @@ export interface EngineOptions {
   engineName: EngineName
 }
 
-export const test = base.extend<{ session: BrowserSession }, EngineOptions & { launcher: EngineLauncher }>({
+export const test = base.extend<{ session: BrowserSession }, EngineOptions & { /** Starts more sessions of this engine (a second browser, a second user). */ launcher: EngineLauncher }>({
   engineName: ['chromium', { option: true, scope: 'worker' }],
   launcher: [
     async ({ engineName, playwright, launchOptions }, use) => {

@@ -2,9 +2,9 @@
  * WebKitGTK (Debian's webkit2gtk-driver) through selenium-webdriver and
  * /usr/bin/WebKitWebDriver, which starts MiniBrowser in automation mode.
  * MiniBrowser needs an X display: each test worker starts its own Xvfb (on a
- * display it picks itself, `-displayfd`) and its own WebKitWebDriver; each
- * session is a new MiniBrowser with an ephemeral profile (nothing on disk,
- * nothing shared with the next session).
+ * display it picks itself, `-displayfd`); each session is its own
+ * WebKitWebDriver and a new MiniBrowser with an ephemeral profile (nothing on
+ * disk, nothing shared with another session).
  *
  * WebDriver has one current window per session, so every call switches to
  * its tab first and calls run one at a time: a function evaluated in one tab
@@ -108,21 +108,25 @@ Promise.resolve().then(() => (${fn.toString()})(input.hasArg ? input.arg : undef
 
 export async function launchWebKit(): Promise<EngineLauncher> {
   const xvfb = await startXvfb()
-  const webDriver = await startWebDriver(xvfb.display).catch((error) => {
-    xvfb.process.kill()
-    throw error
-  })
   return {
     engine: 'webkit',
+    // WebKitWebDriver serves one session at a time: each session has its own.
     newSession: async () => {
-      const driver = await new Builder()
-        .usingServer(webDriver.url)
-        .withCapabilities({
-          browserName: 'MiniBrowser',
-          'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
-        })
-        .build()
-      await driver.manage().setTimeouts({ script: SCRIPT_TIMEOUT_MS })
+      const webDriver = await startWebDriver(xvfb.display)
+      let driver: WebDriver
+      try {
+        driver = await new Builder()
+          .usingServer(webDriver.url)
+          .withCapabilities({
+            browserName: 'MiniBrowser',
+            'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
+          })
+          .build()
+        await driver.manage().setTimeouts({ script: SCRIPT_TIMEOUT_MS })
+      } catch (error) {
+        webDriver.process.kill()
+        throw error
+      }
       const run = serialQueue()
       const tabs: Tab[] = []
       let firstWindowFree = true
@@ -146,11 +150,16 @@ export async function launchWebKit(): Promise<EngineLauncher> {
           await tab.goto(url)
           return tab
         },
-        close: () => run(() => driver.quit()),
+        close: async () => {
+          try {
+            await run(() => driver.quit())
+          } finally {
+            webDriver.process.kill()
+          }
+        },
       } satisfies BrowserSession
     },
     close: async () => {
-      webDriver.process.kill()
       xvfb.process.kill()
     },
   }

@@ -4,20 +4,31 @@
  * cache is bounded (maxEntries, maxAgeSeconds) and `persist: false` keeps
  * images in the worker's memory only.
  */
-import { cachedImageExists, cacheSnapshot, entriesFor, expectPicture, indexedDbDump, initFrontend, postRecords, routeSrc, showImage, type PageOrTab } from '../browser'
+import {
+  cachedImageExists,
+  cachedImageIds,
+  cacheSnapshot,
+  entriesFor,
+  expectPicture,
+  expirationEntries,
+  IMAGE_CACHE,
+  initFrontend,
+  initWithImageCache,
+  postRecords,
+  routeSrc,
+  showFixtures,
+  showImage,
+} from '../browser'
 import { expect, test, type BrowserSession, type Tab } from '../engines'
 import { FIXTURE_NAMES, fixturePath, useHarness, type FixtureName } from '../harness'
 
 const h = useHarness()
-const IMAGE_CACHE = 'pixstore-images-v1'
 
 /** The test page in a new tab, its module initialised with `imageCache`. */
 async function openWith(session: BrowserSession, imageCache: Record<string, unknown>): Promise<Tab> {
   const tab = await session.open(h.testPageUrl())
   await tab.waitFor(() => window.px !== undefined, undefined, { message: 'the page module loaded' })
-  await tab.evaluate(async (cache) => {
-    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), imageCache: cache })
-  }, imageCache)
+  await initWithImageCache(tab, imageCache)
   return tab
 }
 
@@ -27,27 +38,13 @@ async function reload(tab: Tab): Promise<void> {
   await tab.waitFor(() => window.px !== undefined, undefined, { message: 'the page module loaded after the reload' })
 }
 
-/** Shows each fixture (records first) and checks its pixels; returns the ids in order. */
-async function showAll(tab: Tab, names: readonly FixtureName[]): Promise<string[]> {
-  const records = await h.freshRecords(names)
-  await postRecords(tab, records)
-  for (const [i, name] of names.entries()) {
-    expect((await showImage(tab, name, { src: routeSrc(records[i]!.id) })).ok, `${name} shows`).toBe(true)
-    await expectPicture(tab, name, name)
-  }
-  return records.map((record) => record.id)
-}
-
-const cachedIds = async (tab: PageOrTab) => (await cacheSnapshot(tab)).filter((entry) => entry.cache === IMAGE_CACHE).map((entry) => new URL(entry.url).pathname.split('/').pop()!)
-
-const expirationEntries = async (tab: PageOrTab) =>
-  (await indexedDbDump(tab)).databases.filter((db) => db.name === 'workbox-expiration').flatMap((db) => db.stores.flatMap((store) => store.entries))
+const showAll = (tab: Tab, names: readonly FixtureName[]) => showFixtures(tab, h, names)
 
 test('a reload shows every image from Cache Storage with zero backend requests', async ({ session }) => {
   const tab = await openWith(session, {})
   const ids = await showAll(tab, FIXTURE_NAMES)
   // Answered first, stored afterwards: wait for the writes to Cache Storage.
-  await expect.poll(async () => new Set(await cachedIds(tab)), { message: 'Cache Storage holds every image' }).toEqual(new Set(ids))
+  await expect.poll(async () => new Set(await cachedImageIds(tab)), { message: 'Cache Storage holds every image' }).toEqual(new Set(ids))
 
   const backendBefore = h.backend.requests.length
   const siteBefore = h.site.requests.length
@@ -107,8 +104,8 @@ test('maxEntries: 3, six images viewed: all six show, Cache Storage keeps the 3 
   const tab = await openWith(session, { maxEntries: 3 })
   const ids = await showAll(tab, FIXTURE_NAMES.slice(0, 6))
   // Images are answered first and stored afterwards: wait for the last writes.
-  await expect.poll(async () => new Set(await cachedIds(tab)), { message: 'the 3 most recently used are kept, the rest evicted' }).toEqual(new Set(ids.slice(3)))
-  const cached = await cachedIds(tab)
+  await expect.poll(async () => new Set(await cachedImageIds(tab)), { message: 'the 3 most recently used are kept, the rest evicted' }).toEqual(new Set(ids.slice(3)))
+  const cached = await cachedImageIds(tab)
   expect(cached.length, `Cache Storage entries: ${cached}`).toBeLessThanOrEqual(3)
   for (const name of FIXTURE_NAMES.slice(0, 6)) await expectPicture(tab, name, name)
 })
@@ -120,7 +117,7 @@ test('maxAgeSeconds: an image unused for longer is removed from Cache Storage an
   // The subject is age: the first image must be older than maxAgeSeconds.
   await new Promise((resolve) => setTimeout(resolve, 2200))
   await showAll(tab, ['lime-triangles.webp'])
-  await expect.poll(() => cachedIds(tab), { message: 'caching a new image expired the old one' }).not.toContain(first)
+  await expect.poll(() => cachedImageIds(tab), { message: 'caching a new image expired the old one' }).not.toContain(first)
   const before = h.backend.requestsFor(first!).length
   // Another URL for the same image, or the browser would reuse the <img> it decoded before.
   expect((await showImage(tab, 'again', { src: `${routeSrc(first!)}?again` })).ok).toBe(true)
@@ -132,13 +129,11 @@ test('persist: false keeps images in worker memory only: 10 show, Cache Storage 
   // An earlier visit with the default (persist: true) left images on disk.
   const tab = await openWith(session, {})
   const [earlier] = await showAll(tab, ['pixel-heart.gif'])
-  await expect.poll(() => cachedIds(tab)).toEqual([earlier])
+  await expect.poll(() => cachedImageIds(tab)).toEqual([earlier])
 
   await reload(tab)
-  await tab.evaluate(async () => {
-    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), imageCache: { persist: false } })
-  })
-  await expect.poll(() => cachedIds(tab), { message: 'a persist: false worker removes what is on disk' }).toEqual([])
+  await initWithImageCache(tab, { persist: false })
+  await expect.poll(() => cachedImageIds(tab), { message: 'a persist: false worker removes what is on disk' }).toEqual([])
   const ids = await showAll(tab, FIXTURE_NAMES.slice(0, 10))
   expect(await cacheSnapshot(tab), 'Cache Storage after loading 10 images').toEqual([])
   expect(await tab.evaluate(() => caches.keys())).not.toContain(IMAGE_CACHE)
