@@ -28,9 +28,17 @@ export const MINIBROWSER =
 
 const SCRIPT_TIMEOUT_MS = 60_000
 
+/** A test worker that ends without its teardown (a crash, a global timeout) leaves no X server or driver behind. */
+function killOnExit(child: ChildProcess): void {
+  const kill = () => child.kill()
+  process.once('exit', kill)
+  child.once('exit', () => process.off('exit', kill))
+}
+
 /** Starts Xvfb on a free display; resolves with ":N" once it accepts clients. */
 async function startXvfb(): Promise<{ display: string; process: ChildProcess }> {
   const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] })
+  killOnExit(xvfb)
   let stderr = ''
   xvfb.stderr!.on('data', (chunk) => (stderr += chunk))
   const display = await new Promise<string>((resolve, reject) => {
@@ -58,6 +66,7 @@ async function startWebDriver(display: string): Promise<{ url: string; process: 
   for (let attempt = 1; ; attempt++) {
     const port = await freePort()
     const driver = spawn(WEBKIT_WEBDRIVER, [`--port=${port}`, '--host=127.0.0.1'], { env: { ...process.env, DISPLAY: display }, stdio: 'ignore' })
+    killOnExit(driver)
     const exited = new Promise<'exited'>((resolve) => driver.once('exit', () => resolve('exited')))
     const url = `http://127.0.0.1:${port}`
     for (;;) {
