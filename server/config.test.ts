@@ -74,7 +74,7 @@ describe('resolveConfig', () => {
   })
 
   it('the default endpoint server gets maxConnections, responseTimeout and the tuned timeouts', async () => {
-    const { autoMaxConnections, createDefaultEndpointServer, ENDPOINT_SERVER_OPTIONS } = await import('./endpoint')
+    const { autoMaxConnections, createDefaultEndpointServer, ENDPOINT_SERVER_OPTIONS } = await import('./http/defaultServer')
     const { PixstoreBackend } = await import('./backend')
     assert.equal(autoMaxConnections(1024), 480)
     assert.equal(autoMaxConnections(64), 16)

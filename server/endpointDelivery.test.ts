@@ -11,7 +11,8 @@ import { encodeImageMeta, type ImageRecord } from '../protocol/record'
 import { decodeWirePayload, PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from './backend'
 import type { PixstoreConfig } from './config'
-import { createDefaultEndpointServer, createPixstoreApp } from './endpoint'
+import { createDefaultEndpointServer } from './http/defaultServer'
+import { createPixstoreApp } from './http/koaMiddleware'
 import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, testConfig } from './testSupport'
 
 /** `default`: the server initPixstoreBackend starts (direct image path); `koa`: the Koa app, as when mounted. */

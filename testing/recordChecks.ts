@@ -4,7 +4,7 @@ import { decodeImageMeta } from '../protocol/record'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from '../server/backend'
 import type { PixstoreConfig } from '../server/config'
-import { createPixstoreApp } from '../server/endpoint'
+import { createPixstoreApp } from '../server/http/koaMiddleware'
 import type { KeyEncryptionKeyOption } from '../server/keys/keyRing'
 import { fetchWire, openPayload, proofHeaders, serve, TEST_SECRET } from '../server/testSupport'
 
