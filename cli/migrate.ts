@@ -9,9 +9,8 @@
  * the current KEK (copied as is when it already is), or raw without a KEK.
  */
 import { Command } from 'commander'
-import { unframeImage } from '../protocol/formats'
 import { resolveConfig, type PixstoreConfig } from '../server/config'
-import { decryptImage } from '../server/crypto'
+import { checkStoredImage } from '../server/imageCheck'
 import { checkStoreKeys } from '../server/keys/keyCheck'
 import { KeyRing } from '../server/keys/keyRing'
 import { resolveKeyRing } from '../server/keys/resolveKeyRing'
@@ -129,7 +128,7 @@ async function copy(target: ImageStore, { image, ciphertext }: StoredCiphertext,
   else await target.insert(image.id, version)
 }
 
-/** The target's copy must be byte-identical, hold the same key, and decrypt with the target's own meta. */
+/** The target's copy must be byte-identical, hold the same key, and pass the backend's image check (decrypt, frame, content format) with the target's own meta. */
 async function verify(target: ImageStore, original: StoredCiphertext, keys: KeyRing, key: Buffer): Promise<void> {
   const { id, token } = original.image
   const copied = await target.read(id)
@@ -139,8 +138,7 @@ async function verify(target: ImageStore, original: StoredCiphertext, keys: KeyR
   try {
     const copiedKey = await keys.unwrap(copied.image.key, id)
     if (!copiedKey.equals(key)) throw new Error('its key differs from the source\'s')
-    const { format } = unframeImage(decryptImage(copied.ciphertext, { ...copied.image, key: copiedKey }))
-    if (format.byte !== copied.image.format) throw new Error(`format byte ${format.byte} but the store says ${copied.image.format}`)
+    checkStoredImage(id, copied.ciphertext, { ...copied.image, key: copiedKey })
   } catch (error) {
     throw new Error(`migrate: image ${id} does not decrypt after copying: ${(error as Error).message}`, { cause: error })
   }
