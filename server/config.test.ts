@@ -79,7 +79,7 @@ describe('resolveConfig', () => {
     assert.equal(autoMaxConnections(1024), 480)
     assert.equal(autoMaxConnections(64), 16)
     assert.equal(autoMaxConnections(10_000_000), 65_536)
-    const { tempStore } = await import('./testSupport')
+    const { tempStore } = await import('../testing/testSupport')
     const temp = tempStore()
     const backend = new PixstoreBackend({ ...temp.config, maxConnections: 123, responseTimeout: 4000, statelessProofSecret: 'x'.repeat(32) }, { env: {} })
     try {

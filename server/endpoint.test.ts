@@ -4,52 +4,14 @@ import { connect } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
-import Koa from 'koa'
 import { PixstoreBackend } from './backend'
-import { createDefaultEndpointServer } from './http/defaultServer'
-import { pixstoreMiddleware } from './http/koaMiddleware'
-import type { PixstoreConfig } from './config'
+import { backendOnPort, hostApp } from '../testing/backendOnPort'
 import type { SqliteImageStore } from './stores/sqliteStore'
-import { fetchWire, fixtureImages, openPayload, proofHeaders, rawRequest, readFixture, serve, STORE_KINDS, testConfigFor, type StoreKind } from './testSupport'
+import { fetchWire, fixtureImages, openPayload, proofHeaders, rawRequest, readFixture, serve, STORE_KINDS } from '../testing/testSupport'
 
 const MIME = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' } as const
 
-/** One backend on a real port, on a fresh store of `kind`, for one describe block. */
-function backendOnPort(kind: StoreKind, overrides: ConstructorParameters<typeof PixstoreBackend>[0] = {}, options: ConstructorParameters<typeof PixstoreBackend>[1] = {}) {
-  let server: Awaited<ReturnType<typeof serve>>
-  let cleanup = () => {}
-  const env = {
-    backend: null as unknown as PixstoreBackend,
-    config: {} as Partial<PixstoreConfig>,
-    get url() {
-      return server.url
-    },
-    start: async () => {
-      const test = await testConfigFor(kind, overrides)
-      cleanup = test.cleanup
-      env.config = test.config
-      env.backend = new PixstoreBackend(test.config, options)
-      await env.backend.open()
-      server = await serve(createDefaultEndpointServer(env.backend))
-    },
-    stop: async () => {
-      await server?.close()
-      await env.backend?.close()
-      cleanup()
-    },
-  }
-  return env
-}
 
-/** A host app of the test's own, with pixstoreMiddleware mounted beside a route of its own: the Koa entry as an app uses it. */
-function hostKoaApp(backend: PixstoreBackend): Koa {
-  const app = new Koa()
-  app.use(pixstoreMiddleware(backend))
-  app.use((ctx) => {
-    ctx.body = 'the host app'
-  })
-  return app
-}
 
 /** One request written as is; status, lower-case headers and body as the server sent them. */
 function rawExchange(baseUrl: string, method: string, target: string, headerLines: string[]): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -75,7 +37,7 @@ function rawExchange(baseUrl: string, method: string, target: string, headerLine
 
 for (const kind of STORE_KINDS) {
   describe(`GET /pixstore-image/:id (${kind} store)`, () => {
-    const env = backendOnPort(kind)
+    const env = backendOnPort({}, { kind })
     before(env.start)
     after(env.stop)
 
@@ -192,7 +154,7 @@ for (const kind of STORE_KINDS) {
     it('logs nothing for malformed client requests (bad chunked bodies) on either entry, and keeps serving', async (t) => {
       const logged = t.mock.method(console, 'error', () => {})
       // The default endpoint (env.url: the direct listener) and pixstoreMiddleware mounted in a host app of its own.
-      const mounted = await serve(hostKoaApp(env.backend))
+      const mounted = await serve(hostApp(env.backend))
       for (const url of [env.url, mounted.url]) {
         const { port } = new URL(url)
         const badChunk = () =>
@@ -213,7 +175,7 @@ for (const kind of STORE_KINDS) {
     })
 
     it('gives the same answers on the direct path and through pixstoreMiddleware in a host Koa app', async () => {
-      const mounted = await serve(hostKoaApp(env.backend))
+      const mounted = await serve(hostApp(env.backend))
       try {
         const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
         const dirRecord = (await env.backend.saveImage(readFixture(fixtureImages('gif')[0]!), 'album'))!
@@ -336,7 +298,7 @@ for (const kind of STORE_KINDS) {
 
   describe(`stateless proof lifetime (${kind} store)`, () => {
     let clock = 1_000_000
-    const env = backendOnPort(kind, { statelessKeyWindowLength: 1000 }, { now: () => clock })
+    const env = backendOnPort({ statelessKeyWindowLength: 1000 }, { kind, backendOptions: { now: () => clock } })
     before(env.start)
     after(env.stop)
 
@@ -365,7 +327,7 @@ for (const kind of STORE_KINDS) {
   })
 
   describe(`stateless proofs on the real clock (${kind} store)`, () => {
-    const env = backendOnPort(kind, { statelessKeyWindowLength: 150 })
+    const env = backendOnPort({ statelessKeyWindowLength: 150 }, { kind })
     before(env.start)
     after(env.stop)
 
@@ -379,7 +341,7 @@ for (const kind of STORE_KINDS) {
 
   describe(`statelessKeyWindowLength -1 (${kind} store)`, () => {
     const warnings: string[] = []
-    const env = backendOnPort(kind, { statelessKeyWindowLength: -1 })
+    const env = backendOnPort({ statelessKeyWindowLength: -1 }, { kind })
     before(async () => {
       const warn = console.warn
       console.warn = (message: string) => void warnings.push(message)
@@ -400,7 +362,7 @@ for (const kind of STORE_KINDS) {
   })
 
   describe(`accessControlAllowOrigin as a list (${kind} store)`, () => {
-    const env = backendOnPort(kind, { accessControlAllowOrigin: ['http://localhost:7480', 'https://app.example'] })
+    const env = backendOnPort({ accessControlAllowOrigin: ['http://localhost:7480', 'https://app.example'] }, { kind })
     before(env.start)
     after(env.stop)
 

@@ -6,7 +6,7 @@ import { PixstoreBackend } from '../server/backend'
 import type { PixstoreConfig } from '../server/config'
 import { createPixstoreApp } from '../server/http/koaMiddleware'
 import type { KeyEncryptionKeyOption } from '../server/keys/keyRing'
-import { fetchWire, openPayload, proofHeaders, serve, TEST_SECRET } from '../server/testSupport'
+import { fetchWire, openPayload, proofHeaders, serve, TEST_SECRET } from './testSupport'
 
 /** A backend on `config` with these key encryption keys (none: keys stored raw), throwing every error, the environment ignored. */
 export function backendWithKeys(config: Partial<PixstoreConfig>, keyEncryptionKey?: KeyEncryptionKeyOption, previousKeyEncryptionKeys: KeyEncryptionKeyOption[] = []): PixstoreBackend {

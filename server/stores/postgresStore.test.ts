@@ -9,7 +9,7 @@ import { PostgresCluster, sharedPostgresCluster } from '../../testing/postgresCl
 import { PixstoreBackend } from '../backend'
 import { createPixstoreApp } from '../http/koaMiddleware'
 import { initPixstoreBackend } from '../index'
-import { fetchWire, fixtureImages, proofHeaders, readFixture, serve, TEST_SECRET } from '../testSupport'
+import { fetchWire, fixtureImages, proofHeaders, readFixture, serve, TEST_SECRET } from '../../testing/testSupport'
 import { postgresPoolConfig } from './databaseUrl'
 import { migrate, MIGRATIONS } from './migrations'
 import { PostgresImageStore } from './postgresStore'
