@@ -75,8 +75,8 @@ function decryptInPage(page: import('@playwright/test').Page, index: number, met
       try {
         for (let result = await reader.read(); !result.done; result = await reader.read()) parts.push(result.value)
       } catch (caught) {
-        const e = caught as Error & { code?: string }
-        error = { name: e.name, code: e.code, message: e.message }
+        const e = caught as Error & { reason?: string }
+        error = { name: e.name, code: e.reason, message: e.message }
       }
       const passed = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
       parts.reduce((at, part) => (passed.set(part, at), at + part.length), 0)

@@ -5,7 +5,7 @@ import { KEY_LENGTH, type RawImageMeta } from '../protocol/wire'
 import { readFileWithin } from './boundedFile'
 import { resolveConfig, type PixstoreConfig } from './config'
 import { encryptImageInChunks } from './crypto'
-import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
+import { customModeWithoutHandler, ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
 import { checkStoredImage, openFramedImage } from './imageCheck'
 import { assertCompleteImageInSlices, sniffImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
@@ -55,7 +55,7 @@ export class PixstoreBackend {
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
     this.errors.customHandler = options.customErrorHandler ?? null
     if (this.config.errorHandlingMode === 'custom' && !this.errors.customHandler) {
-      throw new PixstoreError('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend', 'ERR_USAGE')
+      throw customModeWithoutHandler('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend')
     }
     if (this.config.statelessKeyWindowLength === -1) {
       console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')

@@ -78,7 +78,7 @@ function listen(backend: PixstoreBackend): Promise<Server> {
 }
 
 function backend(): PixstoreBackend {
-  if (!current) throw new Error('Pixstore backend is not initialized: call initPixstoreBackend() first')
+  if (!current) throw new PixstoreError('Pixstore backend is not initialized: call initPixstoreBackend() first', 'ERR_USAGE')
   return current
 }
 
