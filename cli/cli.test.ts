@@ -210,7 +210,7 @@ describe('pixstore serve --workers', () => {
     store.cleanup()
   })
 
-  it('without a secret, hands every worker the same random one (one warning, none per worker)', async () => {
+  it('without a secret or a KEK, hands every worker the same random secret and warns once about each, not once per worker', async () => {
     const store = sharedStore()
     const run = await pixstore(
       ['serve', '--workers', '2', '--default-endpoint-listen-host', '127.0.0.1', '--default-endpoint-listen-port', '0', ...store.flags],
@@ -222,6 +222,7 @@ describe('pixstore serve --workers', () => {
     try {
       assert.equal(run.code, 0, run.stderr)
       assert.equal(run.stderr.match(/the workers share a random secret/g)?.length, 1, run.stderr)
+      assert.equal(run.stderr.match(/No keyEncryptionKey or PIXSTORE_KEY_ENCRYPTION_KEY set/g)?.length, 1, run.stderr)
       // A worker left to pick its own secret would say so, and its proofs would fail on the others.
       assert.doesNotMatch(run.stderr, /random per-process secret/)
     } finally {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DEFAULT_CONFIG, resolveConfig } from './config'
 import { PixstoreConfigError } from './errors'
-import { resolveProofKeys } from './proofKeys'
+import { resolveProofKeys } from './secrets'
 
 describe('resolveConfig', () => {
   it('fills the documented defaults', () => {
