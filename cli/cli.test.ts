@@ -91,11 +91,16 @@ describe('pixstore import', () => {
   })
 
   it('prints help for each command', async () => {
-    for (const command of ['import', 'import-v3', 'verify', 'serve']) {
+    // Every command the program lists, so a new one is covered without editing this test.
+    const overview = await pixstore(['--help'])
+    const listed = [...overview.stdout.split(/\nCommands:\n/)[1]!.matchAll(/^ {2}([a-z][a-z0-9-]*)/gm)].map((match) => match[1]!).filter((name) => name !== 'help')
+    for (const expected of ['import', 'import-v3', 'verify', 'serve', 'migrate', 'rekey']) assert.ok(listed.includes(expected), `${expected} in ${listed.join(', ')}`)
+    for (const command of listed) {
       const run = await pixstore([command, '--help'])
-      assert.equal(run.code, 0)
-      assert.match(run.stdout, new RegExp(`Usage: pixstore ${command}`))
-      assert.match(run.stdout, /--image-root-dir/)
+      assert.equal(run.code, 0, command)
+      assert.match(run.stdout, new RegExp(`Usage: pixstore ${command} `))
+      // Each works on a store, so its help says where the store is (migrate names two: --from-… and --to-…).
+      assert.match(run.stdout, command === 'migrate' ? /--from-image-root-dir.*\n(.*\n)*.*--to-image-root-dir/ : /--image-root-dir/, command)
     }
   })
 })

@@ -1,5 +1,5 @@
 // Shared by the server's tests: a real backend on a real port, in a temp dir.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -137,4 +137,18 @@ export function countEventLoopTurns(): { readonly turns: number; stop: () => voi
     },
     stop: () => (ticking = false),
   }
+}
+
+/** Descriptors this process holds on files under `dir` (the image root): the version files being served. */
+export function openFilesUnder(dir: string): number {
+  const root = path.resolve(dir)
+  let count = 0
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root + path.sep)) count++
+    } catch {
+      // closed between the listing and the readlink
+    }
+  }
+  return count
 }
