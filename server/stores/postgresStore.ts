@@ -39,7 +39,8 @@ const typesOf = (client: typeof pg) => ({
 export class PostgresImageStore implements ImageStore {
   /** The URL without its password, for messages. */
   readonly location: string
-  private readonly databaseUrl: string
+  /** A real #private field: the URL holds the password, and util.inspect and JSON cannot reach it. */
+  readonly #databaseUrl: string
   /** Made on first use (whenReady), once `pg` is loaded. */
   private pool!: pg.Pool
   private ready: Promise<void> | null = null
@@ -47,13 +48,13 @@ export class PostgresImageStore implements ImageStore {
 
   constructor(databaseUrl: string) {
     this.location = redactDatabaseUrl(databaseUrl)
-    this.databaseUrl = databaseUrl
+    this.#databaseUrl = databaseUrl
   }
 
   private async createPool(): Promise<pg.Pool> {
     const client = await loadPg()
     const pool = new client.Pool({
-      ...postgresPoolConfig(this.databaseUrl),
+      ...postgresPoolConfig(this.#databaseUrl),
       max: POOL_SIZE,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
