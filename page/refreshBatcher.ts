@@ -1,3 +1,5 @@
+import { REFRESH_TIMEOUT_MS } from '../protocol/defaults'
+import { PixstoreError } from '../protocol/errors'
 import { parseImageRecord, type ImageRecord } from '../protocol/record'
 
 /** The app's `refreshRecords` option: fresh records for the ids asked, missing ones left out. */
@@ -12,8 +14,6 @@ export interface RefreshBatcherOptions {
   timeoutMs?: number
 }
 
-/** Shorter than the worker's wait (REFRESH_LOOKUP_TIMEOUT_MS in sw/), so the worker still gets an answer. */
-export const REFRESH_TIMEOUT_MS = 10_000
 
 /**
  * Batches the worker's requests for fresh records into few calls of the
@@ -65,10 +65,10 @@ export class RefreshBatcher {
     let timer: ReturnType<typeof setTimeout> | undefined
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs)
+        timer = setTimeout(() => reject(new PixstoreError(`no answer within ${this.timeoutMs} ms`, 'ERR_REFRESH')), this.timeoutMs)
       })
       const answer: unknown = await Promise.race([this.refresh([...ids]), timeout])
-      if (!Array.isArray(answer)) throw new TypeError(`it must resolve with an array of image records, got ${answer === null ? 'null' : typeof answer}`)
+      if (!Array.isArray(answer)) throw new PixstoreError(`it must resolve with an array of image records, got ${answer === null ? 'null' : typeof answer}`, 'ERR_REFRESH')
       for (const value of answer) {
         try {
           const record = parseImageRecord(value)

@@ -7,13 +7,13 @@ import type { AddressInfo } from 'node:net'
 import type { ImageRecord } from '../protocol/record'
 import { PixstoreBackend } from './backend'
 import type { PixstoreConfig } from './config'
-import { resolveConfig } from './config'
-import { createDefaultEndpointServer } from './endpoint'
+import { createDefaultEndpointServer } from './http/defaultServer'
 import { PixstoreError, type CustomErrorHandler } from './errors'
 
 export { PixstoreBackend, parseClientToken, type EncryptedImageImport, type PixstoreBackendOptions } from './backend'
 export { DEFAULT_CONFIG, resolveConfig, type PixstoreConfig } from './config'
-export { createDefaultEndpointServer, createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './endpoint'
+export { createDefaultEndpointServer } from './http/defaultServer'
+export { createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './http/koaMiddleware'
 export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode, type PixstoreErrorCode } from './errors'
 export { pixstoreServiceWorker, type ServiceWorkerOptions } from './serviceWorker'
 export type { KeyEncryptionKey } from './keys/keyWrapping'
@@ -36,8 +36,9 @@ let pendingCustomHandler: CustomErrorHandler | null = null
 /** Validates the whole config, opens the store and (unless disabled) resolves once the endpoint listens. */
 export async function initPixstoreBackend(config: Partial<PixstoreConfig> = {}): Promise<PixstoreHandle> {
   if (current) throw new PixstoreError('Pixstore backend is already initialized: close() the previous handle first', 'ERR_USAGE')
-  const resolved = resolveConfig(config)
-  const backend = new PixstoreBackend(resolved, { customErrorHandler: pendingCustomHandler ?? undefined })
+  // Resolved once, by the backend: what follows reads backend.config (secrets redacted).
+  const backend = new PixstoreBackend(config, { customErrorHandler: pendingCustomHandler ?? undefined })
+  const resolved = backend.config
   current = backend
   let server: Server | null = null
   try {
@@ -77,7 +78,7 @@ function listen(backend: PixstoreBackend): Promise<Server> {
 }
 
 function backend(): PixstoreBackend {
-  if (!current) throw new Error('Pixstore backend is not initialized: call initPixstoreBackend() first')
+  if (!current) throw new PixstoreError('Pixstore backend is not initialized: call initPixstoreBackend() first', 'ERR_USAGE')
   return current
 }
 

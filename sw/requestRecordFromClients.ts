@@ -1,8 +1,7 @@
+import { RECORD_LOOKUP_TIMEOUT_MS } from '../protocol/defaults'
+import { PixstoreError } from '../protocol/errors'
 import { sendRequest, type WorkerRequests } from '../protocol/messages'
 import { parseImageRecord, type ImageRecord } from '../protocol/record'
-
-/** How long a request may wait for a page to hand over a record it lacks. */
-export const RECORD_LOOKUP_TIMEOUT_MS = 4000
 
 /**
  * Asks pages for a record the worker does not hold, as after the browser
@@ -34,5 +33,5 @@ export async function requestRecordFromClients(
   const fromRequester = requester ? await ask(requester) : null
   if (fromRequester) return fromRequester
   const others = (await clients.matchAll({ type: 'window', includeUncontrolled: true })).filter((client) => client.id !== requester?.id)
-  return Promise.any(others.map(async (client) => (await ask(client)) ?? Promise.reject(new Error('no record')))).catch(() => null)
+  return Promise.any(others.map(async (client) => (await ask(client)) ?? Promise.reject(new PixstoreError('no record', 'ERR_WORKER')))).catch(() => null)
 }

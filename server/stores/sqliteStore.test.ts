@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test'
 import { PixstoreState } from '../../protocol/wire'
 import { PixstoreBackend } from '../backend'
 import { ImageDataMissingError } from '../errors'
-import { makePng } from '../../bench/images'
-import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from '../testSupport'
+import { makePng } from '../../testing/images'
+import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from '../../testing/testSupport'
 import type { NewImageVersion } from './imageStore'
 import { SqliteImageStore } from './sqliteStore'
 
@@ -77,7 +77,7 @@ describe('SqliteImageStore', () => {
   it('makes each version durable, its bytes and its name in the folder, before the row that points at it commits', async () => {
     // Traced for real: every version file's fdatasync and an fsync of its folder complete before the next write to the WAL.
     const config = { ...temp.config, statelessProofSecret: TEST_SECRET, defaultEndpointEnabled: false }
-    const child = fileURLToPath(new URL('../testChildren/saveThree.ts', import.meta.url))
+    const child = fileURLToPath(new URL('../../testing/testChildren/saveThree.ts', import.meta.url))
     const trace = path.join(temp.dir, 'trace')
     execFileSync('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=openat,mkdir,fsync,fdatasync,pwrite64', process.execPath, '--import', 'tsx', child, JSON.stringify(config), fixtureImages('png')[0]!])
     const versions = durabilityBeforeCommit(readFileSync(trace, 'utf8'), temp.config.imageRootDir)
@@ -94,7 +94,7 @@ describe('SqliteImageStore', () => {
   it('a disk that refuses a write mid-save (EFBIG): the save fails cleanly, nothing is left, the process keeps saving', async () => {
     // A file size limit (ulimit -f, in KiB) makes writes past 512 KiB fail while other writes of the same save are in flight.
     const config = { ...temp.config, statelessProofSecret: TEST_SECRET, defaultEndpointEnabled: false }
-    const child = fileURLToPath(new URL('../testChildren/saveUnderFileLimit.ts', import.meta.url))
+    const child = fileURLToPath(new URL('../../testing/testChildren/saveUnderFileLimit.ts', import.meta.url))
     const big = path.join(temp.dir, 'big.png')
     writeFileSync(big, makePng(3 * 1024 * 1024, 5))
     const script = 'ulimit -f 512 && exec "$0" --import tsx "$@"'
@@ -297,10 +297,22 @@ describe('PixstoreBackend storage rules', () => {
   it('never stores plaintext: no file contains the image bytes', async () => {
     const original = readFixture(fixtureImages('png')[0]!)
     await backend.saveImage(original)
-    for (const file of filesUnder(temp.config.imageRootDir)) {
-      const stored = readFixture(path.join(temp.config.imageRootDir, file))
-      assert.equal(stored.includes(original.subarray(0, 32)), false)
+    await backend.updateImage((await backend.saveImage(original))!.id, original)
+    // Every 16-byte window at every 16th offset: a copy of any part of the image (a chunk, a header) is found.
+    const windows = new Set<string>()
+    for (let at = 0; at + 16 <= original.length; at += 16) windows.add(original.subarray(at, at + 16).toString('hex'))
+    const containsImage = (bytes: Buffer) => {
+      for (let at = 0; at + 16 <= bytes.length; at++) if (windows.has(bytes.subarray(at, at + 16).toString('hex'))) return true
+      return false
     }
+    // The whole store while it is open: the database, its WAL and shm, and every version file.
+    const files = [temp.config.databasePath, `${temp.config.databasePath}-wal`, `${temp.config.databasePath}-shm`, ...filesUnder(temp.config.imageRootDir).map((file) => path.join(temp.config.imageRootDir, file))]
+    const present = files.filter((file) => existsSync(file))
+    assert.ok(present.includes(temp.config.databasePath) && present.includes(`${temp.config.databasePath}-wal`), `database and WAL searched: ${present.join(', ')}`)
+    for (const file of present) assert.equal(containsImage(readFileSync(file)), false, file)
+    // The search itself finds a copy of any piece of the image, unaligned.
+    const middle = Math.floor(original.length / 3)
+    assert.equal(containsImage(Buffer.concat([Buffer.from('xyz'), original.subarray(middle, middle + 40)])), true, `${original.length}-byte image`)
   })
 
   it('puts dir images in their folder and refuses a dir that could escape', async () => {
