@@ -79,6 +79,34 @@ test('lazy images scrolled to after every proof expired: all 20 show, refreshRec
   })
 })
 
+test('a tab past two proof windows scrolls 20 lazy photos: 20 endpoint requests (proofs refreshed before they are refused), all show', async ({ session }) => {
+  await withShortWindow(async (short) => {
+    const names: FixtureName[] = [...FIXTURE_NAMES, ...FIXTURE_NAMES].slice(0, 20)
+    const ids: string[] = []
+    for (const name of names) ids.push((await short.saveImageFromFile(fixturePath(name))).id)
+    h.site.pages.set('/stale-tab.html', appPage(short.port, GALLERY_BODY, galleryScript(ids, names, 0, true)))
+
+    const tab = await session.open(`${h.site.origin}/stale-tab.html`)
+    await waitForApp(tab)
+    expect(await naturalWidths(tab), 'all 20 are lazy, none loaded yet').toEqual(Array(20).fill(0))
+    for (const id of ids) expect(short.requestsFor(id), 'no request before scrolling').toEqual([])
+    // The subject is time itself: every proof the page holds must have expired.
+    await new Promise((resolve) => setTimeout(resolve, PAST_TWO_WINDOWS_MS))
+    await tab.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
+    await expect.poll(async () => (await naturalWidths(tab)).every((w) => w > 0), { message: 'all 20 images show', timeout: 20_000 }).toBe(true)
+    for (const [i, name] of names.entries()) await expectPicture(tab, `img-${i}`, name)
+
+    const gets = ids.flatMap((id) => short.requestsFor(id).filter((request) => request.method === 'GET'))
+    console.log(`${session.engine}: stale tab, 20 lazy photos: ${gets.length} endpoint requests`)
+    expect(gets.length, 'one endpoint request per photo').toBe(20)
+    expect(gets.map((request) => request.status), 'every one answered 200').toEqual(Array(20).fill(200))
+    const calls = await tab.evaluate(() => window.refreshCalls)
+    expect(calls.flat().sort(), 'refreshRecords asked for each photo once').toEqual([...ids].sort())
+    expect(calls.length, `in batches (calls: ${JSON.stringify(calls.map((c) => c.length))})`).toBeLessThan(20)
+    expect(await tab.evaluate(() => window.imageErrors), 'no image failed').toEqual([])
+  })
+})
+
 test('without refreshRecords an expired lazy image fires error and onImageError gets InvalidProof, 403', async ({ session }) => {
   await withShortWindow(async (short) => {
     const names: FixtureName[] = ['pixel-heart.gif', 'ocean-waves.jpg']
