@@ -4,6 +4,7 @@
  * failed image (bounded backoff, `online`) and then requests the others again.
  */
 import { addImage, expectPicture, imageErrors, imageSettled, imagesShown, openTabLoggingErrors, postRecords, routeSrc } from '../browser'
+import { RECOVERY_DELAYS_MS } from '../../page/recovery'
 import { expect, test } from '../engines'
 import { fixturePath, startExtraBackend, useHarness, type FixtureName } from '../harness'
 
@@ -12,6 +13,7 @@ const h = useHarness()
 const NAMES: FixtureName[] = ['checkerboard-red-blue.png', 'radial-glow.jpg', 'color-tiles.webp']
 
 test('backend stopped: added images fail (onImageError BackendUnreachable once each); backend started again on its port: they show without a reload', async ({ session }) => {
+  test.setTimeout(RECOVERY_DELAYS_MS.longest + 60_000)
   const backend = await startExtraBackend()
   h.site.backends.set(backend.port, backend)
   try {
@@ -29,7 +31,8 @@ test('backend stopped: added images fail (onImageError BackendUnreachable once e
     await tab.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true))
 
     await backend.listenAgain!()
-    await expect.poll(() => imagesShown(tab, NAMES), { message: 'every image shows once the backend is back', timeout: 30_000 }).toBe(NAMES.length)
+    // The next probe comes within the longest backoff, however long the outage lasted on a loaded machine.
+    await expect.poll(() => imagesShown(tab, NAMES), { message: 'every image shows once the backend is back', timeout: RECOVERY_DELAYS_MS.longest + 15_000 }).toBe(NAMES.length)
     for (const name of NAMES) await expectPicture(tab, name, name)
     expect(await tab.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), 'no reload: the same document').toBe(true)
     expect(await imageErrors(tab), 'each failure reported once, the retries while down were not').toHaveLength(NAMES.length)
