@@ -18,22 +18,37 @@ const showAll = (page: Page, names: readonly FixtureName[]) => showFixtures(page
 
 test('a full disk (QuotaExceededError) evicts older images and every image still shows', async ({ page }) => {
   await initWith(page, {})
-  await showAll(page, FIXTURE_NAMES.slice(0, 3))
-  await expect.poll(async () => (await cachedImageIds(page)).length, { message: 'the first three written' }).toBe(3)
   const origin = h.site.origin
   const cdp = await page.context().newCDPSession(page)
+  // Cache Storage tells CDP of every change: wait for the writes themselves, not for a poll's time limit
+  // (every write on the full disk below evicts first, IndexedDB and Cache Storage round trips: slow on a loaded machine).
+  await cdp.send('Storage.trackCacheStorageForOrigin', { origin })
+  const changes: Array<() => void> = []
+  const changed = () => changes.splice(0).forEach((wake) => wake())
+  cdp.on('Storage.cacheStorageContentUpdated', changed)
+  cdp.on('Storage.cacheStorageListUpdated', changed)
+  const cachedOnceWritten = (title: string, done: (cached: string[]) => boolean) =>
+    test.step(title, async () => {
+      for (;;) {
+        const next = new Promise<void>((wake) => changes.push(wake))
+        if (done(await cachedImageIds(page))) return
+        await next
+      }
+    })
+  await showAll(page, FIXTURE_NAMES.slice(0, 3))
+  await cachedOnceWritten('the first three written', (cached) => cached.length === 3)
   const { usage } = await page.evaluate(() => navigator.storage.estimate())
   // Room for about two more small images, then the origin is full.
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: (usage ?? 0) + 5000 })
   try {
     const first = await cachedImageIds(page)
     const later = await showAll(page, FIXTURE_NAMES.slice(3))
-    // Every write on this full disk evicts first (IndexedDB and Cache Storage round trips): slow on a loaded machine.
-    await expect.poll(() => cachedImageIds(page), { message: 'after evicting, the newest image was cached', timeout: 30_000 }).toContain(later.at(-1))
+    await cachedOnceWritten('after evicting, the newest image was cached', (cached) => cached.includes(later.at(-1)!))
     const cached = await cachedImageIds(page)
     expect(first.filter((id) => !cached.includes(id)).length, `older images were evicted to make room (cached: ${cached.length} of ${FIXTURE_NAMES.length})`).toBeGreaterThan(0)
     expect(cached, 'after evicting, the newest image was cached').toContain(later.at(-1))
   } finally {
+    await cdp.send('Storage.untrackCacheStorageForOrigin', { origin })
     await cdp.send('Storage.overrideQuotaForOrigin', { origin })
   }
 })

@@ -109,6 +109,25 @@ describe('RecentImages', () => {
     assert.equal(most, 1, 'one write at a time')
   })
 
+  it('keeps writing after its pause timer fires once every waiting write is done (an empty flush)', async (t) => {
+    // Seen under load in the e2e full-disk test: a write finished within the pause the next image started, the
+    // pause then ended with nothing left to write, and that empty flush stayed "running" for good: no image was
+    // written again in this worker's life. Mocked timers make that order certain here.
+    t.mock.timers.enable({ apis: ['setTimeout'] })
+    const store = new SlowStore(limits)
+    const cache = new RecentImages(store, limits)
+    const first = cache.put('e1', image(1))
+    t.mock.timers.tick(250) // the pause ends: e1's write starts and waits for the store
+    const second = cache.put('e2', image(2)) // arrives while e1 is written: a new pause starts
+    store.release()
+    await Promise.all([first, second]) // the running flush wrote e2 as well
+    t.mock.timers.tick(250) // e2's pause ends with nothing waiting
+    const third = cache.put('e3', image(3))
+    t.mock.timers.tick(250)
+    await third // without the fix this never resolves: the test ends with its promise pending
+    assert.equal(await store.has('e3'), true, 'the image after the empty flush is on disk')
+  })
+
   it('never keeps an image longer than the app allows', async () => {
     const store = new SlowStore(limits)
     store.release()

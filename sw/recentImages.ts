@@ -88,7 +88,13 @@ export class RecentImages implements ImageCache {
   /** Writes the waiting images one at a time, so they never compete with each other or with new requests in a burst. */
   private flush(): Promise<void> {
     clearTimeout(this.timer)
-    this.flushing ??= (async () => {
+    // Only with something waiting: a run over nothing ends before it is recorded as running, and would then stay "running" for good.
+    if (!this.flushing && this.pending.length > 0) this.flushing = this.writeWaiting()
+    return this.flushing ?? Promise.resolve()
+  }
+
+  private async writeWaiting(): Promise<void> {
+    try {
       for (let next = this.pending.shift(); next; next = this.pending.shift()) {
         try {
           await this.stored.put(next.url, next.image)
@@ -96,9 +102,9 @@ export class RecentImages implements ImageCache {
           next.done()
         }
       }
+    } finally {
       this.flushing = null
-    })()
-    return this.flushing
+    }
   }
 
   /** Forgets waiting writes that `which` selects; returns how many. */
