@@ -6,7 +6,7 @@ import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import type { ImageCache } from './imageCache'
 import { ImageFailure } from './imageFailure'
-import { imageResponse, pageCacheControl, pageImageResponse } from './imageResponse'
+import { imageResponse, pageCacheControl, pageImageResponse, streamedImageResponse } from './imageResponse'
 import { InFlight } from './inFlight'
 import { ProofTransports, type TransportConfig } from './proofTransport'
 import type { RecordStore } from './recordStore'
@@ -38,7 +38,7 @@ const REPORT_TIMEOUT_MS = 2000
 export class ImageRequestHandler implements RouteHandlerObject {
   private readonly lookups = new InFlight<ImageRecord | null>()
   private readonly refreshes = new InFlight<ImageRecord | null>()
-  private readonly fetches = new InFlight<{ fetched: FetchedImage; stored: Promise<void> }>()
+  private readonly fetches = new InFlight<FetchedAnswer>()
   /** Which backends want the proof in headers (Pixstore 3.x), learnt while the worker runs. */
   private readonly transports = new ProofTransports()
 
@@ -79,20 +79,39 @@ export class ImageRequestHandler implements RouteHandlerObject {
   }
 
   /**
-   * The image goes to the `<img>` as soon as it is decrypted; storing it runs
-   * afterwards under `waitUntil` (the cache counts it as held meanwhile, so
-   * cachedImageExists() already sees it).
+   * The image goes to the `<img>` as soon as it is decrypted, or, for a
+   * chunked answer, as its records authenticate (a streamed body the browser
+   * renders progressively); storing it runs afterwards under `waitUntil` (the
+   * cache counts it as held meanwhile, so cachedImageExists() already sees
+   * it). Requests that join a running fetch get the whole image once it is
+   * complete; the first one gets the stream.
    */
   private async serve(event: FetchEvent, config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<Response> {
     const cached = await this.options.cache().match(url, record.token)
     if (cached) return pageImageResponse(cached, event.request.url, record.token)
-    const { fetched, stored } = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
+    const answer = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
     try {
-      event.waitUntil?.(stored)
+      event.waitUntil?.(answer.stored)
     } catch {
       // The event is no longer active (a request that joined late): the write still runs.
     }
-    return imageResponse(fetched.image, fetched.format.mimeType, fetched.token, pageCacheControl(event.request.url, fetched.token))
+    const { format, token } = answer.fetched
+    const cacheControl = pageCacheControl(event.request.url, token)
+    const stream = answer.take()
+    if (stream) {
+      // The `<img>` sees a broken stream as an error; the page hears why (onImageError) once the stream failed.
+      const reported = answer.complete.then(
+        () => {},
+        (error) => this.report(event.clientId, failureReport(record.id, error)),
+      )
+      try {
+        event.waitUntil?.(reported)
+      } catch {
+        // As above.
+      }
+      return streamedImageResponse(stream, answer.fetched.stream ? answer.fetched.length : null, format.mimeType, token, cacheControl)
+    }
+    return imageResponse(await answer.complete, format.mimeType, token, cacheControl)
   }
 
   /** The worker's record, else one a page holds (a restarted worker has none). */
@@ -119,13 +138,47 @@ export class ImageRequestHandler implements RouteHandlerObject {
     return this.options.records.get(record.id)!
   }
 
-  private async fetchAndStore(config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<{ fetched: FetchedImage; stored: Promise<void> }> {
+  /**
+   * Fetches and decrypts; the image is stored (and an Updated answer's token
+   * and meta applied) only once it is complete and authenticated, and only if
+   * nobody logged out meanwhile. A chunked stream is teed: one branch for the
+   * `<img>` (cut with NoRecord at the next record after a logout), one read at
+   * once into the bytes the cache keeps; a failure anywhere keeps nothing.
+   */
+  private async fetchAndStore(config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<FetchedAnswer> {
     const fetched = await fetchImage(config, record, this.options.origin, this.transports)
     // Decrypted for a request from before a logout: not a byte of it is kept (nor shown, see handle).
     this.current(generation, record.id)
-    if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
-    const stored = this.options.cache().put(url, { image: fetched.image, mimeType: fetched.format.mimeType, token: fetched.token })
-    return { fetched, stored }
+    let toPage: ReadableStream<Uint8Array> | null = null
+    let complete: Promise<Uint8Array<ArrayBuffer>>
+    if (fetched.stream) {
+      const [page, whole] = fetched.stream.tee()
+      toPage = whileCurrent(page, () => this.current(generation, record.id))
+      complete = readAll(whole, fetched.length)
+    } else {
+      complete = Promise.resolve(fetched.image)
+    }
+    const kept = complete.then((image) => {
+      this.current(generation, record.id)
+      if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
+      return image
+    })
+    // Joiners and the report read `complete`; a failure is theirs to name, never unhandled here.
+    kept.catch(() => {})
+    const stored = kept.then(
+      (image) => this.options.cache().put(url, { image, mimeType: fetched.format.mimeType, token: fetched.token }),
+      () => {},
+    )
+    return {
+      fetched,
+      complete: kept,
+      stored,
+      take: () => {
+        const stream = toPage
+        toPage = null
+        return stream
+      },
+    }
   }
 
   /** Throws NoRecord when a logout happened since `generation`: what the request got belongs to the user who left. */
@@ -144,4 +197,53 @@ export class ImageRequestHandler implements RouteHandlerObject {
       // An old page module (unknown request), a closed tab: nobody to tell.
     }
   }
+}
+
+/** One fetch as the requests for it share it. */
+interface FetchedAnswer {
+  fetched: FetchedImage
+  /** The whole image once authenticated (and kept: no logout since); rejects with the ImageFailure otherwise. */
+  complete: Promise<Uint8Array<ArrayBuffer>>
+  /** The cache write, after `complete`; never rejects. */
+  stored: Promise<void>
+  /** The streamed body for the first request of a chunked answer; null for the others and for whole answers. */
+  take(): ReadableStream<Uint8Array> | null
+}
+
+/** The page's report for a stream that failed after its response went out. */
+function failureReport(id: string, error: unknown): WorkerRequests['imageFailed']['request'] {
+  const failure = error instanceof ImageFailure ? error : new ImageFailure('WorkerError', `unexpected worker error for image "${id}"`)
+  return { id, state: failure.state, status: failureResponse(failure).status, detail: failure.message }
+}
+
+/** `stream`, checked before every chunk it passes on (`check` throws to cut it). */
+function whileCurrent(stream: ReadableStream<Uint8Array>, check: () => void): ReadableStream<Uint8Array> {
+  const reader = stream.getReader()
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read()
+        check()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/** The whole stream in one array (`length` when known, so it is allocated once). */
+async function readAll(stream: ReadableStream<Uint8Array>, length: number | null): Promise<Uint8Array<ArrayBuffer>> {
+  const parts: Uint8Array[] = []
+  let total = 0
+  const reader = stream.getReader()
+  for (let result = await reader.read(); !result.done; result = await reader.read()) {
+    parts.push(result.value)
+    total += result.value.length
+  }
+  if (length !== null && length !== total) throw new ImageFailure('InvalidPayload', `the image has ${total} bytes, its answer announced ${length}`)
+  const out = new Uint8Array(total)
+  parts.reduce((at, part) => (out.set(part, at), at + part.length), 0)
+  return out
 }
