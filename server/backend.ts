@@ -14,6 +14,7 @@ import { checkStoreKeys } from './keys/keyCheck'
 import type { KeyRing } from './keys/keyRing'
 import { resolveKeyRing } from './keys/resolveKeyRing'
 import { Readable } from 'node:stream'
+import { chunkedAnswer, CHUNKED_MIN_PLAINTEXT } from './chunkedAnswer'
 import { ImageReader, type ServedCiphertext } from './imageReader'
 import type { ImageStore, NewImageVersion, StoredImage } from './stores/imageStore'
 import { openImageStore } from './stores/openImageStore'
@@ -206,8 +207,11 @@ export class PixstoreBackend {
   /**
    * The answer to one image request as head + ciphertext, so the endpoint can
    * send a cached or streamed ciphertext without copying it. Never throws.
+   * `chunked`: the client asked for chunked answers (acceptsChunked); an
+   * image over CHUNKED_MIN_PLAINTEXT then gets ChunkedSuccess/ChunkedUpdated,
+   * transcoded from the stored whole form as it is sent (server/chunkedAnswer.ts).
    */
-  async answerRequest(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, { stream = true } = {}): Promise<WireAnswer> {
+  async answerRequest(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, { stream = true, chunked = false } = {}): Promise<WireAnswer> {
     try {
       if (!id) return stateOnly(PixstoreState.MissingID)
       const windowLength = this.config.statelessKeyWindowLength
@@ -218,21 +222,29 @@ export class PixstoreBackend {
       if (!isValidImageId(id)) return stateOnly(PixstoreState.NotFound)
       const token = parseClientToken(clientToken)
       const cached = await this.reader.currentFromCache(id, token)
-      if (cached) return { head: SUCCESS_HEAD, body: cached.body, length: SUCCESS_HEAD.length + cached.body.length, release: cached.release }
+      if (cached && (!chunked || cached.body.length <= CHUNKED_MIN_PLAINTEXT)) {
+        return { head: SUCCESS_HEAD, body: cached.body, length: SUCCESS_HEAD.length + cached.body.length, release: cached.release }
+      }
+      cached?.release()
       const current = await this.store.get(id)
       const version = current && (await this.reader.ciphertextOf(current, stream))
       this.reader.succeeded()
       if (!version) return stateOnly(PixstoreState.NotFound)
       const { image } = version
-      // Only an Updated answer carries the key: Success (the hot path) never unwraps.
+      // Only an Updated or chunked answer carries or uses the key: Success (the hot path) never unwraps.
       let head: Uint8Array = SUCCESS_HEAD
-      if (token !== image.token) {
+      const updated = token !== image.token
+      const asChunks = chunked && version.length > CHUNKED_MIN_PLAINTEXT
+      if (updated || asChunks) {
+        let meta: RawImageMeta
         try {
-          head = encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: { ...image, key: await this.#keys.unwrap(image.key, image.id) } })
+          meta = { ...image, key: await this.#keys.unwrap(image.key, image.id) }
         } catch (error) {
           abandon(version)
           throw error
         }
+        if (asChunks) return { ...chunkedAnswer(version, meta, updated ? image.token : null), release: version.release }
+        head = encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta })
       }
       return { head, body: version.body, length: head.length + version.length, release: version.release }
     } catch (error) {

@@ -1,8 +1,8 @@
 import type { Middleware } from 'koa'
-import { PROOF_HEADER, TOKEN_HEADER } from '../protocol/wire'
+import { CHUNKED_HEADER, PROOF_HEADER, TOKEN_HEADER } from '../protocol/wire'
 
 export const ALLOWED_METHODS = 'GET, OPTIONS'
-export const ALLOWED_HEADERS = `${PROOF_HEADER}, ${TOKEN_HEADER}`
+export const ALLOWED_HEADERS = `${PROOF_HEADER}, ${TOKEN_HEADER}, ${CHUNKED_HEADER}`
 
 /**
  * CORS for the image route only, so mounting Pixstore into an app never
