@@ -32,6 +32,10 @@ export interface PacingProxy {
   held(): Promise<void>
   /** Lets everything through from now on (`passed` still counts). */
   release(): void
+  /** From now on, flips one bit of body byte `offset` of every answer whose path `matches` (an attacker on the path); null stops it. */
+  corruptAt(offset: number | null, matches?: (path: string) => boolean): void
+  /** Every answer passed on: its path and its body's first byte (a Pixstore answer's state), once known. */
+  readonly answers: { path: string; firstByte?: number }[]
   /** Body bytes that left the proxy for answers whose path matches the current hold. */
   readonly passed: number
   close(): Promise<void>
@@ -45,6 +49,8 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   /** The answers the hold meters, and how far they may go (Infinity once released). */
   let hold: { limit: number; matches: (path: string) => boolean } | null = null
   let passed = 0
+  const answers: { path: string; firstByte?: number }[] = []
+  let corrupt: { offset: number; matches: (path: string) => boolean } | null = null
   let reachedWaiters: (() => void)[] = []
   let releaseWaiters: (() => void)[] = []
 
@@ -72,7 +78,11 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
         const wait = due - performance.now()
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
       }
-      const piece = bytes.subarray(at, at + room)
+      let piece = bytes.subarray(at, at + room)
+      if (corrupt && corrupt.matches(path) && corrupt.offset >= clock.sent && corrupt.offset < clock.sent + piece.length) {
+        piece = Uint8Array.from(piece)
+        piece[corrupt.offset - clock.sent]! ^= 0x01
+      }
       if (holding(path)) passed += piece.length
       clock.sent += piece.length
       at += room
@@ -90,8 +100,13 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
         response.writeHead(answer.statusCode ?? 502, answer.headers)
         response.flushHeaders()
         const clock = { start: performance.now(), sent: 0 }
+        const logged: { path: string; firstByte?: number } = { path }
+        answers.push(logged)
         try {
-          for await (const chunk of answer) await send(response, path, chunk as Buffer, clock)
+          for await (const chunk of answer) {
+            if (logged.firstByte === undefined && (chunk as Buffer).length > 0) logged.firstByte = (chunk as Buffer)[0]
+            await send(response, path, chunk as Buffer, clock)
+          }
           response.end()
         } catch {
           response.destroy()
@@ -121,6 +136,10 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
       if (hold) hold.limit = Infinity
       for (const resolve of releaseWaiters) resolve()
       releaseWaiters = []
+    },
+    answers,
+    corruptAt(offset, matches = () => true) {
+      corrupt = offset === null ? null : { offset, matches }
     },
     get passed() {
       return passed
