@@ -197,9 +197,11 @@ describe('proofTransport: a backend that reads only headers (as Pixstore 3.x)', 
   const ciphertext = Uint8Array.from(Buffer.concat([cipher.update(frameImage(imageFormatByName('png')!, Uint8Array.of(1, 2, 3))), cipher.final()]))
   const record: ImageRecord = { id: 'v3img', token: 7, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(cipher.getAuthTag()) }, statelessProof: 'proof-3' }
   const seen: ('query' | 'headers')[] = []
+  const urls: string[] = []
   const server = createServer((request, response) => {
     const inHeaders = request.headers['x-pixstore-proof'] === 'proof-3'
     seen.push(request.url!.includes('pixstore-proof=') ? 'query' : 'headers')
+    urls.push(request.url!)
     // Pixstore 3.2.1's CORS allow-list names only the proof and token headers: a preflight for any other would fail.
     assert.equal(request.headers['x-pixstore-chunked'], undefined)
     response.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(encodeWirePayload(inHeaders ? { state: PixstoreState.Success, ciphertext } : { state: PixstoreState.MissingProof }))
@@ -216,6 +218,8 @@ describe('proofTransport: a backend that reads only headers (as Pixstore 3.x)', 
     const config = { backendOrigin: origin, route: '/pixstore-image', proofTransport: 'auto' as const }
     assert.deepEqual([...(await imageOf(await fetchImage(config, record, PAGE_ORIGIN, transports)))], [1, 2, 3])
     assert.deepEqual(seen, ['query', 'headers'])
+    // 3.2.1 reads everything after the route as the id: the headers form carries no query at all.
+    assert.deepEqual(urls.slice(-1), ['/pixstore-image/v3img'])
     await fetchImage(config, record, PAGE_ORIGIN, transports)
     assert.deepEqual(seen, ['query', 'headers', 'headers'], 'remembered for this backend')
     await fetchImage({ ...config, backendOrigin: origin.replace('127.0.0.1', 'localhost') }, record, PAGE_ORIGIN, transports)

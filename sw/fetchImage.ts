@@ -48,8 +48,11 @@ export type FetchedImage = FetchedVersion &
  * per image. The same origin gets them as headers, out of every URL. A
  * backend that answers MissingProof to the query form (Pixstore 3.x) is asked
  * again with headers, and gets them from then on (see proofTransport.ts).
- * Every request asks for chunked answers (CHUNKED_HEADER same-origin, else
- * CHUNKED_PARAM, which needs no CORS allow-list entry: a 3.x backend ignores it).
+ * Chunked answers are asked for with CHUNKED_HEADER on the same origin (no
+ * CORS there; 3.x ignores it) and with CHUNKED_PARAM in the query form. A
+ * cross-origin request in the headers form (a 3.x backend, or proofTransport
+ * 'headers') asks nothing: 3.x would read a query as part of the id, and its
+ * CORS allow-list lacks the header. It gets the whole form, as today.
  */
 export async function fetchImage(config: TransportConfig, record: ImageRecord, ownOrigin: string, transports = new ProofTransports()): Promise<FetchedImage> {
   const url = backendImageUrl(config, record.id)
@@ -136,7 +139,8 @@ async function fetchPayload(url: string, record: ImageRecord, form: 'query' | 'h
       params.set(PROOF_PARAM, record.statelessProof)
       params.set(TOKEN_PARAM, String(record.token))
     }
-    if (!sameOrigin) params.set(CHUNKED_PARAM, CHUNKED_VERSION)
+    // Pixstore 3.x takes everything after the route as the id, query included: only the query form (which 3.x refuses anyway) carries the parameter.
+    if (form === 'query') params.set(CHUNKED_PARAM, CHUNKED_VERSION)
     const headers: Record<string, string> = form === 'query' ? {} : { [PROOF_HEADER]: record.statelessProof, [TOKEN_HEADER]: String(record.token) }
     if (sameOrigin) headers[CHUNKED_HEADER] = CHUNKED_VERSION
     const query = params.toString()
