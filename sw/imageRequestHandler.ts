@@ -89,7 +89,17 @@ export class ImageRequestHandler implements RouteHandlerObject {
   private async serve(event: FetchEvent, config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<Response> {
     const cached = await this.options.cache().match(url, record.token)
     if (cached) return pageImageResponse(cached, event.request.url, record.token)
-    const answer = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
+    let answer = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
+    let stream = answer.take()
+    if (!stream && !answer.whole) {
+      // Joined a chunked answer another request streams: the image once it is stored, else a fetch of its own.
+      await answer.complete
+      await answer.stored
+      const stored = await this.options.cache().match(url, answer.fetched.token)
+      if (stored) return pageImageResponse(stored, event.request.url, answer.fetched.token)
+      answer = await this.fetchAndStore(config, record, url, generation)
+      stream = answer.take()
+    }
     try {
       event.waitUntil?.(answer.stored)
     } catch {
@@ -97,7 +107,6 @@ export class ImageRequestHandler implements RouteHandlerObject {
     }
     const { format, token } = answer.fetched
     const cacheControl = pageCacheControl(event.request.url, token)
-    const stream = answer.take()
     if (stream) {
       // The `<img>` sees a broken stream as an error; the page hears why (onImageError) once the stream failed.
       const reported = answer.complete.then(
@@ -111,7 +120,7 @@ export class ImageRequestHandler implements RouteHandlerObject {
       }
       return streamedImageResponse(stream, answer.fetched.stream ? answer.fetched.length : null, format.mimeType, token, cacheControl)
     }
-    return imageResponse(await answer.complete, format.mimeType, token, cacheControl)
+    return imageResponse(await answer.whole!, format.mimeType, token, cacheControl)
   }
 
   /** The worker's record, else one a page holds (a restarted worker has none). */
@@ -142,36 +151,43 @@ export class ImageRequestHandler implements RouteHandlerObject {
    * Fetches and decrypts; the image is stored (and an Updated answer's token
    * and meta applied) only once it is complete and authenticated, and only if
    * nobody logged out meanwhile. A chunked stream is teed: one branch for the
-   * `<img>` (cut with NoRecord at the next record after a logout), one read at
-   * once into the bytes the cache keeps; a failure anywhere keeps nothing.
+   * `<img>`, one written to the cache as it arrives (Cache.put commits only a
+   * stream that ended, so a failure anywhere keeps nothing); both are cut with
+   * NoRecord at the next record after a logout.
    */
   private async fetchAndStore(config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<FetchedAnswer> {
     const fetched = await fetchImage(config, record, this.options.origin, this.transports)
     // Decrypted for a request from before a logout: not a byte of it is kept (nor shown, see handle).
     this.current(generation, record.id)
-    let toPage: ReadableStream<Uint8Array> | null = null
-    let complete: Promise<Uint8Array<ArrayBuffer>>
-    if (fetched.stream) {
-      const [page, whole] = fetched.stream.tee()
-      toPage = whileCurrent(page, () => this.current(generation, record.id))
-      complete = readAll(whole, fetched.length)
-    } else {
-      complete = Promise.resolve(fetched.image)
-    }
-    const kept = complete.then((image) => {
-      this.current(generation, record.id)
+    const check = () => this.current(generation, record.id)
+    const applyUpdate = () => {
+      check()
       if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
-      return image
-    })
-    // Joiners and the report read `complete`; a failure is theirs to name, never unhandled here.
-    kept.catch(() => {})
-    const stored = kept.then(
-      (image) => this.options.cache().put(url, { image, mimeType: fetched.format.mimeType, token: fetched.token }),
-      () => {},
-    )
+    }
+    if (!fetched.stream) {
+      applyUpdate()
+      const image = fetched.image
+      const stored = this.options.cache().put(url, { image, mimeType: fetched.format.mimeType, token: fetched.token })
+      return { fetched, whole: Promise.resolve(image), complete: Promise.resolve(), stored, take: () => null }
+    }
+    const [page, toCache] = fetched.stream.tee()
+    let toPage: ReadableStream<Uint8Array> | null = whileCurrent(page, check)
+    const { stream: written, ended } = watchEnd(whileCurrent(toCache, check))
+    const complete = ended.then(applyUpdate)
+    // The report and joiners read `complete`; a failure is theirs to name, never unhandled here.
+    complete.catch(() => {})
+    const stored = this.options
+      .cache()
+      .putStream(url, written, fetched.format.mimeType, fetched.token)
+      .then(async (kept) => {
+        // A logout between the last record and the commit: the entry goes again.
+        if (kept && this.options.records.generation !== generation) await this.options.cache().delete(url)
+      })
+      .catch(() => {})
     return {
       fetched,
-      complete: kept,
+      whole: null,
+      complete,
       stored,
       take: () => {
         const stream = toPage
@@ -202,9 +218,11 @@ export class ImageRequestHandler implements RouteHandlerObject {
 /** One fetch as the requests for it share it. */
 interface FetchedAnswer {
   fetched: FetchedImage
-  /** The whole image once authenticated (and kept: no logout since); rejects with the ImageFailure otherwise. */
-  complete: Promise<Uint8Array<ArrayBuffer>>
-  /** The cache write, after `complete`; never rejects. */
+  /** A whole answer's image; null for a chunked one (it streams, never held whole). */
+  whole: Promise<Uint8Array<ArrayBuffer>> | null
+  /** Resolves once the image is complete and authenticated (and kept: no logout since); rejects with the ImageFailure otherwise. */
+  complete: Promise<void>
+  /** The cache write; never rejects. */
   stored: Promise<void>
   /** The streamed body for the first request of a chunked answer; null for the others and for whole answers. */
   take(): ReadableStream<Uint8Array> | null
@@ -233,17 +251,38 @@ function whileCurrent(stream: ReadableStream<Uint8Array>, check: () => void): Re
   )
 }
 
-/** The whole stream in one array (`length` when known, so it is allocated once). */
-async function readAll(stream: ReadableStream<Uint8Array>, length: number | null): Promise<Uint8Array<ArrayBuffer>> {
-  const parts: Uint8Array[] = []
-  let total = 0
+/** `stream` as it is, and a promise of how it ended: resolves when it closes, rejects with its error (also when its reader cancelled it). */
+function watchEnd(stream: ReadableStream<Uint8Array>): { stream: ReadableStream<Uint8Array>; ended: Promise<void> } {
+  let settle!: { resolve: () => void; reject: (error: unknown) => void }
+  const ended = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
   const reader = stream.getReader()
-  for (let result = await reader.read(); !result.done; result = await reader.read()) {
-    parts.push(result.value)
-    total += result.value.length
+  return {
+    ended,
+    stream: new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read()
+            if (done) {
+              settle.resolve()
+              controller.close()
+            } else controller.enqueue(value)
+          } catch (error) {
+            settle.reject(error)
+            controller.error(error)
+          }
+        },
+        // The writer gave up (a full disk): the source is still read to its end, which alone says whether the image was whole.
+        cancel: async () => {
+          try {
+            for (let result = await reader.read(); !result.done; result = await reader.read());
+            settle.resolve()
+          } catch (error) {
+            settle.reject(error)
+          }
+        },
+      },
+      { highWaterMark: 0 },
+    ),
   }
-  if (length !== null && length !== total) throw new ImageFailure('InvalidPayload', `the image has ${total} bytes, its answer announced ${length}`)
-  const out = new Uint8Array(total)
-  parts.reduce((at, part) => (out.set(part, at), at + part.length), 0)
-  return out
 }
