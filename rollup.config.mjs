@@ -5,7 +5,7 @@ import terser from '@rollup/plugin-terser'
 import { dts } from 'rollup-plugin-dts'
 
 // JavaScript only here; each public entry's types are bundled into one .d.ts below.
-const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, noEmitOnError: true, include: ['protocol/**', 'server/**', 'sw/**', 'page/**', 'cli/**'], exclude: ['**/*.test.ts', '**/testSupport.ts'] })
+const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, noEmitOnError: true, include: ['protocol/**', 'server/**', 'sw/**', 'page/**', 'cli/**'], exclude: ['**/*.test.ts'] })
 const isBare = (id) => !id.startsWith('.') && !id.startsWith('/') && !id.startsWith('\0')
 
 /**

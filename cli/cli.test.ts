@@ -4,12 +4,12 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from '../server/backend'
-import { createPixstoreApp } from '../server/endpoint'
+import { createPixstoreApp } from '../server/http/koaMiddleware'
 import type { SqliteImageStore } from '../server/stores/sqliteStore'
 import { childPids } from '../testing/processTree'
 import { pixstore } from '../testing/pixstoreCli'
 import { writePixstore3Store, type V3Record } from '../testing/pixstoreV3'
-import { fetchWire, fixtureImages, FIXTURES, openPayload, proofHeaders, readFixture, serve, tempStore, TEST_SECRET } from '../server/testSupport'
+import { fetchWire, fixtureImages, FIXTURES, openPayload, proofHeaders, readFixture, serve, tempStore, TEST_SECRET } from '../testing/testSupport'
 
 /** A store the command and a test backend share. */
 function sharedStore() {

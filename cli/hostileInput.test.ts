@@ -9,9 +9,9 @@ import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import { PixstoreBackend } from '../server/backend'
-import { fixtureImages, TEST_SECRET, tempStore } from '../server/testSupport'
+import { fixtureImages, TEST_SECRET, tempStore } from '../testing/testSupport'
 import { migrateStore } from './migrate'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))

@@ -7,6 +7,7 @@ import type { PixstoreBackend } from '../server/backend'
 import { readFileWithin } from '../server/boundedFile'
 import { addConfigOptions, CONFIG_HELP, loadCliConfig } from './config'
 import { CliUsageError } from './errors'
+import { PixstoreError } from '../server/errors'
 import { openOfflineBackend } from './openBackend'
 import { printJsonLine, printLine, reasonOf } from './output'
 import { createProgress } from './progress'
@@ -113,12 +114,12 @@ function parseV3Meta(json: string): RawImageMeta {
   try {
     meta = JSON.parse(json)
   } catch {
-    throw new Error('its meta column is not JSON')
+    throw new PixstoreError('its meta column is not JSON', 'ERR_IMAGE_DAMAGED')
   }
   const field = (name: 'key' | 'iv' | 'tag', length: number) => {
     const value = meta?.[name]
     const bytes = typeof value === 'string' ? Buffer.from(value, 'base64') : null
-    if (!bytes || bytes.length !== length) throw new Error(`its meta ${name} is not ${length} bytes of base64`)
+    if (!bytes || bytes.length !== length) throw new PixstoreError(`its meta ${name} is not ${length} bytes of base64`, 'ERR_IMAGE_DAMAGED')
     return bytes
   }
   return { key: field('key', KEY_LENGTH), iv: field('iv', IV_LENGTH), tag: field('tag', TAG_LENGTH) }

@@ -6,7 +6,7 @@ import { PixstoreState } from '../protocol/wire'
 import { decodeImageMeta, type ImageRecord } from '../protocol/record'
 import { PixstoreBackend } from '../server/backend'
 import { decryptImage } from '../server/crypto'
-import { fixtureImages, readFixture, storeConfig, TEST_SECRET } from '../server/testSupport'
+import { fixtureImages, readFixture, storeConfig, TEST_SECRET } from '../testing/testSupport'
 import { sharedPostgresCluster } from '../testing/postgresCluster'
 import { migrateStore, progressPrinter, type MigrateProgress, type StoreLocation } from './migrate'
 

@@ -1,3 +1,4 @@
+import { PixstoreError } from '../server/errors'
 /**
  * `pixstore migrate`: copies every image from one store to another (SQLite +
  * files to PostgreSQL, or back), keeping ids, tokens and keys, so records
@@ -9,9 +10,8 @@
  * the current KEK (copied as is when it already is), or raw without a KEK.
  */
 import { Command } from 'commander'
-import { unframeImage } from '../protocol/formats'
 import { resolveConfig, type PixstoreConfig } from '../server/config'
-import { decryptImage } from '../server/crypto'
+import { checkStoredImage } from '../server/imageCheck'
 import { checkStoreKeys } from '../server/keys/keyCheck'
 import { KeyRing } from '../server/keys/keyRing'
 import { resolveKeyRing } from '../server/keys/resolveKeyRing'
@@ -56,7 +56,7 @@ export async function migrateStore({ from, to, onProgress, signal, keys = new Ke
   const [source, target] = [openLocation(from, 'from'), openLocation(to, 'to')]
   const limit = maxImageBytes ?? target.config.maxImageBytes
   if (describeLocation(source.config) === describeLocation(target.config)) {
-    throw new Error(`migrate: source and target are the same store (${describeLocation(source.config)})`)
+    throw new PixstoreError(`migrate: source and target are the same store (${describeLocation(source.config)})`, 'ERR_CLI_USAGE')
   }
   const progress: MigrateProgress = { done: 0, copied: 0, skipped: 0, id: '' }
   try {
@@ -105,7 +105,7 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr, eve
 
 function assertWithinLimit(id: string, bytes: number, limit: number): void {
   if (bytes > limit) {
-    throw new Error(`migrate: image ${id} has ${bytes} bytes, more than maxImageBytes (${limit}); nothing of it was copied. Pass --max-image-bytes to copy bigger images.`)
+    throw new PixstoreError(`migrate: image ${id} has ${bytes} bytes, more than maxImageBytes (${limit}); nothing of it was copied. Pass --max-image-bytes to copy bigger images.`, 'ERR_IMAGE_TOO_LARGE')
   }
 }
 
@@ -115,7 +115,7 @@ function openLocation(location: StoreLocation, role: 'from' | 'to'): { config: P
     const config = resolveConfig(location, {})
     return { config, store: openImageStore(config) }
   } catch (error) {
-    throw new Error(`migrate --${role}: ${(error as Error).message}`, { cause: error })
+    throw new PixstoreError(`migrate --${role}: ${(error as Error).message}`, 'ERR_CONFIG', { cause: error })
   }
 }
 
@@ -129,20 +129,19 @@ async function copy(target: ImageStore, { image, ciphertext }: StoredCiphertext,
   else await target.insert(image.id, version)
 }
 
-/** The target's copy must be byte-identical, hold the same key, and decrypt with the target's own meta. */
+/** The target's copy must be byte-identical, hold the same key, and pass the backend's image check (decrypt, frame, content format) with the target's own meta. */
 async function verify(target: ImageStore, original: StoredCiphertext, keys: KeyRing, key: Buffer): Promise<void> {
   const { id, token } = original.image
   const copied = await target.read(id)
   if (!copied || copied.image.token !== token || !copied.ciphertext.equals(original.ciphertext)) {
-    throw new Error(`migrate: image ${id} was not copied intact (token ${token})`)
+    throw new PixstoreError(`migrate: image ${id} was not copied intact (token ${token})`, 'ERR_CLI_FAILED')
   }
   try {
     const copiedKey = await keys.unwrap(copied.image.key, id)
-    if (!copiedKey.equals(key)) throw new Error('its key differs from the source\'s')
-    const { format } = unframeImage(decryptImage(copied.ciphertext, { ...copied.image, key: copiedKey }))
-    if (format.byte !== copied.image.format) throw new Error(`format byte ${format.byte} but the store says ${copied.image.format}`)
+    if (!copiedKey.equals(key)) throw new PixstoreError('its key differs from the source\'s', 'ERR_CLI_FAILED')
+    checkStoredImage(id, copied.ciphertext, { ...copied.image, key: copiedKey })
   } catch (error) {
-    throw new Error(`migrate: image ${id} does not decrypt after copying: ${(error as Error).message}`, { cause: error })
+    throw new PixstoreError(`migrate: image ${id} does not decrypt after copying: ${(error as Error).message}`, 'ERR_CLI_FAILED', { cause: error })
   }
 }
 
@@ -181,7 +180,7 @@ wrapped under another key encryption key needs that one in PIXSTORE_PREVIOUS_KEY
         throw new CliUsageError(`--max-image-bytes: expected a positive whole number of bytes, got ${JSON.stringify(rawLimit)}`)
       }
       const stop = new AbortController()
-      const abort = () => stop.abort(new Error('migrate: interrupted; run it again to resume'))
+      const abort = () => stop.abort(new PixstoreError('migrate: interrupted; run it again to resume', 'ERR_CLI_FAILED'))
       process.once('SIGINT', abort)
       process.once('SIGTERM', abort)
       try {

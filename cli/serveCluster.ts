@@ -1,3 +1,4 @@
+import { PixstoreError } from '../server/errors'
 import { randomBytes } from 'node:crypto'
 import cluster, { type Worker } from 'node:cluster'
 import { initPixstoreBackend, type PixstoreConfig } from '../server/index'
@@ -51,7 +52,7 @@ export async function superviseWorkers(config: PixstoreConfig, workers: number, 
       const served = listening.delete(worker)
       // Exit code 0 is a worker that was told to stop (Ctrl-C reaches the whole process group).
       if (stopping || (code === 0 && served)) return
-      if (!served) return failStartup(new Error(`a worker exited before it listened (${signal ?? `code ${code}`})`))
+      if (!served) return failStartup(new PixstoreError(`a worker exited before it listened (${signal ?? `code ${code}`})`, 'ERR_CLI_FAILED'))
       console.error(`pixstore: worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another`)
       fork()
     })

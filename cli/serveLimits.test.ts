@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState, type PixstoreStateCode } from '../protocol/wire'
 import { PixstoreBackend } from '../server/backend'
-import { fetchWire, fixtureImages, proofHeaders, readFixture, tempStore, TEST_SECRET } from '../server/testSupport'
+import { fetchWire, fixtureImages, proofHeaders, readFixture, tempStore, TEST_SECRET } from '../testing/testSupport'
 import type { ImageRecord } from '../protocol/record'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { expect, test } from '@playwright/test'
 import ts from 'typescript'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import { SEALED_RECORD_BYTES } from '../protocol/chunked'
 import { CHUNKED_VECTORS, VECTOR_IV, VECTOR_KEY, vectorPlaintext } from '../protocol/chunkedVectors'
 import { frameImage, imageFormatByName } from '../protocol/formats'
@@ -75,8 +75,8 @@ function decryptInPage(page: import('@playwright/test').Page, index: number, met
       try {
         for (let result = await reader.read(); !result.done; result = await reader.read()) parts.push(result.value)
       } catch (caught) {
-        const e = caught as Error & { code?: string }
-        error = { name: e.name, code: e.code, message: e.message }
+        const e = caught as Error & { reason?: string }
+        error = { name: e.name, code: e.reason, message: e.message }
       }
       const passed = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
       parts.reduce((at, part) => (passed.set(part, at), at + part.length), 0)

@@ -1,3 +1,4 @@
+import { PixstoreConfigError } from '../protocol/errors'
 import type { ImageFailureReport } from '../protocol/messages'
 import {
   DEFAULT_IMAGE_CACHE,
@@ -67,7 +68,7 @@ export const DEFAULT_SCOPE = '/'
 const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope', 'refreshRecords', 'imageCache', 'onImageError', 'proofTransport']
 const CACHE_FIELDS = ['maxEntries', 'maxAgeSeconds', 'persist']
 
-export class PixstoreFrontendConfigError extends TypeError {
+export class PixstoreFrontendConfigError extends PixstoreConfigError {
   override name = 'PixstoreFrontendConfigError'
 }
 

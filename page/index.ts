@@ -1,3 +1,4 @@
+import { PixstoreError } from '../protocol/errors'
 /**
  * `pixstore/frontend`: registers the Pixstore service worker and hands it the
  * image records, so plain `<img src="/pixstore-image/{id}">` tags show
@@ -72,13 +73,13 @@ export async function initPixstoreFrontend(config: PixstoreFrontendConfig): Prom
   const resolved = resolveFrontendConfig(config, location.href)
   if (started) {
     if (JSON.stringify(started.config) !== JSON.stringify(resolved)) {
-      throw new Error('Pixstore: initPixstoreFrontend was already called with a different config')
+      throw new PixstoreError('Pixstore: initPixstoreFrontend was already called with a different config', 'ERR_USAGE')
     }
     await started.ready
     return
   }
   if (!('serviceWorker' in navigator)) {
-    throw new Error('Pixstore: service workers are not available on this page; they need a secure context (https, or http on localhost)')
+    throw new PixstoreError('Pixstore: service workers are not available on this page; they need a secure context (https, or http on localhost)', 'ERR_WORKER')
   }
   const container = navigator.serviceWorker
   let registered!: (registration: ServiceWorkerRegistration | null) => void
@@ -128,8 +129,8 @@ export async function initPixstoreFrontend(config: PixstoreFrontendConfig): Prom
  * URLs, so the browser fetches the new version.
  */
 export async function setImageRecords(imageRecords: readonly ImageRecord[]): Promise<void> {
-  if (!Array.isArray(imageRecords)) throw new TypeError('Pixstore: setImageRecords expects an array of image records')
-  if (!started) throw new Error('Pixstore: call initPixstoreFrontend() before setImageRecords()')
+  if (!Array.isArray(imageRecords)) throw new PixstoreError('Pixstore: setImageRecords expects an array of image records', 'ERR_USAGE')
+  if (!started) throw new PixstoreError('Pixstore: call initPixstoreFrontend() before setImageRecords()', 'ERR_USAGE')
   const valid: ImageRecord[] = []
   const refused: Error[] = []
   for (const value of imageRecords as unknown[]) {
@@ -153,10 +154,10 @@ export async function setImageRecords(imageRecords: readonly ImageRecord[]): Pro
  * Needs initPixstoreFrontend() to have been called (for the route).
  */
 export function imageUrl(record: Pick<ImageRecord, 'id' | 'token'>): string {
-  if (!started) throw new Error('Pixstore: call initPixstoreFrontend() before imageUrl(), which needs the configured route')
+  if (!started) throw new PixstoreError('Pixstore: call initPixstoreFrontend() before imageUrl(), which needs the configured route', 'ERR_USAGE')
   const { id, token } = (record ?? {}) as Partial<ImageRecord>
-  if (!isValidImageId(id)) throw new TypeError(`Pixstore: imageUrl needs a record with a valid id, got ${JSON.stringify(id)}`)
-  if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) throw new TypeError(`Pixstore: imageUrl needs a record with a token, got ${JSON.stringify(token)}`)
+  if (!isValidImageId(id)) throw new PixstoreError(`Pixstore: imageUrl needs a record with a valid id, got ${JSON.stringify(id)}`, 'ERR_INVALID_ID')
+  if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) throw new PixstoreError(`Pixstore: imageUrl needs a record with a token, got ${JSON.stringify(token)}`, 'ERR_INVALID_TOKEN')
   return versionedImageUrl(location.origin, started.config.worker.route, { id, token })
 }
 
@@ -306,14 +307,14 @@ async function isOwnWorker(source: unknown): Promise<boolean> {
 
 /** The worker serving this page, once initPixstoreFrontend has succeeded. */
 async function readyWorker(): Promise<ServiceWorker> {
-  if (!started) throw new Error('Pixstore: call initPixstoreFrontend() first')
+  if (!started) throw new PixstoreError('Pixstore: call initPixstoreFrontend() first', 'ERR_USAGE')
   await started.ready
   const worker = started.registration?.active ?? navigator.serviceWorker.controller
-  if (!worker) throw new Error('Pixstore: the service worker is gone (was it unregistered?)')
+  if (!worker) throw new PixstoreError('Pixstore: the service worker is gone (was it unregistered?)', 'ERR_WORKER')
   return worker
 }
 
 function checkedId(id: unknown): string {
-  if (!isValidImageId(id)) throw new TypeError(`Pixstore: invalid image id ${JSON.stringify(id)}`)
+  if (!isValidImageId(id)) throw new PixstoreError(`Pixstore: invalid image id ${JSON.stringify(id)}`, 'ERR_INVALID_ID')
   return id
 }

@@ -1,3 +1,4 @@
+import { PixstoreError } from '../protocol/errors'
 import { parseImageRecord, type ImageRecord } from '../protocol/record'
 
 /** The app's `refreshRecords` option: fresh records for the ids asked, missing ones left out. */
@@ -65,10 +66,10 @@ export class RefreshBatcher {
     let timer: ReturnType<typeof setTimeout> | undefined
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs)
+        timer = setTimeout(() => reject(new PixstoreError(`no answer within ${this.timeoutMs} ms`, 'ERR_REFRESH')), this.timeoutMs)
       })
       const answer: unknown = await Promise.race([this.refresh([...ids]), timeout])
-      if (!Array.isArray(answer)) throw new TypeError(`it must resolve with an array of image records, got ${answer === null ? 'null' : typeof answer}`)
+      if (!Array.isArray(answer)) throw new PixstoreError(`it must resolve with an array of image records, got ${answer === null ? 'null' : typeof answer}`, 'ERR_REFRESH')
       for (const value of answer) {
         try {
           const record = parseImageRecord(value)

@@ -1,11 +1,15 @@
+import { PixstoreError } from '../protocol/errors'
 import { MessageTimeoutError, sendRequest, type PageRequests } from '../protocol/messages'
 import { PROTOCOL_VERSION } from '../protocol/version'
 import { workerScriptUrl } from '../protocol/workerConfig'
 import type { ResolvedFrontendConfig } from './config'
 
 /** Page module and worker come from different Pixstore releases and no matching worker could be had. */
-export class PixstoreVersionMismatchError extends Error {
+export class PixstoreVersionMismatchError extends PixstoreError {
   override name = 'PixstoreVersionMismatchError'
+  constructor(message: string) {
+    super(message, 'ERR_VERSION_MISMATCH')
+  }
 }
 
 /**
@@ -39,7 +43,7 @@ export async function registerWorker(
     (registration) => (onRegistered(registration), registration),
     (error) => {
       onRegistered(null)
-      throw new Error(`Pixstore: registering the service worker ${config.serviceWorkerUrl} failed: ${error instanceof Error ? error.message : error}`)
+      throw new PixstoreError(`Pixstore: registering the service worker ${config.serviceWorkerUrl} failed: ${error instanceof Error ? error.message : error}`, 'ERR_WORKER')
     },
   )
   const connect = (worker: ServiceWorker) => sendRequest<PageRequests, 'connect'>(worker, 'connect', { config: config.worker, protocolVersion: PROTOCOL_VERSION }, timeoutMs)
@@ -55,7 +59,7 @@ export async function registerWorker(
   const connected = (async () => {
     // The newest worker, not the controller: after a config change the controller is about to be replaced.
     const newest = newestWorker(registration)
-    if (!newest) throw new Error('Pixstore: the service worker registration has no worker')
+    if (!newest) throw new PixstoreError('Pixstore: the service worker registration has no worker', 'ERR_WORKER')
     // A worker answers messages while it installs, so on a first visit `hello` and `connect` (right behind it:
     // one round trip) overlap the install instead of following it. Another version refuses `connect` or is replaced below.
     const hello = protocolVersionOf(newest, timeoutMs)
@@ -75,7 +79,7 @@ async function protocolVersionOf(worker: ServiceWorker, timeoutMs: number): Prom
     const reply = await sendRequest<PageRequests, 'hello'>(worker, 'hello', { protocolVersion: PROTOCOL_VERSION }, timeoutMs)
     return Number.isInteger(reply?.protocolVersion) ? reply.protocolVersion : 1
   } catch (error) {
-    if (error instanceof MessageTimeoutError) throw new Error(`Pixstore: the service worker ${worker.scriptURL} did not answer within ${timeoutMs} ms`)
+    if (error instanceof MessageTimeoutError) throw new PixstoreError(`Pixstore: the service worker ${worker.scriptURL} did not answer within ${timeoutMs} ms`, 'ERR_MESSAGE_TIMEOUT')
     return 1
   }
 }
@@ -109,7 +113,7 @@ const newestWorker = (registration: ServiceWorkerRegistration) => registration.i
 
 function activated(worker: ServiceWorker, timeoutMs: number): Promise<ServiceWorker> {
   return waitFor(worker, 'statechange', () => {
-    if (worker.state === 'redundant') throw new Error('Pixstore: the service worker failed to install (see its console for the error)')
+    if (worker.state === 'redundant') throw new PixstoreError('Pixstore: the service worker failed to install (see its console for the error)', 'ERR_WORKER')
     return worker.state === 'activated' ? worker : undefined
   }, timeoutMs, 'the service worker did not activate')
 }
@@ -133,7 +137,7 @@ function waitFor<T>(target: EventTarget, event: string, check: () => T | undefin
     }
     const timer = setTimeout(() => {
       stop()
-      reject(new Error(`Pixstore: ${what} within ${timeoutMs} ms`))
+      reject(new PixstoreError(`Pixstore: ${what} within ${timeoutMs} ms`, 'ERR_MESSAGE_TIMEOUT'))
     }, timeoutMs)
     const stop = () => {
       clearTimeout(timer)

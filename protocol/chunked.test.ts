@@ -68,7 +68,7 @@ describe('chunked payload lengths', () => {
 
   it('refuses payload lengths no plaintext has: too short for a record, or an empty record after a full one', () => {
     for (const length of [0, 1, 16, SEALED_RECORD_BYTES + 1, SEALED_RECORD_BYTES + 16, SEALED_RECORD_BYTES + 17, 2 * SEALED_RECORD_BYTES + 5]) {
-      assert.throws(() => chunkedPlaintextLength(length), (error) => error instanceof ChunkedPayloadError && error.code === 'Truncated', `length ${length}`)
+      assert.throws(() => chunkedPlaintextLength(length), (error) => error instanceof ChunkedPayloadError && error.reason === 'Truncated', `length ${length}`)
     }
   })
 })
@@ -83,9 +83,9 @@ describe('recordNonce', () => {
   })
 
   it('refuses indexes beyond the 32-bit counter and ivs of the wrong length', () => {
-    assert.throws(() => recordNonce(VECTOR_IV, 2 ** 32), (error) => error instanceof ChunkedPayloadError && error.code === 'TooLong')
-    assert.throws(() => recordNonce(VECTOR_IV, -1), (error) => error instanceof ChunkedPayloadError && error.code === 'TooLong')
-    assert.throws(() => recordNonce(new Uint8Array(16), 0), (error) => error instanceof ChunkedPayloadError && error.code === 'BadMeta')
+    assert.throws(() => recordNonce(VECTOR_IV, 2 ** 32), (error) => error instanceof ChunkedPayloadError && error.reason === 'TooLong')
+    assert.throws(() => recordNonce(VECTOR_IV, -1), (error) => error instanceof ChunkedPayloadError && error.reason === 'TooLong')
+    assert.throws(() => recordNonce(new Uint8Array(16), 0), (error) => error instanceof ChunkedPayloadError && error.reason === 'BadMeta')
   })
 })
 
@@ -109,11 +109,11 @@ describe('ChunkedRecordReader', () => {
   })
 
   it('fails Truncated on no record, a cut leaving less than a record\'s overhead, and an end after a record not marked last (a cut anywhere else is an authentication failure: the cipher tests)', () => {
-    assert.equal(read(new Uint8Array(0)).error?.code, 'Truncated')
-    assert.equal(read(identitySeal(piece(0, 5), 1)).error?.code, 'Truncated', 'a short record not marked last')
-    assert.equal(read(three.subarray(0, 2 * SEALED_RECORD_BYTES + 10)).error?.code, 'Truncated')
+    assert.equal(read(new Uint8Array(0)).error?.reason, 'Truncated')
+    assert.equal(read(identitySeal(piece(0, 5), 1)).error?.reason, 'Truncated', 'a short record not marked last')
+    assert.equal(read(three.subarray(0, 2 * SEALED_RECORD_BYTES + 10)).error?.reason, 'Truncated')
     const atBoundary = read(three.subarray(0, 2 * SEALED_RECORD_BYTES))
-    assert.equal(atBoundary.error?.code, 'Truncated')
+    assert.equal(atBoundary.error?.reason, 'Truncated')
     assert.deepEqual(atBoundary.passed, concat([piece(0), piece(1)]), 'records before the cut were authentic and passed on')
   })
 
@@ -121,16 +121,16 @@ describe('ChunkedRecordReader', () => {
     const early = concat([identitySeal(piece(0), 1), identitySeal(piece(1), 2), identitySeal(piece(2, 1000), 2)])
     for (const cuts of [[], [2 * SEALED_RECORD_BYTES], [2 * SEALED_RECORD_BYTES + 1]]) {
       const { passed, error } = read(early, cuts)
-      assert.equal(error?.code, 'TrailingData')
+      assert.equal(error?.reason, 'TrailingData')
       assert.deepEqual(passed, piece(0))
     }
   })
 
   it('fails on a delimiter other than 1 and 2, and on an empty last record after a full one', () => {
-    assert.equal(read(identitySeal(piece(0, 5), 0)).error?.code, 'BadDelimiter')
-    assert.equal(read(concat([identitySeal(piece(0), 3), identitySeal(piece(1, 5), 2)])).error?.code, 'BadDelimiter')
+    assert.equal(read(identitySeal(piece(0, 5), 0)).error?.reason, 'BadDelimiter')
+    assert.equal(read(concat([identitySeal(piece(0), 3), identitySeal(piece(1, 5), 2)])).error?.reason, 'BadDelimiter')
     const padded = read(concat([identitySeal(piece(0), 1), identitySeal(new Uint8Array(0), 2)]))
-    assert.equal(padded.error?.code, 'NonCanonical')
+    assert.equal(padded.error?.reason, 'NonCanonical')
     assert.deepEqual(padded.passed, piece(0))
   })
 })

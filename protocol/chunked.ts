@@ -1,3 +1,4 @@
+import { PixstoreError } from './errors'
 /**
  * The chunked payload: an image encrypted as a sequence of records, so a
  * reader can authenticate and pass on each 64 KiB as it arrives instead of
@@ -82,14 +83,14 @@ export type ChunkedPayloadErrorCode =
   /** A key or iv of the wrong length. */
   | 'BadMeta'
 
-/** A chunked payload that is not one whole, authentic image. Never a partial result. */
-export class ChunkedPayloadError extends Error {
+/** A chunked payload that is not one whole, authentic image (`reason`: how). Never a partial result. */
+export class ChunkedPayloadError extends PixstoreError {
   override name = 'ChunkedPayloadError'
   constructor(
-    readonly code: ChunkedPayloadErrorCode,
+    readonly reason: ChunkedPayloadErrorCode,
     message: string,
   ) {
-    super(message)
+    super(message, 'ERR_CHUNKED_PAYLOAD')
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * Pixstore's expected failures, one hierarchy with a stable `code` to match on
- * (messages may be reworded; codes do not change). Anything that is not a
- * PixstoreError is a bug or an outage.
+ * Every error the package throws on purpose, in one hierarchy with a stable
+ * `code` to match on (messages may be reworded; codes do not change): the
+ * server's, the page module's, the worker's, the protocol's and the CLI's.
+ * On the server, anything that is not a PixstoreError is a bug or an outage.
  */
 export type PixstoreErrorCode =
   /** Not one complete image of an allowed format, or not bytes at all. */
@@ -22,8 +23,30 @@ export type PixstoreErrorCode =
   /** A source file for saveImageFromFile / updateImageFromFile cannot be read. */
   | 'ERR_FILE_UNREADABLE'
   | 'ERR_CONFIG'
-  /** A call made in the wrong order (a second init, a missing handler). */
+  /** A call made in the wrong order or with the wrong arguments (a second init, a missing custom error handler, not an array). */
   | 'ERR_USAGE'
+  /** Bytes that are not a Pixstore wire payload (`reason` says how). */
+  | 'ERR_WIRE_DECODE'
+  /** A chunked payload that is not one whole, authentic image (`reason` says how). */
+  | 'ERR_CHUNKED_PAYLOAD'
+  /** Decrypted bytes that do not start with a known format byte. */
+  | 'ERR_IMAGE_FRAME'
+  /** The key, iv or tag does not authenticate the ciphertext (the worker's decryption). */
+  | 'ERR_IMAGE_DECRYPT'
+  /** The worker could not show an image (`state` says why: the wire state or the network). */
+  | 'ERR_IMAGE_FAILED'
+  /** No answer to a page<->worker message in time. */
+  | 'ERR_MESSAGE_TIMEOUT'
+  /** The service worker is unavailable, failed, or answered a message with an error. */
+  | 'ERR_WORKER'
+  /** Page module and worker come from different Pixstore releases. */
+  | 'ERR_VERSION_MISMATCH'
+  /** A wrong command-line flag, field or argument (exit code 2). */
+  | 'ERR_CLI_USAGE'
+  /** The app's refreshImageRecords callback timed out or gave no list. */
+  | 'ERR_REFRESH'
+  /** A CLI command that could not finish (migrate, rekey): the message says what and how to resume. */
+  | 'ERR_CLI_FAILED'
 
 export class PixstoreError extends Error {
   override name = 'PixstoreError'
@@ -31,8 +54,9 @@ export class PixstoreError extends Error {
   constructor(
     message: string,
     readonly code: PixstoreErrorCode,
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
   }
 }
 

@@ -1,3 +1,4 @@
+import { PixstoreError } from './errors'
 /**
  * The format byte that prefixes every encrypted image. The table is fixed by
  * the Pixstore 3.x wire format (1-4) plus our additions (5-6); it must never be
@@ -26,8 +27,11 @@ export function imageFormatByByte(byte: number): ImageFormat | undefined {
 }
 
 /** Raised when decrypted bytes do not start with a known format byte. */
-export class ImageFrameError extends Error {
+export class ImageFrameError extends PixstoreError {
   override name = 'ImageFrameError'
+  constructor(message: string) {
+    super(message, 'ERR_IMAGE_FRAME')
+  }
 }
 
 /** The plaintext that gets encrypted: `[format byte][image file bytes]`. */

@@ -1,3 +1,4 @@
+import { PixstoreError } from './errors'
 /**
  * Every message between the page module and the service worker, declared once.
  * Each request travels with a MessageChannel port and is answered on it, so a
@@ -84,8 +85,11 @@ export interface MessageTarget {
   postMessage(message: unknown, transfer: Transferable[]): void
 }
 
-export class MessageTimeoutError extends Error {
+export class MessageTimeoutError extends PixstoreError {
   override name = 'MessageTimeoutError'
+  constructor(message: string) {
+    super(message, 'ERR_MESSAGE_TIMEOUT')
+  }
 }
 
 /** Sends one request and resolves with its reply, or rejects on an error reply or after `timeoutMs`. */
@@ -105,7 +109,7 @@ export function sendRequest<G extends Glossary, T extends keyof G & string>(
       clearTimeout(timer)
       channel.port1.close()
       if (data.ok) resolve(data.value)
-      else reject(new Error(data.error))
+      else reject(new PixstoreError(data.error, 'ERR_WORKER'))
     }
     const request: PixstoreRequest<G, T> = { pixstore: 'request', type, payload }
     target.postMessage(request, [channel.port2])

@@ -20,8 +20,8 @@ const bytes = (length: number, fill: number) => new Uint8Array(length).fill(fill
 const meta = { key: bytes(32, 0xaa), iv: bytes(12, 0xbb), tag: bytes(16, 0xcc) }
 const ciphertext = Uint8Array.of(9, 8, 7, 6, 5)
 
-function expectDecodeError(payload: Uint8Array, code: WireDecodeError['code']) {
-  assert.throws(() => decodeWirePayload(payload), (error) => error instanceof WireDecodeError && error.code === code)
+function expectDecodeError(payload: Uint8Array, code: WireDecodeError['reason']) {
+  assert.throws(() => decodeWirePayload(payload), (error) => error instanceof WireDecodeError && error.reason === code)
 }
 
 describe('wire format', () => {
@@ -138,10 +138,10 @@ describe('chunked wire states', () => {
   })
 
   it('refuses unknown states and out-of-range tokens in a head', () => {
-    assert.throws(() => decodeWireHead(Uint8Array.of(9)), (error) => error instanceof WireDecodeError && error.code === 'UnknownState')
+    assert.throws(() => decodeWireHead(Uint8Array.of(9)), (error) => error instanceof WireDecodeError && error.reason === 'UnknownState')
     const huge = encodeWireHead({ state: ChunkedState.ChunkedUpdated, token: 1, meta })
     new DataView(huge.buffer).setBigUint64(1, 2n ** 60n, true)
-    assert.throws(() => decodeWireHead(huge), (error) => error instanceof WireDecodeError && error.code === 'TokenOutOfRange')
+    assert.throws(() => decodeWireHead(huge), (error) => error instanceof WireDecodeError && error.reason === 'TokenOutOfRange')
   })
 
   it('is refused by the 3.x decoder, which older workers use: a chunked answer is never mistaken for an image', () => {

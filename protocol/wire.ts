@@ -1,3 +1,4 @@
+import { PixstoreError } from './errors'
 /**
  * The Pixstore binary wire format, byte-compatible with Pixstore 3.x.
  *
@@ -88,14 +89,14 @@ export type WirePayload = (Extract<WireHead, { state: 0 | 1 }> & { ciphertext: U
 
 export type WireDecodeErrorCode = 'Empty' | 'UnknownState' | 'Truncated' | 'TrailingBytes' | 'TokenOutOfRange'
 
-/** A payload that is not valid Pixstore wire format. Never a partial result. */
-export class WireDecodeError extends Error {
+/** A payload that is not valid Pixstore wire format (`reason`: how). Never a partial result. */
+export class WireDecodeError extends PixstoreError {
   override name = 'WireDecodeError'
   constructor(
-    readonly code: WireDecodeErrorCode,
+    readonly reason: WireDecodeErrorCode,
     message: string,
   ) {
-    super(message)
+    super(message, 'ERR_WIRE_DECODE')
   }
 }
 

@@ -1,23 +1,24 @@
 import { randomBytes } from 'node:crypto'
-import { IMAGE_FORMAT_NAMES, imageFormatByByte, unframeImage, type ImageFormat } from '../protocol/formats'
+import { imageFormatByByte } from '../protocol/formats'
 import { encodeImageMeta, isValidImageId, type ImageRecord } from '../protocol/record'
-import { encodeWireHead, KEY_LENGTH, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
+import { KEY_LENGTH, type RawImageMeta } from '../protocol/wire'
 import { readFileWithin } from './boundedFile'
 import { resolveConfig, type PixstoreConfig } from './config'
-import { decryptImage, encryptImageInChunks } from './crypto'
-import { ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
-import { assertCompleteImageInSlices, detectImageFormat, sniffImageFormat } from './imageFormat'
+import { encryptImageInChunks } from './crypto'
+import { customModeWithoutHandler, ErrorPolicy, ImageDataMissingError, PixstoreError, type CustomErrorHandler } from './errors'
+import { checkStoredImage, openFramedImage } from './imageCheck'
+import { assertCompleteImageInSlices, sniffImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
 import { proofExpiry, ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
 import { resolveProofKeys } from './proofKeys'
 import { checkStoreKeys } from './keys/keyCheck'
 import type { KeyRing } from './keys/keyRing'
 import { resolveKeyRing } from './keys/resolveKeyRing'
-import { Readable } from 'node:stream'
-import { chunkedAnswer, CHUNKED_MIN_PLAINTEXT } from './chunkedAnswer'
-import { ImageReader, type ServedCiphertext } from './imageReader'
+import { ImageReader, type WireAnswer } from './imageReader'
 import type { ImageStore, NewImageVersion, StoredImage } from './stores/imageStore'
 import { openImageStore } from './stores/openImageStore'
+
+export { parseClientToken, type WireAnswer } from './imageReader'
 
 export interface PixstoreBackendOptions {
   customErrorHandler?: CustomErrorHandler
@@ -54,7 +55,7 @@ export class PixstoreBackend {
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
     this.errors.customHandler = options.customErrorHandler ?? null
     if (this.config.errorHandlingMode === 'custom' && !this.errors.customHandler) {
-      throw new PixstoreError('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend', 'ERR_USAGE')
+      throw customModeWithoutHandler('errorHandlingMode "custom" needs a handler: call setCustomErrorHandler(fn) before initPixstoreBackend')
     }
     if (this.config.statelessKeyWindowLength === -1) {
       console.warn('[pixstore] statelessKeyWindowLength is -1: proof validation is DISABLED, anyone who knows an id can fetch its ciphertext.')
@@ -62,7 +63,11 @@ export class PixstoreBackend {
     this.now = options.now ?? Date.now
     this.proofs = new ProofVerifier(this.#proofKeys, this.config.statelessKeyWindowLength)
     this.store = openImageStore(this.config)
-    this.reader = new ImageReader(this.store, this.config.memoryCacheBytes)
+    const windowLength = this.config.statelessKeyWindowLength
+    this.reader = new ImageReader(this.store, this.config.memoryCacheBytes, {
+      verifyProof: windowLength === -1 ? null : (id, proof) => this.proofs.verify(id, proof, this.now()),
+      unwrapKey: (stored, id) => this.#keys.unwrap(stored, id),
+    })
   }
 
   get lastError(): PixstoreError | null {
@@ -172,8 +177,7 @@ export class PixstoreBackend {
       assertValidId(id)
       const found = await this.store.read(id)
       if (!found) throw new PixstoreError(`Image not found: ${id}`, 'ERR_IMAGE_NOT_FOUND')
-      const { format } = openFramedImage(id, found.ciphertext, { ...found.image, key: await this.#keys.unwrap(found.image.key, id) })
-      if (format.byte !== found.image.format) throw new PixstoreError(`Image ${id} is recorded as format byte ${found.image.format} but holds ${format.name}`, 'ERR_IMAGE_DAMAGED')
+      checkStoredImage(id, found.ciphertext, { ...found.image, key: await this.#keys.unwrap(found.image.key, id) })
       return true as const
     })
   }
@@ -206,52 +210,13 @@ export class PixstoreBackend {
 
   /**
    * The answer to one image request as head + ciphertext, so the endpoint can
-   * send a cached or streamed ciphertext without copying it. Never throws.
+   * send a cached or streamed ciphertext without copying it. Never throws (see ImageReader.answer).
    * `chunked`: the client asked for chunked answers (acceptsChunked); an
    * image over CHUNKED_MIN_PLAINTEXT then gets ChunkedSuccess/ChunkedUpdated,
    * transcoded from the stored whole form as it is sent (server/chunkedAnswer.ts).
    */
-  async answerRequest(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, { stream = true, chunked = false } = {}): Promise<WireAnswer> {
-    try {
-      if (!id) return stateOnly(PixstoreState.MissingID)
-      const windowLength = this.config.statelessKeyWindowLength
-      if (windowLength !== -1) {
-        if (!proof) return stateOnly(PixstoreState.MissingProof)
-        if (!this.proofs.verify(id, proof, this.now())) return stateOnly(PixstoreState.InvalidProof)
-      }
-      if (!isValidImageId(id)) return stateOnly(PixstoreState.NotFound)
-      const token = parseClientToken(clientToken)
-      const cached = await this.reader.currentFromCache(id, token)
-      if (cached && (!chunked || cached.body.length <= CHUNKED_MIN_PLAINTEXT)) {
-        return { head: SUCCESS_HEAD, body: cached.body, length: SUCCESS_HEAD.length + cached.body.length, release: cached.release }
-      }
-      cached?.release()
-      const current = await this.store.get(id)
-      const version = current && (await this.reader.ciphertextOf(current, stream))
-      this.reader.succeeded()
-      if (!version) return stateOnly(PixstoreState.NotFound)
-      const { image } = version
-      // Only an Updated or chunked answer carries or uses the key: Success (the hot path) never unwraps.
-      let head: Uint8Array = SUCCESS_HEAD
-      const updated = token !== image.token
-      const asChunks = chunked && version.length > CHUNKED_MIN_PLAINTEXT
-      if (updated || asChunks) {
-        let meta: RawImageMeta
-        try {
-          meta = { ...image, key: await this.#keys.unwrap(image.key, image.id) }
-        } catch (error) {
-          abandon(version)
-          throw error
-        }
-        if (asChunks) return { ...chunkedAnswer(version, meta, updated ? image.token : null), release: version.release }
-        head = encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta })
-      }
-      return { head, body: version.body, length: head.length + version.length, release: version.release }
-    } catch (error) {
-      // A lost file is NotFound to clients, as imageExists says; the reader logs it once per image, and an outage once.
-      this.reader.failed(error)
-      return stateOnly(error instanceof ImageDataMissingError ? PixstoreState.NotFound : PixstoreState.InternalError)
-    }
+  answerRequest(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, { stream = true, chunked = false } = {}): Promise<WireAnswer> {
+    return this.reader.answer(id, clientToken, proof, stream, chunked)
   }
 
   /** Prepares the store (schema, crash leftovers) and checks the KEK opens its keys; `initPixstoreBackend` awaits it before serving. */
@@ -333,56 +298,12 @@ export class PixstoreBackend {
   }
 }
 
-/** Head and ciphertext of one answer; `body` is null for one-byte states. */
-export interface WireAnswer {
-  head: Uint8Array
-  body: Buffer | Readable | null
-  /** head + body bytes, for Content-Length. */
-  length: number
-  /** Call once the answer is sent or abandoned: a whole body stops counting against memoryCacheBytes. */
-  release?: () => void
-}
-
-const SUCCESS_HEAD = Uint8Array.of(PixstoreState.Success)
-
-/** Lets go of a ciphertext read for an answer that will not be sent: its file closes, its buffer stops counting. */
-function abandon(version: ServedCiphertext): void {
-  if (version.body instanceof Readable) version.body.destroy()
-  version.release()
-}
-const stateOnly = (state: Exclude<PixstoreStateCode, 0 | 1>): WireAnswer => ({ head: Uint8Array.of(state), body: null, length: 1 })
-
 /** An already encrypted image, for `importEncryptedImage`. */
 export interface EncryptedImageImport {
   id: string
   token: number
   meta: RawImageMeta
   ciphertext: Uint8Array
-}
-
-/** Decrypts and checks that the plaintext is a complete image of the format its first byte names. */
-function openFramedImage(id: string, ciphertext: Uint8Array, meta: RawImageMeta): { format: ImageFormat; image: Uint8Array } {
-  let plaintext: Buffer
-  try {
-    plaintext = decryptImage(ciphertext, meta)
-  } catch {
-    throw new PixstoreError(`Image ${id} does not decrypt with its key, iv and tag`, 'ERR_IMAGE_DAMAGED')
-  }
-  let framed: { format: ImageFormat; image: Uint8Array }
-  try {
-    framed = unframeImage(plaintext)
-  } catch (error) {
-    throw new PixstoreError(`Image ${id} decrypts, but ${(error as Error).message.toLowerCase()}`, 'ERR_IMAGE_DAMAGED')
-  }
-  let content: ImageFormat
-  try {
-    content = detectImageFormat(framed.image, IMAGE_FORMAT_NAMES)
-  } catch (error) {
-    throw new PixstoreError(`Image ${id} decrypts, but: ${(error as Error).message}`, 'ERR_IMAGE_DAMAGED')
-  }
-  const sameFormat = content.name === framed.format.name || (content.name === 'jpg' && framed.format.name === 'jpeg')
-  if (!sameFormat) throw new PixstoreError(`Image ${id} is framed as ${framed.format.name} but its content is ${content.name}`, 'ERR_IMAGE_DAMAGED')
-  return framed
 }
 
 const REDACTED = '[redacted]'
@@ -394,14 +315,6 @@ function redactSecrets(config: PixstoreConfig): PixstoreConfig {
   if (config.keyEncryptionKey !== undefined) config.keyEncryptionKey = REDACTED
   config.previousKeyEncryptionKeys = config.previousKeyEncryptionKeys.map(() => REDACTED)
   return config
-}
-
-/** Decimal token from a header (or a number); anything else counts as no token. */
-export function parseClientToken(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null
-  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value)) return null
-  const token = Number(value)
-  return Number.isSafeInteger(token) ? token : null
 }
 
 function assertValidId(id: unknown): asserts id is string {

@@ -6,10 +6,10 @@ import { symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import { PixstoreBackend } from './backend'
 import { readFileWithin } from './boundedFile'
-import { fixtureImages, readFixture, tempStore } from './testSupport'
+import { fixtureImages, readFixture, tempStore } from '../testing/testSupport'
 
 describe('readFileWithin and the *FromFile entry points', () => {
   const temp = tempStore()

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict'
 import { createDecipheriv } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import { base64ToBytes } from '../protocol/base64'
 import { chunkedPayloadLength } from '../protocol/chunked'
 import { frameImage, imageFormatByName } from '../protocol/formats'
 import type { ImageRecord } from '../protocol/record'
 import { ChunkedState, decodeWireHead, PixstoreState, UPDATED_HEADER_LENGTH } from '../protocol/wire'
-import { PixstoreBackend } from './backend'
 import { CHUNKED_MIN_PLAINTEXT } from './chunkedAnswer'
 import { decryptChunked } from './chunkedCrypto'
-import { createDefaultEndpointServer } from './endpoint'
-import { proofHeaders, serve, STORE_KINDS, testConfigFor } from './testSupport'
+import { backendOnPort } from '../testing/backendOnPort'
+import { proofHeaders, STORE_KINDS } from '../testing/testSupport'
 
 /** The whole-image ciphertext a 3.x client gets: decrypted with the record, the framed image. */
 function openWhole(ciphertext: Uint8Array, meta: { key: Uint8Array; iv: Uint8Array; tag: Uint8Array }): Buffer {
@@ -22,11 +21,9 @@ function openWhole(ciphertext: Uint8Array, meta: { key: Uint8Array; iv: Uint8Arr
 
 const metaOf = (record: ImageRecord) => ({ key: base64ToBytes(record.meta.key), iv: base64ToBytes(record.meta.iv), tag: base64ToBytes(record.meta.tag) })
 
-for (const kind of STORE_KINDS) {
-  describe(`chunked answers, negotiated (${kind} store)`, () => {
-    let backend: PixstoreBackend
-    let server: Awaited<ReturnType<typeof serve>>
-    let cleanup = () => {}
+for (const [kind, served] of [...STORE_KINDS.map((kind) => [kind, 'default'] as const), ['sqlite', 'koa'] as const]) {
+  describe(`chunked answers, negotiated (${kind} store, ${served} entry)`, () => {
+    const env = backendOnPort({}, { kind, served })
     // Over the threshold (and over the default ciphertext cache's entry bound, so SQLite streams it from the file).
     const big = makePng(3 * 1024 * 1024, 17)
     const small = makePng(100 * 1024, 18)
@@ -34,24 +31,16 @@ for (const kind of STORE_KINDS) {
     let smallRecord: ImageRecord
 
     before(async () => {
-      const test = await testConfigFor(kind)
-      cleanup = test.cleanup
-      backend = new PixstoreBackend(test.config)
-      await backend.open()
-      server = await serve(createDefaultEndpointServer(backend))
-      bigRecord = (await backend.saveImage(big))!
-      smallRecord = (await backend.saveImage(small))!
+      await env.start()
+      bigRecord = (await env.backend.saveImage(big))!
+      smallRecord = (await env.backend.saveImage(small))!
     })
-    after(async () => {
-      await server?.close()
-      await backend?.close()
-      cleanup()
-    })
+    after(env.stop)
 
     const get = async (record: ImageRecord, { header, param, token = true }: { header?: string; param?: string; token?: boolean } = {}) => {
       const headers = proofHeaders(record, token)
       if (header !== undefined) headers['x-pixstore-chunked'] = header
-      const response = await fetch(`${server.url}/pixstore-image/${record.id}${param === undefined ? '' : `?pixstore-chunked=${param}`}`, { headers })
+      const response = await fetch(`${env.url}/pixstore-image/${record.id}${param === undefined ? '' : `?pixstore-chunked=${param}`}`, { headers })
       return { response, body: new Uint8Array(await response.arrayBuffer()) }
     }
 
@@ -60,7 +49,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(body[0], PixstoreState.Success)
       assert.deepEqual(openWhole(body.subarray(1), metaOf(bigRecord)), Buffer.from(frameImage(imageFormatByName('png')!, big)))
       assert.equal(response.headers.get('content-length'), String(body.length))
-      assert.deepEqual(body, new Uint8Array(await backend.customEndpointHelper(bigRecord.id, bigRecord.token, bigRecord.statelessProof)))
+      assert.deepEqual(body, new Uint8Array(await env.backend.customEndpointHelper(bigRecord.id, bigRecord.token, bigRecord.statelessProof)))
       for (const unknown of [{ header: '2' }, { param: '' }, { header: 'x'.repeat(100) + ',1' }]) {
         assert.equal((await get(bigRecord, unknown)).body[0], PixstoreState.Success, JSON.stringify(unknown).slice(0, 40))
       }

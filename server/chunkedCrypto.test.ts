@@ -103,8 +103,8 @@ describe('chunked payload, Node', () => {
   })
 
   it('refuses a key or iv of the wrong length', () => {
-    assert.throws(() => encryptChunked(new Uint8Array(16), VECTOR_IV, Uint8Array.of(1)), (error) => error instanceof ChunkedPayloadError && error.code === 'BadMeta')
-    assert.throws(() => decryptChunked(new Uint8Array(17), { key: VECTOR_KEY, iv: new Uint8Array(16) }), (error) => error instanceof ChunkedPayloadError && error.code === 'BadMeta')
+    assert.throws(() => encryptChunked(new Uint8Array(16), VECTOR_IV, Uint8Array.of(1)), (error) => error instanceof ChunkedPayloadError && error.reason === 'BadMeta')
+    assert.throws(() => decryptChunked(new Uint8Array(17), { key: VECTOR_KEY, iv: new Uint8Array(16) }), (error) => error instanceof ChunkedPayloadError && error.reason === 'BadMeta')
   })
 })
 
@@ -145,7 +145,7 @@ describe('transcodeToChunked', () => {
 describe('chunked payload, Node: fails closed', () => {
   for (const tamper of tamperCases()) {
     it(tamper.name, async () => {
-      assert.throws(() => decryptChunked(tamper.payload, tamper.meta), (error) => error instanceof ChunkedPayloadError && error.code === tamper.code)
+      assert.throws(() => decryptChunked(tamper.payload, tamper.meta), (error) => error instanceof ChunkedPayloadError && error.reason === tamper.code)
       for (const pieces of [[tamper.payload], splitPayload(tamper.payload, 11, 30000)]) {
         assertFailedClosed(tamper, await readStream(pieces, tamper.meta))
       }

@@ -74,12 +74,12 @@ describe('resolveConfig', () => {
   })
 
   it('the default endpoint server gets maxConnections, responseTimeout and the tuned timeouts', async () => {
-    const { autoMaxConnections, createDefaultEndpointServer, ENDPOINT_SERVER_OPTIONS } = await import('./endpoint')
+    const { autoMaxConnections, createDefaultEndpointServer, ENDPOINT_SERVER_OPTIONS } = await import('./http/defaultServer')
     const { PixstoreBackend } = await import('./backend')
     assert.equal(autoMaxConnections(1024), 480)
     assert.equal(autoMaxConnections(64), 16)
     assert.equal(autoMaxConnections(10_000_000), 65_536)
-    const { tempStore } = await import('./testSupport')
+    const { tempStore } = await import('../testing/testSupport')
     const temp = tempStore()
     const backend = new PixstoreBackend({ ...temp.config, maxConnections: 123, responseTimeout: 4000, statelessProofSecret: 'x'.repeat(32) }, { env: {} })
     try {

@@ -5,43 +5,39 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from './backend'
-import { createDefaultEndpointServer } from './endpoint'
-import type { PixstoreConfig } from './config'
+import { backendOnPort, hostApp } from '../testing/backendOnPort'
 import type { SqliteImageStore } from './stores/sqliteStore'
-import { fetchWire, fixtureImages, openPayload, proofHeaders, rawRequest, readFixture, serve, STORE_KINDS, testConfigFor, type StoreKind } from './testSupport'
+import { fetchWire, fixtureImages, openPayload, proofHeaders, rawRequest, readFixture, serve, STORE_KINDS } from '../testing/testSupport'
 
 const MIME = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' } as const
 
-/** One backend on a real port, on a fresh store of `kind`, for one describe block. */
-function backendOnPort(kind: StoreKind, overrides: ConstructorParameters<typeof PixstoreBackend>[0] = {}, options: ConstructorParameters<typeof PixstoreBackend>[1] = {}) {
-  let server: Awaited<ReturnType<typeof serve>>
-  let cleanup = () => {}
-  const env = {
-    backend: null as unknown as PixstoreBackend,
-    config: {} as Partial<PixstoreConfig>,
-    get url() {
-      return server.url
-    },
-    start: async () => {
-      const test = await testConfigFor(kind, overrides)
-      cleanup = test.cleanup
-      env.config = test.config
-      env.backend = new PixstoreBackend(test.config, options)
-      await env.backend.open()
-      server = await serve(createDefaultEndpointServer(env.backend))
-    },
-    stop: async () => {
-      await server?.close()
-      await env.backend?.close()
-      cleanup()
-    },
-  }
-  return env
+
+
+/** One request written as is; status, lower-case headers and body as the server sent them. */
+function rawExchange(baseUrl: string, method: string, target: string, headerLines: string[]): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+  const { hostname, port } = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write([`${method} ${target} HTTP/1.1`, `Host: ${hostname}`, 'Connection: close', ...headerLines, '', ''].join('\r\n')))
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk) => chunks.push(chunk))
+    socket.on('error', reject)
+    socket.on('end', () => {
+      const response = Buffer.concat(chunks)
+      const split = response.indexOf('\r\n\r\n')
+      const [statusLine, ...lines] = response.subarray(0, split).toString('latin1').split('\r\n')
+      const headers: Record<string, string> = {}
+      for (const line of lines) {
+        const colon = line.indexOf(':')
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+      }
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: response.subarray(split + 4) })
+    })
+  })
 }
 
 for (const kind of STORE_KINDS) {
   describe(`GET /pixstore-image/:id (${kind} store)`, () => {
-    const env = backendOnPort(kind)
+    const env = backendOnPort({}, { kind })
     before(env.start)
     after(env.stop)
 
@@ -155,10 +151,11 @@ for (const kind of STORE_KINDS) {
       assert.equal(payload.state, PixstoreState.Success, 'a good request right after the malformed ones')
     })
 
-    it('logs nothing for malformed client requests (bad chunked bodies), and keeps serving', async (t) => {
+    it('logs nothing for malformed client requests (bad chunked bodies) on either entry, and keeps serving', async (t) => {
       const logged = t.mock.method(console, 'error', () => {})
-      const direct = await serve({ listen: (port: number, host: string) => createDefaultEndpointServer(env.backend).listen(port, host) })
-      for (const url of [env.url, direct.url]) {
+      // The default endpoint (env.url: the direct listener) and pixstoreMiddleware mounted in a host app of its own.
+      const mounted = await serve(hostApp(env.backend))
+      for (const url of [env.url, mounted.url]) {
         const { port } = new URL(url)
         const badChunk = () =>
           new Promise<void>((resolve) => {
@@ -170,11 +167,55 @@ for (const kind of STORE_KINDS) {
             socket.on('error', () => resolve())
           })
         for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 30 }, badChunk))
-        assert.equal(logged.mock.callCount(), 0, `600 bad requests to ${url === env.url ? 'the Koa app' : 'the default endpoint'}, no log lines`)
+        assert.equal(logged.mock.callCount(), 0, `600 bad requests to ${url === env.url ? 'the default endpoint' : 'the mounted middleware'}, no log lines`)
         const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
         assert.equal((await fetchWire(url, record.id, proofHeaders(record))).payload.state, PixstoreState.Success)
       }
-      await direct.close()
+      await mounted.close()
+    })
+
+    it('gives the same answers on the direct path and through pixstoreMiddleware in a host Koa app', async () => {
+      const mounted = await serve(hostApp(env.backend))
+      try {
+        const record = (await env.backend.saveImage(readFixture(fixtureImages('png')[0]!)))!
+        const dirRecord = (await env.backend.saveImage(readFixture(fixtureImages('gif')[0]!), 'album'))!
+        const proof = `x-pixstore-proof: ${record.statelessProof}`
+        const cases: Array<[string, string, string[]]> = [
+          ['GET', `/pixstore-image/${record.id}`, [proof, `x-pixstore-token: ${record.token}`]],
+          ['GET', `/pixstore-image/${record.id}`, [proof]],
+          ['GET', `/pixstore-image/${record.id}?pixstore-proof=${encodeURIComponent(record.statelessProof)}#frag&pixstore-token=${record.token}`, []],
+          ['GET', `/pixstore-image/${dirRecord.id.replace(':', '%3A')}`, [`x-pixstore-proof: ${dirRecord.statelessProof}`, `x-pixstore-token: ${dirRecord.token}`]],
+          ['GET', `/pixstore-image/${record.id}`, ['x-pixstore-proof: forged']],
+          ['HEAD', `/pixstore-image/${record.id}`, [proof]],
+          ['GET', '/pixstore-image/', []],
+          ['GET', '/pixstore-image', []],
+          ['GET', '/pixstore-image/a/b', []],
+          ['GET', '/pixstore-image/%ZZ', []],
+          ['POST', `/pixstore-image/${record.id}`, []],
+          ['OPTIONS', `/pixstore-image/${record.id}`, ['Origin: http://app.example', 'Access-Control-Request-Method: GET']],
+        ]
+        for (const [method, target, headers] of cases) {
+          const [direct, viaKoa] = [await rawExchange(env.url, method, target, headers), await rawExchange(mounted.url, method, target, headers)]
+          const label = `${method} ${target}`
+          assert.equal(viaKoa.status, direct.status, label)
+          for (const name of ['content-type', 'content-length', 'cache-control', 'referrer-policy', 'vary', 'access-control-allow-origin', 'allow', 'access-control-allow-methods', 'access-control-allow-headers']) {
+            assert.equal(viaKoa.headers[name], direct.headers[name], `${label}: ${name}`)
+          }
+          if (method === 'GET' && direct.status === 200) {
+            // Ciphertext is the same stored bytes; the state byte decides.
+            assert.equal(viaKoa.body[0], direct.body[0], `${label}: state`)
+            assert.equal(viaKoa.body.length, direct.body.length, `${label}: length`)
+          } else {
+            assert.deepEqual(viaKoa.body, direct.body, `${label}: body`)
+          }
+        }
+        const fragment = await rawExchange(env.url, 'GET', cases[2]![1], [])
+        assert.equal(fragment.body[0], PixstoreState.Updated, 'the token after the fragment is no part of the query')
+        const decoded = await rawExchange(env.url, 'GET', cases[3]![1], cases[3]![2])
+        assert.equal(decoded.body[0], PixstoreState.Success, '%3A names dir:id')
+      } finally {
+        await mounted.close()
+      }
     })
 
     it('answers 405 for other methods and 204 to a CORS preflight', async () => {
@@ -257,7 +298,7 @@ for (const kind of STORE_KINDS) {
 
   describe(`stateless proof lifetime (${kind} store)`, () => {
     let clock = 1_000_000
-    const env = backendOnPort(kind, { statelessKeyWindowLength: 1000 }, { now: () => clock })
+    const env = backendOnPort({ statelessKeyWindowLength: 1000 }, { kind, backendOptions: { now: () => clock } })
     before(env.start)
     after(env.stop)
 
@@ -286,7 +327,7 @@ for (const kind of STORE_KINDS) {
   })
 
   describe(`stateless proofs on the real clock (${kind} store)`, () => {
-    const env = backendOnPort(kind, { statelessKeyWindowLength: 150 })
+    const env = backendOnPort({ statelessKeyWindowLength: 150 }, { kind })
     before(env.start)
     after(env.stop)
 
@@ -300,7 +341,7 @@ for (const kind of STORE_KINDS) {
 
   describe(`statelessKeyWindowLength -1 (${kind} store)`, () => {
     const warnings: string[] = []
-    const env = backendOnPort(kind, { statelessKeyWindowLength: -1 })
+    const env = backendOnPort({ statelessKeyWindowLength: -1 }, { kind })
     before(async () => {
       const warn = console.warn
       console.warn = (message: string) => void warnings.push(message)
@@ -321,7 +362,7 @@ for (const kind of STORE_KINDS) {
   })
 
   describe(`accessControlAllowOrigin as a list (${kind} store)`, () => {
-    const env = backendOnPort(kind, { accessControlAllowOrigin: ['http://localhost:7480', 'https://app.example'] })
+    const env = backendOnPort({ accessControlAllowOrigin: ['http://localhost:7480', 'https://app.example'] }, { kind })
     before(env.start)
     after(env.stop)
 

@@ -6,33 +6,12 @@ import { readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import { encodeImageMeta, type ImageRecord } from '../protocol/record'
 import { decodeWirePayload, PixstoreState } from '../protocol/wire'
-import { PixstoreBackend } from './backend'
-import type { PixstoreConfig } from './config'
-import { createDefaultEndpointServer, createPixstoreApp } from './endpoint'
-import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, testConfig } from './testSupport'
+import { backendOnPort } from '../testing/backendOnPort'
+import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture } from '../testing/testSupport'
 
-/** `default`: the server initPixstoreBackend starts (direct image path); `koa`: the Koa app, as when mounted. */
-function backendOnPort(overrides: Partial<PixstoreConfig> = {}, served: 'default' | 'koa' = 'default') {
-  const { config, cleanup } = testConfig(overrides)
-  const backend = new PixstoreBackend({ ...config, errorHandlingMode: 'silent' })
-  let server: Awaited<ReturnType<typeof serve>>
-  return {
-    backend,
-    config,
-    get url() {
-      return server.url
-    },
-    start: async () => void (server = await serve(served === 'default' ? createDefaultEndpointServer(backend) : createPixstoreApp(backend))),
-    stop: async () => {
-      await server?.close()
-      await backend.close()
-      cleanup()
-    },
-  }
-}
 
 const queryFor = (record: ImageRecord, token: number | null = record.token) =>
   `?pixstore-proof=${encodeURIComponent(record.statelessProof)}${token === null ? '' : `&pixstore-token=${token}`}`
@@ -43,7 +22,7 @@ async function fetchQuery(url: string, record: ImageRecord, query = queryFor(rec
 }
 
 for (const servedBy of ['default', 'koa'] as const) describe(`proof and token as query parameters (${servedBy} path)`, () => {
-  const env = backendOnPort({ accessControlAllowOrigin: ['http://app.example'] }, servedBy)
+  const env = backendOnPort({ accessControlAllowOrigin: ['http://app.example'], errorHandlingMode: 'silent' }, { served: servedBy })
   before(env.start)
   after(env.stop)
 
@@ -106,7 +85,7 @@ for (const servedBy of ['default', 'koa'] as const) describe(`proof and token as
 
 describe('ciphertext cache and streaming', () => {
   // 400 KB budget: at most 100 KB per entry, so the 1 MB image below is streamed from its file.
-  const env = backendOnPort({ memoryCacheBytes: 400 * 1024 })
+  const env = backendOnPort({ memoryCacheBytes: 400 * 1024, errorHandlingMode: 'silent' })
   before(env.start)
   after(env.stop)
 
@@ -128,7 +107,7 @@ describe('ciphertext cache and streaming', () => {
     const versions = [...fixtureImages('png'), ...fixtureImages('jpg'), ...fixtureImages('gif')]
     let record = (await env.backend.saveImage(readFixture(versions[0]!)))!
     const originals = new Set(versions.map((file) => readFixture(file).toString('base64')))
-    const updater = fileURLToPath(new URL('./testChildren/updateLoop.ts', import.meta.url))
+    const updater = fileURLToPath(new URL('../testing/testChildren/updateLoop.ts', import.meta.url))
     const child = spawn(process.execPath, ['--import', 'tsx', updater, JSON.stringify(env.config), record.id, '30', ...versions], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout.on('data', (chunk) => (output += chunk))
@@ -171,7 +150,7 @@ describe('ciphertext cache and streaming', () => {
   })
 
   it('with memoryCacheBytes 0 every answer comes from storage, still correct', async () => {
-    const uncached = backendOnPort({ memoryCacheBytes: 0 })
+    const uncached = backendOnPort({ memoryCacheBytes: 0, errorHandlingMode: 'silent' })
     await uncached.start()
     try {
       const original = readFixture(fixtureImages('webp')[0]!)
@@ -186,7 +165,7 @@ describe('ciphertext cache and streaming', () => {
 })
 
 describe('maxImageBytes', () => {
-  const env = backendOnPort({ maxImageBytes: 1000 })
+  const env = backendOnPort({ maxImageBytes: 1000, errorHandlingMode: 'silent' })
   before(env.start)
   after(env.stop)
 

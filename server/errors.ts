@@ -1,11 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { PixstoreConfigError, PixstoreError } from '../protocol/errors'
+import { PixstoreError } from '../protocol/errors'
 
 export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type PixstoreErrorCode } from '../protocol/errors'
 
 export const ERROR_HANDLING_MODES = ['hybrid', 'throw', 'warn', 'silent', 'custom'] as const
 export type ErrorHandlingMode = (typeof ERROR_HANDLING_MODES)[number]
 export type CustomErrorHandler = (error: unknown) => void
+
+/** "custom" mode without a handler, wherever it is found (at construction or at a failed call): one code, ERR_USAGE. */
+export const customModeWithoutHandler = (message: string): PixstoreError => new PixstoreError(message, 'ERR_USAGE')
 
 /**
  * Decides what a failed API call does, per `errorHandlingMode`:
@@ -56,7 +59,7 @@ export class ErrorPolicy {
       case 'silent':
         return null
       case 'custom':
-        if (!this.customHandler) throw new PixstoreConfigError('errorHandlingMode "custom" needs setCustomErrorHandler(fn)')
+        if (!this.customHandler) throw customModeWithoutHandler('errorHandlingMode "custom" needs setCustomErrorHandler(fn)')
         this.customHandler(error)
         return null
     }

@@ -3,19 +3,16 @@
 // SQLite; the server's own descriptors are counted in /proc/self/fd.
 import assert from 'node:assert/strict'
 import { readdirSync, readlinkSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import type { ImageRecord } from '../protocol/record'
-import { PixstoreBackend } from './backend'
-import type { PixstoreConfig } from './config'
-import { createDefaultEndpointServer, createPixstoreApp } from './endpoint'
+import { backendOnPort } from '../testing/backendOnPort'
 import { PixstoreState } from '../protocol/wire'
-import { fetchWire, openPayload, proofHeaders, rawRequest, serve, testConfig } from './testSupport'
+import { fetchWire, openPayload, proofHeaders, rawRequest } from '../testing/testSupport'
 
 v8.setFlagsFromString('--expose-gc')
 const collectGarbage = vm.runInNewContext('gc') as () => void
@@ -43,32 +40,6 @@ async function eventually(condition: () => boolean, what: string, limitMs = 10_0
   }
 }
 
-function backendOnPort(overrides: Partial<PixstoreConfig>, served: 'default' | 'koa' = 'default') {
-  const { config, cleanup } = testConfig(overrides)
-  const backend = new PixstoreBackend({ ...config, errorHandlingMode: 'silent' })
-  let server: Awaited<ReturnType<typeof serve>>
-  let httpServer: Server
-  return {
-    backend,
-    config,
-    get url() {
-      return server.url
-    },
-    get server() {
-      return httpServer
-    },
-    start: async () => {
-      // Koa as an app mounts it: its own plain server, none of the default endpoint's settings.
-      httpServer = served === 'default' ? createDefaultEndpointServer(backend) : createServer(createPixstoreApp(backend).callback())
-      server = await serve({ listen: (port, host) => httpServer.listen(port, host) })
-    },
-    stop: async () => {
-      await server?.close()
-      await backend.close()
-      cleanup()
-    },
-  }
-}
 
 const imageGet = (record: ImageRecord) =>
   `GET /pixstore-image/${record.id}?pixstore-proof=${encodeURIComponent(record.statelessProof)}&pixstore-token=${record.token} HTTP/1.1\r\nHost: x\r\n\r\n`
@@ -90,7 +61,7 @@ const closed = (socket: Socket) => new Promise<void>((resolve) => (socket.destro
 
 for (const servedBy of ['default', 'koa'] as const) describe(`descriptors of streamed answers (${servedBy} path)`, () => {
   // 400 KB cache budget: a 3 MB image is streamed from its file.
-  const env = backendOnPort({ memoryCacheBytes: 400 * 1024 }, servedBy)
+  const env = backendOnPort({ memoryCacheBytes: 400 * 1024, errorHandlingMode: 'silent' }, { served: servedBy })
   const warnings: Error[] = []
   const onWarning = (warning: Error) => warnings.push(warning)
   let record: ImageRecord
@@ -131,7 +102,7 @@ for (const servedBy of ['default', 'koa'] as const) describe(`descriptors of str
 })
 
 for (const servedBy of ['default', 'koa'] as const) describe(`a #fragment in the request target (${servedBy} path)`, () => {
-  const env = backendOnPort({}, servedBy)
+  const env = backendOnPort({ errorHandlingMode: 'silent' }, { served: servedBy })
   before(env.start)
   after(env.stop)
 
@@ -148,7 +119,7 @@ for (const servedBy of ['default', 'koa'] as const) describe(`a #fragment in the
 
 for (const [servedBy, body] of [['default', 'whole'], ['default', 'streamed'], ['koa', 'whole']] as const) describe(`responseTimeout: a client that never reads (${servedBy} path, ${body} body)`, () => {
   // 12 MB: more than loopback socket buffers take, so the answer stalls for real. Cache big enough to hold it whole, or none.
-  const env = backendOnPort({ responseTimeout: 1000, memoryCacheBytes: body === 'whole' ? 64 * 1024 * 1024 : 0 }, servedBy)
+  const env = backendOnPort({ responseTimeout: 1000, memoryCacheBytes: body === 'whole' ? 64 * 1024 * 1024 : 0, errorHandlingMode: 'silent' }, { served: servedBy })
   let record: ImageRecord
   before(async () => {
     await env.start()

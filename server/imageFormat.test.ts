@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { IMAGE_FORMAT_NAMES } from '../protocol/formats'
 import { crc32 } from './crc32'
 import { detectImageFormat, sniffImageFormat } from './imageFormat'
-import { fixtureImages, readFixture } from './testSupport'
+import { fixtureImages, readFixture } from '../testing/testSupport'
 
 const ALL = IMAGE_FORMAT_NAMES
 

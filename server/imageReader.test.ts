@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import { PixstoreBackend } from './backend'
 import { CiphertextCache } from './ciphertextCache'
 import { ImageReader, type ServedCiphertext } from './imageReader'
-import { TEST_SECRET, tempStore } from './testSupport'
+import { TEST_SECRET, tempStore } from '../testing/testSupport'
 
 describe('ImageReader', () => {
   const temp = tempStore()

@@ -1,7 +1,26 @@
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
+import { isValidImageId } from '../protocol/record'
+import { encodeWireHead, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
+import { chunkedAnswer, CHUNKED_MIN_PLAINTEXT } from './chunkedAnswer'
 import { CiphertextCache } from './ciphertextCache'
-import { ImageDataMissingError } from './errors'
+import { ImageDataMissingError, PixstoreError } from './errors'
 import type { ImageStore, StoredCiphertext, StoredImage } from './stores/imageStore'
+
+/** Head and ciphertext of one answer; `body` is null for one-byte states. */
+export interface WireAnswer {
+  head: Uint8Array
+  body: Buffer | Readable | null
+  /** head + body bytes, for Content-Length. */
+  length: number
+  /** Call once the answer is sent or abandoned: a whole body stops counting against memoryCacheBytes. */
+  release?: () => void
+}
+
+/** What answering needs beyond the store: the proof check (null: proofs disabled) and the key unwrap (only Updated answers carry a key). */
+export interface AnswerAccess {
+  verifyProof: ((id: string, proof: string) => boolean) | null
+  unwrapKey: (stored: Uint8Array, id: string) => Promise<Buffer>
+}
 
 /** The ciphertext of one version, whole (shared, counted until `release`) or as a stream of its file. */
 export interface ServedCiphertext {
@@ -13,8 +32,8 @@ export interface ServedCiphertext {
 }
 
 const NOTHING_TO_RELEASE = () => {}
-/** At most this many lost images are remembered (and logged once each). */
-const MAX_REPORTED_MISSING = 10_000
+/** At most this many damaged images (lost file, key that does not unwrap) are logged, once each; the rest are counted. */
+const MAX_REPORTED_IMAGES = 100
 
 /**
  * The endpoint's read path: which bytes answer a request, and what that
@@ -23,20 +42,74 @@ const MAX_REPORTED_MISSING = 10_000
  * older version than the one asked) and every buffer an answer still holds
  * counts against `memoryCacheBytes`; when the budget is full, a store that
  * can stream (files) streams, so slow or stalled readers cannot make the
- * process hold more than the budget plus a socket buffer each.
+ * process hold more than the budget plus a socket buffer each. `answer`
+ * turns a request into its wire answer; its failures are logged by one
+ * bounded rule (`failed`).
  */
 export class ImageReader {
   private readonly cache: CiphertextCache | null
   private readonly loading = new Map<string, Promise<StoredCiphertext | null>>()
-  readonly #reportedMissing = new Set<string>()
+  readonly #reportedImages = new Set<string>()
+  #unreportedImages = 0
   #failures = 0
 
   constructor(
     private readonly store: ImageStore,
     memoryCacheBytes: number,
+    private readonly access: AnswerAccess = { verifyProof: null, unwrapKey: () => Promise.reject(new Error('no key access')) },
     private readonly log: (message: string) => void = (message) => console.error(message),
   ) {
     this.cache = memoryCacheBytes > 0 ? new CiphertextCache(memoryCacheBytes) : null
+  }
+
+  /**
+   * The answer to one image request as head + ciphertext, so the endpoint can
+   * send a cached or streamed ciphertext without copying it. Never throws:
+   * failures become NotFound (a lost file) or InternalError, logged by `failed`.
+   * `chunked` (the client asked, see acceptsChunked): an image over
+   * CHUNKED_MIN_PLAINTEXT is answered ChunkedSuccess/ChunkedUpdated,
+   * transcoded from the stored whole form as the socket takes it (chunkedAnswer.ts).
+   */
+  async answer(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, stream: boolean, chunked = false): Promise<WireAnswer> {
+    try {
+      if (!id) return stateOnly(PixstoreState.MissingID)
+      if (this.access.verifyProof) {
+        if (!proof) return stateOnly(PixstoreState.MissingProof)
+        if (!this.access.verifyProof(id, proof)) return stateOnly(PixstoreState.InvalidProof)
+      }
+      if (!isValidImageId(id)) return stateOnly(PixstoreState.NotFound)
+      const token = parseClientToken(clientToken)
+      const cached = await this.currentFromCache(id, token)
+      if (cached && (!chunked || cached.body.length <= CHUNKED_MIN_PLAINTEXT)) {
+        return { head: SUCCESS_HEAD, body: cached.body, length: SUCCESS_HEAD.length + cached.body.length, release: cached.release }
+      }
+      cached?.release()
+      const current = await this.store.get(id)
+      const version = current && (await this.ciphertextOf(current, stream))
+      this.succeeded()
+      if (!version) return stateOnly(PixstoreState.NotFound)
+      const { image } = version
+      // Only an Updated or a chunked answer carries or uses the key: Success (the hot path) never unwraps.
+      let head: Uint8Array = SUCCESS_HEAD
+      const updated = token !== image.token
+      const asChunks = chunked && version.length > CHUNKED_MIN_PLAINTEXT
+      if (updated || asChunks) {
+        let meta: RawImageMeta
+        try {
+          meta = { ...image, key: await this.access.unwrapKey(image.key, image.id) }
+        } catch (error) {
+          abandon(version)
+          throw error
+        }
+        if (asChunks) return { ...chunkedAnswer(version, meta, updated ? image.token : null), release: version.release }
+        head = encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta })
+      }
+      return { head, body: version.body, length: head.length + version.length, release: version.release }
+    } catch (error) {
+      // A lost file is NotFound to clients, as imageExists says.
+      this.failed(error, id ?? '')
+      return stateOnly(error instanceof ImageDataMissingError ? PixstoreState.NotFound : PixstoreState.InternalError)
+    }
   }
 
   /**
@@ -105,16 +178,21 @@ export class ImageReader {
   }
 
   /**
-   * A request failed. A lost file is NotFound to clients and logged once per
-   * image; any other failure (the database is down) is logged once when an
-   * outage starts, not per request: a stack per request would fill the disk
-   * during an outage (40,112 lines in 16 s were measured).
+   * The one logging rule of the read path. A fault of one image (its file is
+   * lost, its stored key does not unwrap) is logged once per image, for the
+   * first MAX_REPORTED_IMAGES images, then counted; any other failure (the
+   * database is down) is logged once when an outage starts, not per request:
+   * a stack per request would fill the disk during an outage (40,112 lines in
+   * 16 s were measured). A per-image fault does not end or start an outage.
    */
-  failed(error: unknown): void {
-    if (error instanceof ImageDataMissingError) {
-      if (this.#reportedMissing.size < MAX_REPORTED_MISSING && !this.#reportedMissing.has(error.imageId)) {
-        this.#reportedMissing.add(error.imageId)
-        this.log(`[pixstore] ${error.message}`)
+  failed(error: unknown, id: string): void {
+    if (error instanceof ImageDataMissingError || (error instanceof PixstoreError && error.code === 'ERR_KEY_UNWRAP')) {
+      if (this.#reportedImages.has(id)) return
+      if (this.#reportedImages.size < MAX_REPORTED_IMAGES) {
+        this.#reportedImages.add(id)
+        this.log(`[pixstore] ${error.message}${this.#reportedImages.size === MAX_REPORTED_IMAGES ? ` (${MAX_REPORTED_IMAGES} damaged images logged; further ones are not)` : ''}`)
+      } else {
+        this.#unreportedImages++
       }
       return
     }
@@ -122,4 +200,22 @@ export class ImageReader {
       this.log(`[pixstore] endpoint failure (further failures are counted until the store answers again): ${error instanceof Error ? error.message : String(error)}`)
     }
   }
+}
+
+const SUCCESS_HEAD = Uint8Array.of(PixstoreState.Success)
+
+const stateOnly = (state: Exclude<PixstoreStateCode, 0 | 1>): WireAnswer => ({ head: Uint8Array.of(state), body: null, length: 1 })
+
+/** Lets go of a ciphertext read for an answer that will not be sent: its file closes, its buffer stops counting. */
+function abandon(version: ServedCiphertext): void {
+  if (version.body instanceof Readable) version.body.destroy()
+  version.release()
+}
+
+/** Decimal token from a header (or a number); anything else counts as no token. */
+export function parseClientToken(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value)) return null
+  const token = Number(value)
+  return Number.isSafeInteger(token) ? token : null
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import { findStructureProblem, findStructureProblemInSlices } from './imageStructure'
-import { countEventLoopTurns, fixtureImages, readFixture } from './testSupport'
+import { countEventLoopTurns, fixtureImages, readFixture } from '../testing/testSupport'
 
 const first = (extension: string) => readFixture(fixtureImages(extension)[0]!)
 

@@ -24,7 +24,7 @@ import {
   updateImageFromFile,
   type PixstoreHandle,
 } from './index'
-import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, STORE_KINDS, tempStore, testConfig, testConfigFor, TEST_SECRET, type StoreKind } from './testSupport'
+import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, STORE_KINDS, tempStore, testConfig, testConfigFor, TEST_SECRET, type StoreKind } from '../testing/testSupport'
 
 describe('initPixstoreBackend and the module-level API', () => {
   let handle: PixstoreHandle | null = null

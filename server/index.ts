@@ -8,12 +8,13 @@ import type { ImageRecord } from '../protocol/record'
 import { PixstoreBackend } from './backend'
 import type { PixstoreConfig } from './config'
 import { resolveConfig } from './config'
-import { createDefaultEndpointServer } from './endpoint'
+import { createDefaultEndpointServer } from './http/defaultServer'
 import { PixstoreError, type CustomErrorHandler } from './errors'
 
 export { PixstoreBackend, parseClientToken, type EncryptedImageImport, type PixstoreBackendOptions } from './backend'
 export { DEFAULT_CONFIG, resolveConfig, type PixstoreConfig } from './config'
-export { createDefaultEndpointServer, createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './endpoint'
+export { createDefaultEndpointServer } from './http/defaultServer'
+export { createPixstoreApp, createPixstoreRouter, pixstoreMiddleware } from './http/koaMiddleware'
 export { ImageDataMissingError, PixstoreConfigError, PixstoreError, type CustomErrorHandler, type ErrorHandlingMode, type PixstoreErrorCode } from './errors'
 export { pixstoreServiceWorker, type ServiceWorkerOptions } from './serviceWorker'
 export type { KeyEncryptionKey } from './keys/keyWrapping'
@@ -77,7 +78,7 @@ function listen(backend: PixstoreBackend): Promise<Server> {
 }
 
 function backend(): PixstoreBackend {
-  if (!current) throw new Error('Pixstore backend is not initialized: call initPixstoreBackend() first')
+  if (!current) throw new PixstoreError('Pixstore backend is not initialized: call initPixstoreBackend() first', 'ERR_USAGE')
   return current
 }
 

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { makePng } from '../bench/images'
+import { makePng } from '../testing/images'
 import { PixstoreState, decodeWirePayload } from '../protocol/wire'
 import { PixstoreBackend } from './backend'
-import { createDefaultEndpointServer } from './endpoint'
-import { serve, testConfig } from './testSupport'
+import { createDefaultEndpointServer } from './http/defaultServer'
+import { serve, testConfig } from '../testing/testSupport'
 import { Agent, request } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -76,7 +76,7 @@ describe('no downgrade', () => {
       return file
     })
     const first = (await backend.saveImage(makePng(20_000, 9)))!
-    const updater = fileURLToPath(new URL('./testChildren/updateLoop.ts', import.meta.url))
+    const updater = fileURLToPath(new URL('../testing/testChildren/updateLoop.ts', import.meta.url))
     const child = spawn(process.execPath, ['--import', 'tsx', updater, JSON.stringify(config), first.id, '100000', ...files], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, UPDATE_EVERY_MS: '20' },

@@ -112,16 +112,16 @@ describe('openImageAnswer', () => {
   it('returns one-byte states, and refuses bytes after them without reading the rest', async () => {
     for (const state of [2, 3, 4, 5, 6] as const) assert.deepEqual(await openImageAnswer(bodyOf([Uint8Array.of(state)]).body, recordMeta), { kind: 'failure', state })
     const glued = bodyOf([Uint8Array.of(5, 0)])
-    await assert.rejects(openImageAnswer(glued.body, recordMeta), (error) => error instanceof WireDecodeError && error.code === 'TrailingBytes')
+    await assert.rejects(openImageAnswer(glued.body, recordMeta), (error) => error instanceof WireDecodeError && error.reason === 'TrailingBytes')
     const later = bodyOf([Uint8Array.of(5), Uint8Array.of(1), new Uint8Array(1000), new Uint8Array(1000)])
-    await assert.rejects(openImageAnswer(later.body, recordMeta), (error) => error instanceof WireDecodeError && error.code === 'TrailingBytes')
+    await assert.rejects(openImageAnswer(later.body, recordMeta), (error) => error instanceof WireDecodeError && error.reason === 'TrailingBytes')
     assert.equal(later.state.pulled, 2, 'stopped at the first byte too many')
     assert.ok(later.state.cancelled)
   })
 
   it('refuses an empty body, a body ending inside its head, an unknown state, and a length no chunked payload has', async () => {
     const expectCode = async (pieces: Uint8Array[], code: string, length: number | null = null) =>
-      assert.rejects(openImageAnswer(bodyOf(pieces).body, recordMeta, length), (error) => (error instanceof WireDecodeError || error instanceof ChunkedPayloadError) && error.code === code)
+      assert.rejects(openImageAnswer(bodyOf(pieces).body, recordMeta, length), (error) => (error instanceof WireDecodeError || error instanceof ChunkedPayloadError) && error.reason === code)
     await expectCode([], 'Empty')
     await expectCode([encodeWireHead({ state: ChunkedState.ChunkedUpdated, token: 1, meta: newMeta }).subarray(0, 40)], 'Truncated')
     await expectCode([Uint8Array.of(9, 1, 2)], 'UnknownState')
@@ -146,7 +146,7 @@ describe('openImageAnswer', () => {
   it('rejects when the first record does not authenticate (another version\'s meta), and gives the body up', async () => {
     const answer = chunkedAnswer(Uint8Array.of(ChunkedState.ChunkedSuccess), newMeta)
     const { body, state } = bodyOf(splitPayload(answer, 8, 20000))
-    await assert.rejects(openImageAnswer(body, recordMeta), (error) => error instanceof ChunkedPayloadError && error.code === 'Authentication')
+    await assert.rejects(openImageAnswer(body, recordMeta), (error) => error instanceof ChunkedPayloadError && error.reason === 'Authentication')
     assert.ok(state.cancelled)
   })
 
@@ -157,7 +157,7 @@ describe('openImageAnswer', () => {
     const opened = await openImageAnswer(body, recordMeta)
     assert.ok(opened.kind === 'chunked')
     const { bytes, error } = await readAll(opened.image)
-    assert.ok(error instanceof ChunkedPayloadError && error.code === 'Authentication', `got ${error}`)
+    assert.ok(error instanceof ChunkedPayloadError && error.reason === 'Authentication', `got ${error}`)
     assert.deepEqual(bytes, Buffer.from(image.subarray(0, 2 * RS - 1)))
     assert.ok(state.cancelled)
   })

@@ -1,9 +1,13 @@
+import { PixstoreError } from '../protocol/errors'
 import { unframeImage, type ImageFormat } from '../protocol/formats'
 import { IV_LENGTH, KEY_LENGTH, TAG_LENGTH, type RawImageMeta } from '../protocol/wire'
 
 /** The key, iv or tag does not authenticate the ciphertext (or has the wrong length). */
-export class ImageDecryptionError extends Error {
+export class ImageDecryptionError extends PixstoreError {
   override name = 'ImageDecryptionError'
+  constructor(message: string) {
+    super(message, 'ERR_IMAGE_DECRYPT')
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { PixstoreError } from '../protocol/errors'
 import type { ImageFailureState } from '../protocol/messages'
 import type { PixstoreStateName } from '../protocol/wire'
 
@@ -14,12 +15,12 @@ void wireStatesAreDeclared
  * The name travels to the page in the `x-pixstore-state` header, so a failed
  * `<img>` can be diagnosed in DevTools, and to onImageError with the message.
  */
-export class ImageFailure extends Error {
+export class ImageFailure extends PixstoreError {
   override name = 'ImageFailure'
   constructor(
     readonly state: ImageFailureState,
     message: string,
   ) {
-    super(message)
+    super(message, 'ERR_IMAGE_FAILED')
   }
 }

@@ -1,3 +1,4 @@
+import { PixstoreError } from '../protocol/errors'
 import { type PageRequests, type RequestHandlers } from '../protocol/messages'
 import { isValidImageId, parseImageRecord } from '../protocol/record'
 import { PROTOCOL_VERSION } from '../protocol/version'
@@ -18,9 +19,9 @@ export interface PageRequestHandlerOptions {
 export function pageRequestHandlers(options: PageRequestHandlerOptions): RequestHandlers<PageRequests> {
   const { records } = options
   const imageUrl = (id: unknown): string => {
-    if (!isValidImageId(id)) throw new TypeError(`Pixstore: invalid image id ${JSON.stringify(id)}`)
+    if (!isValidImageId(id)) throw new PixstoreError(`Pixstore: invalid image id ${JSON.stringify(id)}`, 'ERR_INVALID_ID')
     const config = options.config()
-    if (!config) throw new Error('Pixstore: the worker has no backend config yet')
+    if (!config) throw new PixstoreError('Pixstore: the worker has no backend config yet', 'ERR_WORKER')
     return backendImageUrl(config, id)
   }
   return {
@@ -28,13 +29,14 @@ export function pageRequestHandlers(options: PageRequestHandlerOptions): Request
     async connect({ config, protocolVersion }) {
       // A page module from another release (older ones send no version) must not talk to this worker.
       if (protocolVersion !== PROTOCOL_VERSION) {
-        throw new Error(
+        throw new PixstoreError(
           `Pixstore: the page module speaks protocol version ${protocolVersion ?? 1} but the service worker speaks ${PROTOCOL_VERSION}: serve the page module and pixstore-sw.js from the same Pixstore release, then reload`,
+          'ERR_VERSION_MISMATCH',
         )
       }
       const checked = parseWorkerConfig(config)
       if (!checked) {
-        throw new TypeError('Pixstore: connect needs { backendOrigin: "http(s)://host:port", route: "/path", imageCache: { maxEntries, maxAgeSeconds, persist } }')
+        throw new PixstoreError('Pixstore: connect needs { backendOrigin: "http(s)://host:port", route: "/path", imageCache: { maxEntries, maxAgeSeconds, persist } }', 'ERR_USAGE')
       }
       options.setConfig(checked)
       // Takes over the asking page even when `activate` has long passed (e.g. after a hard reload). A worker
@@ -45,7 +47,7 @@ export function pageRequestHandlers(options: PageRequestHandlerOptions): Request
       return { ready: true }
     },
     setImageRecords({ records: list }) {
-      if (!Array.isArray(list)) throw new TypeError('Pixstore: setImageRecords needs a list of records')
+      if (!Array.isArray(list)) throw new PixstoreError('Pixstore: setImageRecords needs a list of records', 'ERR_USAGE')
       const rejected: string[] = []
       for (const value of list) {
         try {

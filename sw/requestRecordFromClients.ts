@@ -1,3 +1,4 @@
+import { PixstoreError } from '../protocol/errors'
 import { sendRequest, type WorkerRequests } from '../protocol/messages'
 import { parseImageRecord, type ImageRecord } from '../protocol/record'
 
@@ -34,5 +35,5 @@ export async function requestRecordFromClients(
   const fromRequester = requester ? await ask(requester) : null
   if (fromRequester) return fromRequester
   const others = (await clients.matchAll({ type: 'window', includeUncontrolled: true })).filter((client) => client.id !== requester?.id)
-  return Promise.any(others.map(async (client) => (await ask(client)) ?? Promise.reject(new Error('no record')))).catch(() => null)
+  return Promise.any(others.map(async (client) => (await ask(client)) ?? Promise.reject(new PixstoreError('no record', 'ERR_WORKER')))).catch(() => null)
 }

@@ -89,14 +89,14 @@ describe('createDecryptStream (WebCrypto)', () => {
     const reader = stream.readable.getReader()
     const read = reader.read()
     const write = writer.write(bad.subarray(0, SEALED_RECORD_BYTES))
-    await assert.rejects(read, (error) => error instanceof ChunkedPayloadError && error.code === 'Authentication')
+    await assert.rejects(read, (error) => error instanceof ChunkedPayloadError && error.reason === 'Authentication')
     await assert.rejects(write, ChunkedPayloadError)
     await assert.rejects(writer.write(bad.subarray(SEALED_RECORD_BYTES)), ChunkedPayloadError)
   })
 
   it('refuses a key or iv of the wrong length at once', () => {
-    assert.throws(() => createDecryptStream({ key: new Uint8Array(31), iv: VECTOR_IV }), (error) => error instanceof ChunkedPayloadError && error.code === 'BadMeta')
-    assert.throws(() => createDecryptStream({ key: VECTOR_KEY, iv: new Uint8Array(16) }), (error) => error instanceof ChunkedPayloadError && error.code === 'BadMeta')
+    assert.throws(() => createDecryptStream({ key: new Uint8Array(31), iv: VECTOR_IV }), (error) => error instanceof ChunkedPayloadError && error.reason === 'BadMeta')
+    assert.throws(() => createDecryptStream({ key: VECTOR_KEY, iv: new Uint8Array(16) }), (error) => error instanceof ChunkedPayloadError && error.reason === 'BadMeta')
   })
 })
 

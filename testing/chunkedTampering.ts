@@ -113,7 +113,7 @@ export function splitPayload(payload: Uint8Array, seed: number, maxPiece: number
 export function assertFailedClosed(tamper: TamperCase, outcome: { passed: Uint8Array; error?: unknown }): void {
   const { passed, error } = outcome
   assert.ok(error instanceof ChunkedPayloadError, `fails with a ChunkedPayloadError, got ${error}`)
-  assert.equal(error.code, tamper.code, error.message)
+  assert.equal(error.reason, tamper.code, error.message)
   assert.equal(passed.length, tamper.passedBytes, 'passes on only the authentic records before the fault')
   assert.deepEqual(Buffer.from(passed), Buffer.from(tamper.plaintext.subarray(0, tamper.passedBytes)))
 }

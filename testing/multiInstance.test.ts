@@ -6,7 +6,7 @@ import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { decodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
 import type { ImageRecord } from '../server/index'
-import { fixtureImages, openPayload, proofHeaders, readFixture } from '../server/testSupport'
+import { fixtureImages, openPayload, proofHeaders, readFixture } from './testSupport'
 import { getBytes, runLanes, startDeployment, type Deployment } from './deployment'
 
 const ROUTE = '/pixstore-image'

@@ -4,9 +4,9 @@ import { decodeImageMeta } from '../protocol/record'
 import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from '../server/backend'
 import type { PixstoreConfig } from '../server/config'
-import { createPixstoreApp } from '../server/endpoint'
+import { createPixstoreApp } from '../server/http/koaMiddleware'
 import type { KeyEncryptionKeyOption } from '../server/keys/keyRing'
-import { fetchWire, openPayload, proofHeaders, serve, TEST_SECRET } from '../server/testSupport'
+import { fetchWire, openPayload, proofHeaders, serve, TEST_SECRET } from './testSupport'
 
 /** A backend on `config` with these key encryption keys (none: keys stored raw), throwing every error, the environment ignored. */
 export function backendWithKeys(config: Partial<PixstoreConfig>, keyEncryptionKey?: KeyEncryptionKeyOption, previousKeyEncryptionKeys: KeyEncryptionKeyOption[] = []): PixstoreBackend {

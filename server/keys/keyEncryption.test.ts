@@ -12,10 +12,10 @@ import { PixstoreState } from '../../protocol/wire'
 import { sharedPostgresCluster } from '../../testing/postgresCluster'
 import { PixstoreBackend } from '../backend'
 import { resolveConfig, type PixstoreConfig } from '../config'
-import { createPixstoreApp } from '../endpoint'
+import { createPixstoreApp } from '../http/koaMiddleware'
 import { PixstoreConfigError, PixstoreError } from '../errors'
 import { openImageStore } from '../stores/openImageStore'
-import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, STORE_KINDS, storeConfig, TEST_SECRET, type StoreKind } from '../testSupport'
+import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture, serve, STORE_KINDS, storeConfig, TEST_SECRET, type StoreKind } from '../../testing/testSupport'
 import { assertRecordsValid, assertRecordsValidOn, backendWithKeys } from '../../testing/recordChecks'
 import { KeyRing } from './keyRing'
 import { rekeyStore } from './rekey'
@@ -199,6 +199,15 @@ for (const kind of STORE_KINDS) {
         assert.equal(answer.payload.state, PixstoreState.InternalError)
         assert.equal(answer.response.headers.get('content-length'), '1', 'one byte: no key, no ciphertext')
         assert.match(printed.join('\n'), new RegExp(`Image ${a.id}: its stored key does not unwrap`))
+        // The endpoint's logging rule: once per damaged image, not a line per request (good answers in between end no outage).
+        const good = (await backend.saveImage(IMAGES[0]!))!
+        const { printed: repeated } = await capturingConsole(async () => {
+          for (let i = 0; i < 20; i++) {
+            assert.equal((await fetchWire(site.url, a.id, proofHeaders(a, false))).payload.state, PixstoreState.InternalError)
+            assert.equal((await fetchWire(site.url, good.id, proofHeaders(good, false))).payload.state, PixstoreState.Updated)
+          }
+        })
+        assert.deepEqual(repeated, [], '40 more requests, no more log lines')
         // Put back, both serve again: it was the move that failed.
         await store.writeKey(a.id, keyA)
         await store.writeKey(b.id, keyB)

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { countEventLoopTurns, tempStore } from '../testSupport'
+import { countEventLoopTurns, tempStore } from '../../testing/testSupport'
 import { writeDurably } from './durableWrite'
 
 describe('writeDurably', () => {

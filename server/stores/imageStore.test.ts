@@ -4,7 +4,7 @@ import { after, afterEach, beforeEach, describe, it } from 'node:test'
 import { PixstoreState } from '../../protocol/wire'
 import { PixstoreBackend } from '../backend'
 import { resolveConfig } from '../config'
-import { fixtureImages, readFixture, STORE_KINDS, storeConfig, TEST_SECRET } from '../testSupport'
+import { fixtureImages, readFixture, STORE_KINDS, storeConfig, TEST_SECRET } from '../../testing/testSupport'
 import type { ImageStore, NewImageVersion } from './imageStore'
 import { openImageStore } from './openImageStore'
 

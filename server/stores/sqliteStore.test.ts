@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test'
 import { PixstoreState } from '../../protocol/wire'
 import { PixstoreBackend } from '../backend'
 import { ImageDataMissingError } from '../errors'
-import { makePng } from '../../bench/images'
-import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from '../testSupport'
+import { makePng } from '../../testing/images'
+import { fixtureImages, FIXTURES, readFixture, tempStore, TEST_SECRET } from '../../testing/testSupport'
 import type { NewImageVersion } from './imageStore'
 import { SqliteImageStore } from './sqliteStore'
 
@@ -77,7 +77,7 @@ describe('SqliteImageStore', () => {
   it('makes each version durable, its bytes and its name in the folder, before the row that points at it commits', async () => {
     // Traced for real: every version file's fdatasync and an fsync of its folder complete before the next write to the WAL.
     const config = { ...temp.config, statelessProofSecret: TEST_SECRET, defaultEndpointEnabled: false }
-    const child = fileURLToPath(new URL('../testChildren/saveThree.ts', import.meta.url))
+    const child = fileURLToPath(new URL('../../testing/testChildren/saveThree.ts', import.meta.url))
     const trace = path.join(temp.dir, 'trace')
     execFileSync('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=openat,mkdir,fsync,fdatasync,pwrite64', process.execPath, '--import', 'tsx', child, JSON.stringify(config), fixtureImages('png')[0]!])
     const versions = durabilityBeforeCommit(readFileSync(trace, 'utf8'), temp.config.imageRootDir)
@@ -94,7 +94,7 @@ describe('SqliteImageStore', () => {
   it('a disk that refuses a write mid-save (EFBIG): the save fails cleanly, nothing is left, the process keeps saving', async () => {
     // A file size limit (ulimit -f, in KiB) makes writes past 512 KiB fail while other writes of the same save are in flight.
     const config = { ...temp.config, statelessProofSecret: TEST_SECRET, defaultEndpointEnabled: false }
-    const child = fileURLToPath(new URL('../testChildren/saveUnderFileLimit.ts', import.meta.url))
+    const child = fileURLToPath(new URL('../../testing/testChildren/saveUnderFileLimit.ts', import.meta.url))
     const big = path.join(temp.dir, 'big.png')
     writeFileSync(big, makePng(3 * 1024 * 1024, 5))
     const script = 'ulimit -f 512 && exec "$0" --import tsx "$@"'

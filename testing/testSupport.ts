@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url'
 import { unframeImage } from '../protocol/formats'
 import { decodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
 import { decodeImageMeta, type ImageRecord } from '../protocol/record'
-import { sharedPostgresCluster } from '../testing/postgresCluster'
-import type { PixstoreConfig } from './config'
-import { decryptImage } from './crypto'
+import { sharedPostgresCluster } from './postgresCluster'
+import type { PixstoreConfig } from '../server/config'
+import { decryptImage } from '../server/crypto'
 
 export const TEST_SECRET = 'pixstore-test-secret-0123456789abcdef'
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url))

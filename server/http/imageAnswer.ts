@@ -1,18 +1,42 @@
-import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { isValidImageId } from '../protocol/record'
-import { acceptsChunked, CHUNKED_HEADER, CHUNKED_PARAM, PixstoreState, PROOF_HEADER, PROOF_PARAM, TOKEN_HEADER, TOKEN_PARAM } from '../protocol/wire'
-import type { PixstoreBackend, WireAnswer } from './backend'
-import { allowedOrigin } from './cors'
+import { acceptsChunked, CHUNKED_HEADER, CHUNKED_PARAM, PixstoreState, PROOF_HEADER, PROOF_PARAM, TOKEN_HEADER, TOKEN_PARAM } from '../../protocol/wire'
+import type { PixstoreBackend, WireAnswer } from '../backend'
+import { RequestFailureLog, setPolicyHeaders, type ImageRequestDecision } from './imagePolicy'
 
 /**
  * Answers `GET {route}/{id}` on Node's request and response: proof check,
  * lookup, and head + ciphertext written straight to the socket (no joined
  * copy; a streamed ciphertext keeps memory per request bounded). The Koa
- * route and the default endpoint's direct path both end here.
+ * middleware and the default endpoint's direct listener both end here, with
+ * the headers the policy decided; a failure follows the policy's logging rule.
  */
-export async function answerImageRequest(backend: PixstoreBackend, req: IncomingMessage, res: ServerResponse, id: string, querystring: string): Promise<void> {
+export async function answerImageRequest(
+  backend: PixstoreBackend,
+  req: IncomingMessage,
+  res: ServerResponse,
+  decision: ImageRequestDecision & { kind: 'image' },
+): Promise<void> {
+  try {
+    setPolicyHeaders(res, decision.headers)
+    await writeImageAnswer(backend, req, res, decision.id, decision.querystring)
+  } catch (error) {
+    failureLogOf(backend).report(error)
+    res.destroy()
+  }
+}
+
+const failureLogs = new WeakMap<PixstoreBackend, RequestFailureLog>()
+
+/** One failure log per backend, whichever entry its requests came through. */
+export function failureLogOf(backend: PixstoreBackend): RequestFailureLog {
+  let log = failureLogs.get(backend)
+  if (!log) failureLogs.set(backend, (log = new RequestFailureLog()))
+  return log
+}
+
+async function writeImageAnswer(backend: PixstoreBackend, req: IncomingMessage, res: ServerResponse, id: string, querystring: string): Promise<void> {
   // A pipelined request waits for its turn before its answer is looked up, so a
   // connection holds one file or buffer at a time, however many GETs it queued.
   if (!res.socket && !(await turnOf(req, res))) return
@@ -106,36 +130,3 @@ function asksChunked(headers: IncomingHttpHeaders, querystring: string): boolean
 
 /** Node joins repeated custom headers with ", ": such a value is no valid proof or token, so it simply fails the check. */
 const single = (value: string | string[] | undefined): string => (Array.isArray(value) ? value.join(', ') : (value ?? ''))
-
-/** Path characters of a plain id (a `:` may also arrive as `%3A`, which the Koa route decodes). */
-const PLAIN_ID = /^[A-Za-z0-9_:-]+$/
-
-/**
- * The default endpoint's request listener. A profile of the endpoint under
- * load showed Koa's per-request context and middleware chain as a cost the
- * image GET does not need, so a well-formed image GET goes straight to
- * `answerImageRequest` with the same CORS and Referrer-Policy headers; every
- * other request (preflight, bad ids, other methods) takes the Koa app.
- */
-export function defaultEndpointListener(backend: PixstoreBackend, koaListener: RequestListener): RequestListener {
-  const prefix = `${backend.config.defaultEndpointRoute}/`
-  const allowOrigin = backend.config.accessControlAllowOrigin
-  return (req, res) => {
-    const fullUrl = req.url ?? ''
-    const fragment = fullUrl.indexOf('#')
-    const url = fragment === -1 ? fullUrl : fullUrl.slice(0, fragment) // as Koa's parser does: a fragment is no part of the query
-    if (req.method === 'GET' && url.startsWith(prefix)) {
-      const queryStart = url.indexOf('?', prefix.length)
-      const id = url.slice(prefix.length, queryStart === -1 ? undefined : queryStart)
-      if (PLAIN_ID.test(id) && isValidImageId(id)) {
-        res.setHeader('Referrer-Policy', 'no-referrer')
-        const origin = allowedOrigin(allowOrigin, req.headers.origin)
-        if (allowOrigin !== '*') res.setHeader('Vary', 'Origin')
-        if (origin) res.setHeader('Access-Control-Allow-Origin', origin)
-        answerImageRequest(backend, req, res, id, queryStart === -1 ? '' : url.slice(queryStart + 1)).catch(() => res.destroy())
-        return
-      }
-    }
-    koaListener(req, res)
-  }
-}

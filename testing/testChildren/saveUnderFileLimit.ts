@@ -2,7 +2,7 @@
 // The big save must fail (EFBIG mid-write) without taking the process down; the small one after it must work.
 // Prints one JSON line: what each save gave.
 import { readFileSync } from 'node:fs'
-import { PixstoreBackend } from '../backend'
+import { PixstoreBackend } from '../../server/backend'
 
 const [configJson, bigFile, smallFile] = process.argv.slice(2)
 const backend = new PixstoreBackend({ ...JSON.parse(configJson!), errorHandlingMode: 'throw' })

@@ -3,7 +3,7 @@
 // UPDATE_EVERY_MS in the environment paces the updates (one per that many ms) instead of running flat out.
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { PixstoreBackend } from '../backend'
+import { PixstoreBackend } from '../../server/backend'
 
 const [configJson, id, count, ...files] = process.argv.slice(2)
 const every = Number(process.env.UPDATE_EVERY_MS ?? 0)
