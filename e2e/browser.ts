@@ -3,6 +3,8 @@
  * run in the page, so each is self-contained (no closures over Node values).
  */
 import { expect, type CDPSession, type Page } from '@playwright/test'
+import { playwrightTab } from './engines/chromium'
+import type { BrowserSession, Tab } from './engines/engine'
 import { fixtureBase64, FIXTURES, type FixtureName, type Harness, type ImageRecord, type TestBackend } from './harness'
 
 /** The page module's API as the tests use it (window.px on the test pages). */
@@ -29,41 +31,55 @@ declare global {
   }
 }
 
+/** A Playwright page (the Chromium-only specs) or a Tab of any engine (the scenarios). */
+export type PageOrTab = Page | Tab
+
+/** The Tab for a Playwright page; a Tab as it is. */
+export const tabOf = (target: PageOrTab): Tab => (typeof (target as Page).context === 'function' ? playwrightTab(target as Page) : (target as Tab))
+
 /** Opens the blank test page for `backend` and waits until the page module is loaded (not yet initialized). */
-export async function openTestPage(page: Page, h: Harness, backend: TestBackend = h.backend): Promise<void> {
-  await page.goto(h.testPageUrl(backend))
-  await page.waitForFunction(() => window.px !== undefined && window.pxConfig !== undefined)
+export async function openTestPage(page: PageOrTab, h: Harness, backend: TestBackend = h.backend): Promise<void> {
+  await tabOf(page).goto(h.testPageUrl(backend))
+  await tabOf(page).waitFor(() => window.px !== undefined && window.pxConfig !== undefined, undefined, { message: 'the page module loaded' })
 }
 
 /** initPixstoreFrontend with the page's config; resolves when the worker controls the page and acknowledged. */
-export async function initFrontend(page: Page): Promise<void> {
-  await page.evaluate(async () => {
+export async function initFrontend(page: PageOrTab): Promise<void> {
+  await tabOf(page).evaluate(async () => {
     await window.px.initPixstoreFrontend(window.pxConfig)
   })
-  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'page is controlled by the worker after init').toBe(true)
+  expect(await tabOf(page).evaluate(() => navigator.serviceWorker.controller !== null), 'page is controlled by the worker after init').toBe(true)
 }
 
-export async function openAndInit(page: Page, h: Harness, backend: TestBackend = h.backend): Promise<void> {
+/** Opens the blank test page for `backend` in a new tab of `session` and inits the page module there. */
+export async function openTestTab(session: BrowserSession, h: Harness, backend: TestBackend = h.backend): Promise<Tab> {
+  const tab = await session.open(h.testPageUrl(backend))
+  await tab.waitFor(() => window.px !== undefined && window.pxConfig !== undefined, undefined, { message: 'the page module loaded' })
+  await initFrontend(tab)
+  return tab
+}
+
+export async function openAndInit(page: PageOrTab, h: Harness, backend: TestBackend = h.backend): Promise<void> {
   await openTestPage(page, h, backend)
   await initFrontend(page)
 }
 
 /** Opens and inits the test page, then reloads it (now controlled by the worker from the start) and inits again. */
-export async function openInitAndReload(page: Page, h: Harness): Promise<void> {
+export async function openInitAndReload(page: PageOrTab, h: Harness): Promise<void> {
   await openAndInit(page, h)
-  await page.reload()
-  await page.waitForFunction(() => window.px !== undefined)
-  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'the reloaded page is controlled before init').toBe(true)
+  await tabOf(page).reload()
+  await tabOf(page).waitFor(() => window.px !== undefined, undefined, { message: 'the page module loaded' })
+  expect(await tabOf(page).evaluate(() => navigator.serviceWorker.controller !== null), 'the reloaded page is controlled before init').toBe(true)
   await initFrontend(page)
 }
 
 /** setImageRecords in the page; returns whatever it resolved with. */
-export async function postRecords(page: Page, records: ImageRecord[]): Promise<unknown> {
-  return page.evaluate((list) => window.px.setImageRecords(list), records)
+export async function postRecords(page: PageOrTab, records: ImageRecord[]): Promise<unknown> {
+  return tabOf(page).evaluate((list) => window.px.setImageRecords(list), records)
 }
 
-export async function cachedImageExists(page: Page, id: string): Promise<boolean> {
-  return page.evaluate((imageId) => window.px.cachedImageExists(imageId), id)
+export async function cachedImageExists(page: PageOrTab, id: string): Promise<boolean> {
+  return tabOf(page).evaluate((imageId) => window.px.cachedImageExists(imageId), id)
 }
 
 export interface ShownImage {
@@ -76,8 +92,8 @@ export interface ShownImage {
  * Adds `<img data-e2e=NAME src=SRC>` (or srcset) to the gallery and waits for
  * its load or error event.
  */
-export async function showImage(page: Page, name: string, attrs: { src?: string; srcset?: string; sizes?: string }): Promise<ShownImage> {
-  return page.evaluate(
+export async function showImage(page: PageOrTab, name: string, attrs: { src?: string; srcset?: string; sizes?: string }): Promise<ShownImage> {
+  return tabOf(page).evaluate(
     ({ name, attrs }) =>
       new Promise<ShownImage>((resolve) => {
         const img = document.createElement('img')
@@ -97,6 +113,35 @@ export async function showImage(page: Page, name: string, attrs: { src?: string;
 
 export const routeSrc = (id: string) => `/pixstore-image/${id}`
 
+/** The Cache Storage cache of decrypted images. */
+export const IMAGE_CACHE = 'pixstore-images-v1'
+
+/** initPixstoreFrontend with the page's config and these `imageCache` options (the page module loaded). */
+export async function initWithImageCache(page: PageOrTab, imageCache: Record<string, unknown>): Promise<void> {
+  await tabOf(page).evaluate(async (cache) => {
+    await window.px.initPixstoreFrontend({ ...(window.pxConfig as object), imageCache: cache })
+  }, imageCache)
+}
+
+/** Shows each fixture (fresh records first) and checks its pixels; returns the ids in order. */
+export async function showFixtures(page: PageOrTab, h: Harness, names: readonly FixtureName[]): Promise<string[]> {
+  const records = await h.freshRecords(names)
+  await postRecords(page, records)
+  for (const [i, name] of names.entries()) {
+    expect((await showImage(page, name, { src: routeSrc(records[i]!.id) })).ok, `${name} shows`).toBe(true)
+    await expectPicture(page, name, name)
+  }
+  return records.map((record) => record.id)
+}
+
+/** The ids of the images in the decrypted-image cache. */
+export const cachedImageIds = async (page: PageOrTab) =>
+  (await cacheSnapshot(page)).filter((entry) => entry.cache === IMAGE_CACHE).map((entry) => new URL(entry.url).pathname.split('/').pop()!)
+
+/** workbox-expiration's bookkeeping entries (URL and use time per cached image). */
+export const expirationEntries = async (page: PageOrTab) =>
+  (await indexedDbDump(page)).databases.filter((db) => db.name === 'workbox-expiration').flatMap((db) => db.stores.flatMap((store) => store.entries))
+
 export interface PixelComparison {
   width: number
   height: number
@@ -112,8 +157,8 @@ export interface PixelComparison {
  * with the original fixture file, decoded by the same browser from a blob URL
  * (no worker involved) and drawn the same way.
  */
-export async function comparePixels(page: Page, selector: string, fixture: FixtureName): Promise<PixelComparison> {
-  return page.evaluate(
+export async function comparePixels(page: PageOrTab, selector: string, fixture: FixtureName): Promise<PixelComparison> {
+  return tabOf(page).evaluate(
     async ({ selector, base64, mime }) => {
       const pixels = (img: HTMLImageElement) => {
         const canvas = document.createElement('canvas')
@@ -154,7 +199,7 @@ export async function comparePixels(page: Page, selector: string, fixture: Fixtu
 }
 
 /** Asserts that the `<img data-e2e=NAME>` shows exactly the fixture's picture. */
-export async function expectPicture(page: Page, name: string, fixture: FixtureName): Promise<void> {
+export async function expectPicture(page: PageOrTab, name: string, fixture: FixtureName): Promise<void> {
   const result = await comparePixels(page, `img[data-e2e="${name}"]`, fixture)
   expect(result.error, `${name}: pixel read`).toBeUndefined()
   expect({ width: result.width, height: result.height }, `${name}: size`).toEqual({ width: FIXTURES[fixture].width, height: FIXTURES[fixture].height })
@@ -163,7 +208,7 @@ export async function expectPicture(page: Page, name: string, fixture: FixtureNa
 }
 
 /** Waits until the `<img data-e2e=NAME>` shows exactly the fixture's picture (e.g. after an update). */
-export async function expectPictureSoon(page: Page, name: string, fixture: FixtureName, timeout = 15_000): Promise<void> {
+export async function expectPictureSoon(page: PageOrTab, name: string, fixture: FixtureName, timeout = 15_000): Promise<void> {
   await expect
     .poll(
       async () => {
@@ -176,9 +221,9 @@ export async function expectPictureSoon(page: Page, name: string, fixture: Fixtu
 }
 
 /** Waits for an appPage script to finish; fails with its error if it threw. */
-export async function waitForApp(page: Page): Promise<void> {
-  await page.waitForFunction(() => window.pixstoreReady || window.pixstoreError)
-  expect(await page.evaluate(() => window.pixstoreError), 'the app page script ran without error').toBeUndefined()
+export async function waitForApp(page: PageOrTab): Promise<void> {
+  await tabOf(page).waitFor(() => window.pixstoreReady || window.pixstoreError, undefined, { timeout: 30_000, message: 'the app page script finished' })
+  expect(await tabOf(page).evaluate(() => window.pixstoreError), 'the app page script ran without error').toBeUndefined()
 }
 
 export interface RouteFetch {
@@ -189,8 +234,8 @@ export interface RouteFetch {
 }
 
 /** fetch() of an image URL from the page (goes through the worker), with the x-pixstore-state header. */
-export async function fetchFromPage(page: Page, url: string): Promise<RouteFetch> {
-  return page.evaluate(async (target) => {
+export async function fetchFromPage(page: PageOrTab, url: string): Promise<RouteFetch> {
+  return tabOf(page).evaluate(async (target) => {
     const response = await fetch(target)
     const body = await response.arrayBuffer()
     return {
@@ -212,8 +257,8 @@ export interface CacheEntry {
 }
 
 /** Every entry of every Cache Storage cache of the page's origin, bodies as base64. */
-export async function cacheSnapshot(page: Page): Promise<CacheEntry[]> {
-  return page.evaluate(async () => {
+export async function cacheSnapshot(page: PageOrTab): Promise<CacheEntry[]> {
+  return tabOf(page).evaluate(async () => {
     const toBase64 = (bytes: Uint8Array) => {
       let binary = ''
       for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
@@ -251,8 +296,8 @@ export interface IndexedDbDump {
  * Binary values become { $bytes: base64 }; CryptoKey objects are flagged
  * ({ $cryptoKey: true }) and exported when extractable.
  */
-export async function indexedDbDump(page: Page): Promise<IndexedDbDump> {
-  return page.evaluate(async () => {
+export async function indexedDbDump(page: PageOrTab): Promise<IndexedDbDump> {
+  return tabOf(page).evaluate(async () => {
     const toBase64 = (bytes: Uint8Array) => {
       let binary = ''
       for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
@@ -311,8 +356,8 @@ export async function indexedDbDump(page: Page): Promise<IndexedDbDump> {
 }
 
 /** localStorage and sessionStorage of the page's origin. */
-export async function webStorageDump(page: Page): Promise<Record<string, string>> {
-  return page.evaluate(() => {
+export async function webStorageDump(page: PageOrTab): Promise<Record<string, string>> {
+  return tabOf(page).evaluate(() => {
     const out: Record<string, string> = {}
     for (const [prefix, storage] of [['local', localStorage], ['session', sessionStorage]] as const) {
       for (let i = 0; i < storage.length; i++) {
@@ -380,7 +425,7 @@ export interface StorageScan {
  * every proof of `records` in all Cache Storage entries (URL, request and
  * response headers, body), all IndexedDB data and web storage of the page's origin.
  */
-export async function scanStorageForSecrets(page: Page, records: ImageRecord[]): Promise<StorageScan> {
+export async function scanStorageForSecrets(page: PageOrTab, records: ImageRecord[]): Promise<StorageScan> {
   const entries = await cacheSnapshot(page)
   const idb = await indexedDbDump(page)
   const web = await webStorageDump(page)

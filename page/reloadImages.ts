@@ -2,8 +2,8 @@
  * Makes the browser request Pixstore `<img>`s again (src, srcset, also the
  * `<source>`s of a `<picture>`), for images that could not show before:
  * requested before the worker controlled the page (first visit), or before
- * their record arrived. Setting `src` or `srcset` (even to the same value)
- * makes the browser select and fetch again, now through the worker.
+ * their record arrived. Setting `src` again, or `srcset` anew (see
+ * `reselect`), makes the browser select and fetch again, now through the worker.
  *
  * With `rewrite`, matching URLs are replaced (a new `?v=<token>`), so images
  * already showing an old version are fetched again too; the browser would
@@ -77,11 +77,19 @@ function rewriteAttributes(element: Element, select: (url: URL) => boolean, rewr
   return true
 }
 
+/**
+ * Makes the browser select and fetch again. Setting `src` to its own value
+ * does that everywhere; Firefox starts no request for a `srcset` set to its
+ * own value, so a `srcset` is removed and set again (one selection: both
+ * happen before the browser's next stable state).
+ */
 function reselect(img: HTMLImageElement): void {
-  for (const attribute of ['src', 'srcset']) {
-    const value = img.getAttribute(attribute)
-    if (value !== null) return img.setAttribute(attribute, value)
+  const src = img.getAttribute('src')
+  if (src !== null && img.getAttribute('srcset') === null) return img.setAttribute('src', src)
+  const withSrcset = img.hasAttribute('srcset') ? img : img.parentElement?.querySelector(':scope > source[srcset]')
+  if (withSrcset) {
+    const srcset = withSrcset.getAttribute('srcset')!
+    withSrcset.removeAttribute('srcset')
+    withSrcset.setAttribute('srcset', srcset)
   }
-  const source = img.parentElement?.querySelector(':scope > source[srcset]')
-  source?.setAttribute('srcset', source.getAttribute('srcset')!)
 }

@@ -14,9 +14,12 @@ postgresql_works() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null &&
 nginx_works() { [ -x /usr/sbin/nginx ] && /usr/sbin/nginx -v >/dev/null 2>&1; }
 strace_works() { command -v strace >/dev/null 2>&1 && strace -V >/dev/null 2>&1; }
 libjpeg-turbo-progs_works() { command -v cjpeg >/dev/null 2>&1; }
+firefox-esr_works() { [ -x /usr/bin/firefox-esr ] && /usr/bin/firefox-esr --version >/dev/null 2>&1; }
+webkit2gtk-driver_works() { [ -x /usr/bin/WebKitWebDriver ] && compgen -G '/usr/lib/*/webkit2gtk-4.1/MiniBrowser' >/dev/null; }
+xvfb_works() { [ -x /usr/bin/Xvfb ]; }
 
 missing=()
-for package in chromium postgresql nginx strace libjpeg-turbo-progs; do
+for package in chromium firefox-esr webkit2gtk-driver xvfb postgresql nginx strace libjpeg-turbo-progs; do
   "${package}_works" || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -13,6 +13,9 @@ export interface ExpirationLimits {
  */
 export class ImageExpiration {
   private readonly expiration: CacheExpiration
+  /** Use times are written one at a time, each in a later millisecond than the one before (see `stamp`). */
+  private stamps: Promise<unknown> = Promise.resolve()
+  private lastStamp = 0
 
   constructor(
     private readonly cacheName: string,
@@ -28,13 +31,31 @@ export class ImageExpiration {
 
   /** Marks `url` as used now (least recently used goes first). */
   used(url: string): Promise<void> {
-    return this.expiration.updateTimestamp(url)
+    return this.stamp(url)
   }
 
   /** Records a newly cached `url`, then evicts what is over the limits (workbox folds a pass asked for while one runs into one rerun). */
   async added(url: string): Promise<void> {
-    await this.expiration.updateTimestamp(url)
+    await this.stamp(url)
     await this.expiration.expireEntries()
+  }
+
+  /**
+   * workbox stamps a URL with `Date.now()`, in milliseconds, and evicts the
+   * oldest stamps first. Writes behind a burst put several images within one
+   * millisecond (seen in WebKit), and equal stamps evict in no defined order:
+   * an image shown later could go before one shown earlier. So stamps are
+   * taken in call order (the order images were answered), each once the clock
+   * has passed the previous one.
+   */
+  private stamp(url: string): Promise<void> {
+    const next = this.stamps.then(async () => {
+      while (Date.now() <= this.lastStamp) await new Promise((resolve) => setTimeout(resolve, 1))
+      await this.expiration.updateTimestamp(url)
+      this.lastStamp = Date.now()
+    })
+    this.stamps = next.catch(() => undefined)
+    return next
   }
 
   /** Makes room after a QuotaExceededError: the least recently used half goes. */
