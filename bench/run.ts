@@ -65,6 +65,16 @@ async function successLength(url: string, headers: Record<string, string> = {}):
 }
 
 const credentials = (record: { statelessProof: string; token: number }) => ({ 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) })
+/** What the worker sends: the proof and token, and that it reads chunked answers. */
+const chunkedHeaders = (record: { statelessProof: string; token: number }) => ({ ...credentials(record), 'x-pixstore-chunked': '1' })
+
+/** The exact length of one answer (chunked or Success), fetched once. */
+async function answerLength(url: string, headers: Record<string, string>): Promise<number> {
+  const response = await fetch(url, { headers })
+  const bytes = new Uint8Array(await response.arrayBuffer())
+  if (response.status !== 200 || (bytes[0] !== 0 && bytes[0] !== 7)) throw new Error(`${url}: expected Success or ChunkedSuccess, got HTTP ${response.status}, first byte ${bytes[0]}`)
+  return bytes.length
+}
 
 async function main(): Promise<void> {
   const secret = randomBytes(32).toString('hex')
@@ -166,6 +176,7 @@ async function main(): Promise<void> {
           pixstore: target('pixstore', pixstoreUrl, cpuOf(pixstore), credentials(saved[i]!.record)),
           pixstoreWorkers: workers && target('pixstore --workers', `${workers.origin}/pixstore-image/${saved[i]!.record.id}`, async () => processCpuMicros(workers.pids()), credentials(saved[i]!.record)),
           pixstoreV3: target('pixstore 3.2.1', v3Url, cpuOf(v3), credentials(v3.records[i]!), await successLength(v3Url, credentials(v3.records[i]!))),
+          pixstoreChunked: target('pixstore chunked', pixstoreUrl, cpuOf(pixstore), chunkedHeaders(saved[i]!.record), await answerLength(pixstoreUrl, chunkedHeaders(saved[i]!.record))),
           nginx: nginx && target('nginx', `${nginx.url}/wire/${i}`, async () => processCpuMicros(nginx!.pids())),
           plainKoa: target('plain Koa', `${plain.origin}/wire/${i}`, cpuOf(plain)),
         })
