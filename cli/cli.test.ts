@@ -91,11 +91,16 @@ describe('pixstore import', () => {
   })
 
   it('prints help for each command', async () => {
-    for (const command of ['import', 'import-v3', 'verify', 'serve']) {
+    // Every command the program lists, so a new one is covered without editing this test.
+    const overview = await pixstore(['--help'])
+    const listed = [...overview.stdout.split(/\nCommands:\n/)[1]!.matchAll(/^ {2}([a-z][a-z0-9-]*)/gm)].map((match) => match[1]!).filter((name) => name !== 'help')
+    for (const expected of ['import', 'import-v3', 'verify', 'serve', 'migrate', 'rekey']) assert.ok(listed.includes(expected), `${expected} in ${listed.join(', ')}`)
+    for (const command of listed) {
       const run = await pixstore([command, '--help'])
-      assert.equal(run.code, 0)
-      assert.match(run.stdout, new RegExp(`Usage: pixstore ${command}`))
-      assert.match(run.stdout, /--image-root-dir/)
+      assert.equal(run.code, 0, command)
+      assert.match(run.stdout, new RegExp(`Usage: pixstore ${command} `))
+      // Each works on a store, so its help says where the store is (migrate names two: --from-… and --to-…).
+      assert.match(run.stdout, command === 'migrate' ? /--from-image-root-dir.*\n(.*\n)*.*--to-image-root-dir/ : /--image-root-dir/, command)
     }
   })
 })
@@ -210,7 +215,7 @@ describe('pixstore serve --workers', () => {
     store.cleanup()
   })
 
-  it('without a secret, hands every worker the same random one (one warning, none per worker)', async () => {
+  it('without a secret or a KEK, hands every worker the same random secret and warns once about each, not once per worker', async () => {
     const store = sharedStore()
     const run = await pixstore(
       ['serve', '--workers', '2', '--default-endpoint-listen-host', '127.0.0.1', '--default-endpoint-listen-port', '0', ...store.flags],
@@ -222,6 +227,7 @@ describe('pixstore serve --workers', () => {
     try {
       assert.equal(run.code, 0, run.stderr)
       assert.equal(run.stderr.match(/the workers share a random secret/g)?.length, 1, run.stderr)
+      assert.equal(run.stderr.match(/No keyEncryptionKey or PIXSTORE_KEY_ENCRYPTION_KEY set/g)?.length, 1, run.stderr)
       // A worker left to pick its own secret would say so, and its proofs would fail on the others.
       assert.doesNotMatch(run.stderr, /random per-process secret/)
     } finally {

@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { rekeyStore } from '../server/keys/rekey'
-import { resolveKeyRing } from '../server/keys/resolveKeyRing'
+import { resolveKeyRing } from '../server/secrets'
 import { openImageStore } from '../server/stores/openImageStore'
 import { addConfigOptions, CONFIG_HELP, loadCliConfig } from './config'
 import { CliUsageError } from './errors'

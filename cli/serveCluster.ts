@@ -1,7 +1,8 @@
 import { PixstoreError } from '../server/errors'
-import { randomBytes } from 'node:crypto'
 import cluster, { type Worker } from 'node:cluster'
+import { PixstoreBackend } from '../server/backend'
 import { initPixstoreBackend, type PixstoreConfig } from '../server/index'
+import { resolveSecrets } from '../server/secrets'
 
 /** What a worker tells the primary once its endpoint listens. */
 interface ListeningMessage {
@@ -23,15 +24,15 @@ const isListening = (message: unknown): message is ListeningMessage =>
  * listens stops the whole command, since starting another would fail alike.
  */
 export async function superviseWorkers(config: PixstoreConfig, workers: number, env: Record<string, string | undefined>): Promise<NodeJS.Signals> {
-  const secretEnv: Record<string, string> = {}
-  let secret = config.statelessProofSecret ?? env.PIXSTORE_SECRET
-  if (secret === undefined) {
-    console.warn('[pixstore] No statelessProofSecret or PIXSTORE_SECRET set: the workers share a random secret, so proofs do not survive a restart.')
-    secret = secretEnv.PIXSTORE_SECRET = randomBytes(32).toString('base64url')
-  }
+  // Resolved (and warned about) once here; the workers inherit the outcome: a shared random proof secret, no second warning.
+  const secretEnv = resolveSecrets(config, env, console.warn, { sharedByWorkers: true }).childEnv
   // Opening the store once here checks it (and creates or migrates its schema) before N processes race to.
-  const check = await initPixstoreBackend({ ...config, statelessProofSecret: secret, defaultEndpointEnabled: false })
-  await check.close()
+  const check = new PixstoreBackend({ ...config, defaultEndpointEnabled: false }, { env: { ...env, ...secretEnv } })
+  try {
+    await check.open()
+  } finally {
+    await check.close()
+  }
 
   let stopping: NodeJS.Signals | null = null
   const listening = new Set<Worker>()

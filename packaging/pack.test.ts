@@ -158,6 +158,21 @@ describe('the npm package, installed into a fresh app', () => {
     }
   })
 
+  it('needs no pg for SQLite, and says which package to install when databaseUrl is set without it', async () => {
+    assert.equal(existsSync(path.join(app, 'node_modules/pg')), false, 'pg is an optional peer dependency: not installed for the app')
+    const script = path.join(app, 'no-pg.mjs')
+    writeFileSync(
+      script,
+      `import { PixstoreBackend } from 'pixstore/backend'
+const backend = new PixstoreBackend({ databaseUrl: 'postgres://user@127.0.0.1:1/db', statelessProofSecret: '${'s'.repeat(32)}' })
+try { await backend.open(); console.log('opened') } catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })) } finally { await backend.close() }`,
+    )
+    const { stdout } = await run(process.execPath, [script], { cwd: app })
+    const failure = JSON.parse(stdout.trim().split('\n').pop()!)
+    assert.equal(failure.code, 'ERR_CONFIG')
+    assert.match(failure.message, /needs the PostgreSQL client package "pg": install it \(npm install pg\)/)
+  })
+
   it('installs the pixstore command', async () => {
     const bin = path.join(app, 'node_modules/.bin/pixstore')
     const help = await run(bin, ['--help'], { cwd: app })

@@ -1,3 +1,4 @@
+import { DEFAULT_PORT as DEFAULT_CONNECT_PORT, DEFAULT_ROUTE, DEFAULT_SERVICE_WORKER_URL } from '../protocol/defaults'
 import { PixstoreConfigError } from '../protocol/errors'
 import type { ImageFailureReport } from '../protocol/messages'
 import {
@@ -60,9 +61,6 @@ export interface ResolvedFrontendConfig {
   onImageError?: (event: ImageFailureReport) => void
 }
 
-export const DEFAULT_CONNECT_PORT = 7482
-export const DEFAULT_ROUTE = '/pixstore-image'
-export const DEFAULT_SERVICE_WORKER_URL = '/pixstore-sw.js'
 export const DEFAULT_SCOPE = '/'
 
 const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope', 'refreshRecords', 'imageCache', 'onImageError', 'proofTransport']

@@ -1,3 +1,4 @@
+import { RECORD_WAIT_MS, WORKER_TIMEOUT_MS } from '../protocol/defaults'
 import { PixstoreError } from '../protocol/errors'
 /**
  * `pixstore/frontend`: registers the Pixstore service worker and hands it the
@@ -25,16 +26,8 @@ export { InvalidImageRecordError, type ImageRecord } from '../protocol/record'
 export { IMAGE_FAILURE_STATES, type ImageFailureReport, type ImageFailureState } from '../protocol/messages'
 export { PROTOCOL_VERSION } from '../protocol/version'
 
-/** How long registering, and each request to the worker, may take. */
-const WORKER_TIMEOUT_MS = 10_000
-
-/**
- * How long the page holds a worker's question for a record it does not have
- * yet, when the app gave no `refreshRecords`. Shorter than the worker's own
- * deadline (RECORD_LOOKUP_TIMEOUT_MS in sw/), so the worker still gets an
- * answer. An image that fails anyway is requested again when its record arrives.
- */
-const RECORD_WAIT_MS = 2500
+// WORKER_TIMEOUT_MS and RECORD_WAIT_MS are in protocol/defaults.ts, beside the worker's side of each pair.
+// An image that fails anyway is requested again when its record arrives.
 
 /** The worker's explanation of a failure, bounded: it comes from another context. */
 const MAX_DETAIL_LENGTH = 1000

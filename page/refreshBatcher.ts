@@ -1,3 +1,4 @@
+import { REFRESH_TIMEOUT_MS } from '../protocol/defaults'
 import { PixstoreError } from '../protocol/errors'
 import { parseImageRecord, type ImageRecord } from '../protocol/record'
 
@@ -13,8 +14,6 @@ export interface RefreshBatcherOptions {
   timeoutMs?: number
 }
 
-/** Shorter than the worker's wait (REFRESH_LOOKUP_TIMEOUT_MS in sw/), so the worker still gets an answer. */
-export const REFRESH_TIMEOUT_MS = 10_000
 
 /**
  * Batches the worker's requests for fresh records into few calls of the

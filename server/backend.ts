@@ -10,10 +10,9 @@ import { checkStoredImage, openFramedImage } from './imageCheck'
 import { assertCompleteImageInSlices, sniffImageFormat } from './imageFormat'
 import { createImageId } from './imageId'
 import { proofExpiry, ProofVerifier, proofWindow, signProof, type ProofKeys } from './proof'
-import { resolveProofKeys } from './proofKeys'
 import { checkStoreKeys } from './keys/keyCheck'
 import type { KeyRing } from './keys/keyRing'
-import { resolveKeyRing } from './keys/resolveKeyRing'
+import { redactSecrets, resolveSecrets } from './secrets'
 import { ImageReader, type WireAnswer } from './imageReader'
 import type { ImageStore, NewImageVersion, StoredImage } from './stores/imageStore'
 import { openImageStore } from './stores/openImageStore'
@@ -48,9 +47,11 @@ export class PixstoreBackend {
   private readonly reader: ImageReader
 
   constructor(config: Partial<PixstoreConfig> = {}, options: PixstoreBackendOptions = {}) {
-    const resolved = resolveConfig(config, options.env ?? process.env)
-    this.#proofKeys = resolveProofKeys(resolved, options.env ?? process.env, console.warn)
-    this.#keys = resolveKeyRing(resolved, options.env ?? process.env, console.warn)
+    const env = options.env ?? process.env
+    const resolved = resolveConfig(config, env)
+    const secrets = resolveSecrets(resolved, env, console.warn)
+    this.#proofKeys = secrets.proofKeys
+    this.#keys = secrets.keyRing
     this.config = Object.freeze(redactSecrets(resolved))
     this.errors = new ErrorPolicy(this.config.errorHandlingMode)
     this.errors.customHandler = options.customErrorHandler ?? null
@@ -304,17 +305,6 @@ export interface EncryptedImageImport {
   token: number
   meta: RawImageMeta
   ciphertext: Uint8Array
-}
-
-const REDACTED = '[redacted]'
-
-/** In place, so the config keeps its own print guards (databaseUrl's password); resolveConfig made it fresh. */
-function redactSecrets(config: PixstoreConfig): PixstoreConfig {
-  if (config.statelessProofSecret !== undefined) config.statelessProofSecret = REDACTED
-  config.previousStatelessProofSecrets = config.previousStatelessProofSecrets.map(() => REDACTED)
-  if (config.keyEncryptionKey !== undefined) config.keyEncryptionKey = REDACTED
-  config.previousKeyEncryptionKeys = config.previousKeyEncryptionKeys.map(() => REDACTED)
-  return config
 }
 
 function assertValidId(id: unknown): asserts id is string {

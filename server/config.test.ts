@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DEFAULT_CONFIG, resolveConfig } from './config'
 import { PixstoreConfigError } from './errors'
-import { resolveProofKeys } from './proofKeys'
+import { resolveProofKeys } from './secrets'
 
 describe('resolveConfig', () => {
   it('fills the documented defaults', () => {
@@ -43,10 +43,19 @@ describe('resolveConfig', () => {
       [{ keyEncryptionKey: 42 }, /Invalid config field "keyEncryptionKey"/],
       [{ previousKeyEncryptionKeys: 'ab'.repeat(32) }, /"previousKeyEncryptionKeys".*a list of keys/],
       [{ previousKeyEncryptionKeys: ['ab'.repeat(32), 'nope'] }, /Invalid config field "previousKeyEncryptionKeys"/],
+      [{ defaultEndpointListenHost: '' }, /"defaultEndpointListenHost".*non-empty host/],
+      [{ responseTimeout: 999 }, /"responseTimeout".*1000 to 3600000/],
+      [{ maxConnections: 0 }, /"maxConnections".*"auto" or a whole number/],
+      [{ databaseUrl: 'mysql://db/pixstore' }, /"databaseUrl".*postgres:\/\//],
+      [{ memoryCacheBytes: -1 }, /"memoryCacheBytes".*0 to disable/],
+      [{ maxImageBytes: 0 }, /"maxImageBytes".*positive whole number/],
     ]
     for (const [input, message] of cases) {
       assert.throws(() => resolveConfig(input), (error) => error instanceof PixstoreConfigError && message.test(error.message), JSON.stringify(input))
     }
+    // Every field has its wrong value here: a new field without a case fails this test.
+    const covered = new Set(cases.flatMap(([input]) => Object.keys(input)))
+    assert.deepEqual(Object.keys(DEFAULT_CONFIG).filter((field) => !covered.has(field)), [])
   })
 
   it('validates responseTimeout and maxConnections, with their defaults', async () => {

@@ -1,3 +1,4 @@
+import { DEFAULT_PORT, DEFAULT_ROUTE } from '../protocol/defaults'
 import { inspect } from 'node:util'
 import { IMAGE_FORMAT_NAMES, type ImageFormatName } from '../protocol/formats'
 import { isValidRoute } from '../protocol/workerConfig'
@@ -46,8 +47,8 @@ export interface PixstoreConfig {
 const defaults: PixstoreConfig = {
   defaultEndpointEnabled: true,
   defaultEndpointListenHost: '0.0.0.0',
-  defaultEndpointListenPort: 7482,
-  defaultEndpointRoute: '/pixstore-image',
+  defaultEndpointListenPort: DEFAULT_PORT,
+  defaultEndpointRoute: DEFAULT_ROUTE,
   responseTimeout: 30_000,
   maxConnections: 'auto',
   accessControlAllowOrigin: '*',

@@ -7,33 +7,12 @@ import { PixstoreState } from '../protocol/wire'
 import { PixstoreBackend } from './backend'
 import { backendOnPort, hostApp } from '../testing/backendOnPort'
 import type { SqliteImageStore } from './stores/sqliteStore'
-import { fetchWire, fixtureImages, openPayload, proofHeaders, rawRequest, readFixture, serve, STORE_KINDS } from '../testing/testSupport'
+import { fetchWire, fixtureImages, openPayload, proofHeaders, rawExchange, rawRequest, readFixture, serve, STORE_KINDS } from '../testing/testSupport'
 
 const MIME = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' } as const
 
 
 
-/** One request written as is; status, lower-case headers and body as the server sent them. */
-function rawExchange(baseUrl: string, method: string, target: string, headerLines: string[]): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
-  const { hostname, port } = new URL(baseUrl)
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.write([`${method} ${target} HTTP/1.1`, `Host: ${hostname}`, 'Connection: close', ...headerLines, '', ''].join('\r\n')))
-    const chunks: Buffer[] = []
-    socket.on('data', (chunk) => chunks.push(chunk))
-    socket.on('error', reject)
-    socket.on('end', () => {
-      const response = Buffer.concat(chunks)
-      const split = response.indexOf('\r\n\r\n')
-      const [statusLine, ...lines] = response.subarray(0, split).toString('latin1').split('\r\n')
-      const headers: Record<string, string> = {}
-      for (const line of lines) {
-        const colon = line.indexOf(':')
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
-      }
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: response.subarray(split + 4) })
-    })
-  })
-}
 
 for (const kind of STORE_KINDS) {
   describe(`GET /pixstore-image/:id (${kind} store)`, () => {

@@ -10,7 +10,7 @@ import { makePng } from '../testing/images'
 import { encodeImageMeta, type ImageRecord } from '../protocol/record'
 import { decodeWirePayload, PixstoreState } from '../protocol/wire'
 import { backendOnPort } from '../testing/backendOnPort'
-import { fetchWire, fixtureImages, openPayload, proofHeaders, readFixture } from '../testing/testSupport'
+import { fetchWire, fixtureImages, openFilesUnder, openPayload, proofHeaders, readFixture } from '../testing/testSupport'
 
 
 const queryFor = (record: ImageRecord, token: number | null = record.token) =>
@@ -143,6 +143,10 @@ describe('ciphertext cache and streaming', () => {
     assert.equal(Number(response.headers.get('content-length')), big.length + 2)
     const reader = response.body!.getReader()
     const chunks: Uint8Array[] = [(await reader.read()).value!]
+    // Streamed: the answer holds its version file open while the client stalls (a whole read would have
+    // closed it), and no 3 MB buffer counts against the cache's budget.
+    assert.equal(openFilesUnder(env.config.imageRootDir!), 1, 'the version file is open for the answer')
+    assert.ok(chunks[0]!.length < big.length, 'only part of it has arrived')
     await env.backend.updateImage(record.id, replacement)
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) chunks.push(chunk.value)
     const payload = decodeWirePayload(Buffer.concat(chunks))

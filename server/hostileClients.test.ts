@@ -12,24 +12,11 @@ import { makePng } from '../testing/images'
 import type { ImageRecord } from '../protocol/record'
 import { backendOnPort } from '../testing/backendOnPort'
 import { PixstoreState } from '../protocol/wire'
-import { fetchWire, openPayload, proofHeaders, rawRequest } from '../testing/testSupport'
+import { fetchWire, openFilesUnder, openPayload, proofHeaders, rawRequest } from '../testing/testSupport'
 
 v8.setFlagsFromString('--expose-gc')
 const collectGarbage = vm.runInNewContext('gc') as () => void
 
-/** Descriptors this process holds on files under `dir` (the image root): the version files being served. */
-export function openFilesUnder(dir: string): number {
-  const root = path.resolve(dir)
-  let count = 0
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root + path.sep)) count++
-    } catch {
-      // closed between the listing and the readlink
-    }
-  }
-  return count
-}
 
 /** Polls `condition` each event-loop turn (and on I/O) until it holds; fails after a generous bound, never passes on time alone. */
 async function eventually(condition: () => boolean, what: string, limitMs = 10_000): Promise<void> {

@@ -7,7 +7,6 @@ import type { AddressInfo } from 'node:net'
 import type { ImageRecord } from '../protocol/record'
 import { PixstoreBackend } from './backend'
 import type { PixstoreConfig } from './config'
-import { resolveConfig } from './config'
 import { createDefaultEndpointServer } from './http/defaultServer'
 import { PixstoreError, type CustomErrorHandler } from './errors'
 
@@ -37,8 +36,9 @@ let pendingCustomHandler: CustomErrorHandler | null = null
 /** Validates the whole config, opens the store and (unless disabled) resolves once the endpoint listens. */
 export async function initPixstoreBackend(config: Partial<PixstoreConfig> = {}): Promise<PixstoreHandle> {
   if (current) throw new PixstoreError('Pixstore backend is already initialized: close() the previous handle first', 'ERR_USAGE')
-  const resolved = resolveConfig(config)
-  const backend = new PixstoreBackend(resolved, { customErrorHandler: pendingCustomHandler ?? undefined })
+  // Resolved once, by the backend: what follows reads backend.config (secrets redacted).
+  const backend = new PixstoreBackend(config, { customErrorHandler: pendingCustomHandler ?? undefined })
+  const resolved = backend.config
   current = backend
   let server: Server | null = null
   try {

@@ -1,3 +1,4 @@
+import { DEFAULT_SERVICE_WORKER_URL } from '../protocol/defaults'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
@@ -17,7 +18,7 @@ const CANDIDATES = ['../pixstore-sw.js', '../dist/pixstore-sw.js'].map((relative
  * Serves the Pixstore service worker for apps whose pages Koa serves.
  * `no-cache` makes browsers revalidate it, so a new worker version is picked up.
  */
-export function pixstoreServiceWorker({ path = '/pixstore-sw.js', file }: ServiceWorkerOptions = {}): Middleware {
+export function pixstoreServiceWorker({ path = DEFAULT_SERVICE_WORKER_URL, file }: ServiceWorkerOptions = {}): Middleware {
   const workerFile = file ?? CANDIDATES.find((candidate) => existsSync(candidate))
   if (!workerFile) throw new Error(`Pixstore service worker not found (looked at ${CANDIDATES.join(', ')}); run the build first`)
   let script: Promise<Buffer> | undefined

@@ -1,3 +1,4 @@
+import { RECORD_LOOKUP_TIMEOUT_MS, REFRESH_LOOKUP_TIMEOUT_MS } from '../protocol/defaults'
 import type { RouteHandlerCallbackOptions, RouteHandlerObject } from 'workbox-core/types.js'
 import { sendRequest, type WorkerRequests } from '../protocol/messages'
 import { encodeImageMeta, type ImageRecord } from '../protocol/record'
@@ -10,8 +11,8 @@ import { imageResponse, pageCacheControl, pageImageResponse, streamedImageRespon
 import { InFlight } from './inFlight'
 import { ProofTransports, type TransportConfig } from './proofTransport'
 import type { RecordStore } from './recordStore'
-import { REFRESH_LOOKUP_TIMEOUT_MS, withRecordRefresh } from './refreshRecords'
-import { RECORD_LOOKUP_TIMEOUT_MS, requestRecordFromClients } from './requestRecordFromClients'
+import { withRecordRefresh } from './refreshRecords'
+import { requestRecordFromClients } from './requestRecordFromClients'
 
 export interface ImageRequestHandlerOptions {
   records: RecordStore

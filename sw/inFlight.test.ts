@@ -17,8 +17,17 @@ describe('InFlight', () => {
 
   it('shares a failure with every waiter, then forgets it', async () => {
     const inFlight = new InFlight<number>()
-    const failing = () => Promise.reject(new Error('down'))
-    await Promise.all([assert.rejects(inFlight.run('a', failing), /down/), assert.rejects(inFlight.run('a', failing), /down/)])
+    const failure = new Error('down')
+    let runs = 0
+    const failing = async (): Promise<number> => {
+      runs++
+      await null
+      throw failure
+    }
+    const waiters = [inFlight.run('a', failing), inFlight.run('a', failing), inFlight.run('a', failing)]
+    const outcomes = await Promise.allSettled(waiters)
+    assert.equal(runs, 1, 'one task ran for the three waiters')
+    for (const outcome of outcomes) assert.ok(outcome.status === 'rejected' && outcome.reason === failure, 'each waiter got that one failure')
     assert.equal(await inFlight.run('a', async () => 5), 5)
   })
 })

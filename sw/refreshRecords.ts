@@ -1,13 +1,6 @@
 import type { ImageRecord } from '../protocol/record'
 import { ImageFailure, type ImageFailureState } from './imageFailure'
 
-/**
- * How long a request may wait for a page's `refreshRecords` callback (the
- * app's API). Longer than the page's own bound (REFRESH_TIMEOUT_MS in page/),
- * so the page always answers first, with null if the app hung.
- */
-export const REFRESH_LOOKUP_TIMEOUT_MS = 12_000
-
 /** Backend answers a fresh proof can fix. */
 const REFRESHABLE: ReadonlySet<ImageFailureState> = new Set(['InvalidProof', 'MissingProof'])
 

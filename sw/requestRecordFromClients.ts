@@ -1,9 +1,7 @@
+import { RECORD_LOOKUP_TIMEOUT_MS } from '../protocol/defaults'
 import { PixstoreError } from '../protocol/errors'
 import { sendRequest, type WorkerRequests } from '../protocol/messages'
 import { parseImageRecord, type ImageRecord } from '../protocol/record'
-
-/** How long a request may wait for a page to hand over a record it lacks. */
-export const RECORD_LOOKUP_TIMEOUT_MS = 4000
 
 /**
  * Asks pages for a record the worker does not hold, as after the browser

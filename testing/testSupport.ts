@@ -1,5 +1,5 @@
 // Shared by the server's tests: a real backend on a real port, in a temp dir.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -102,11 +102,17 @@ export async function serve(app: { listen: (port: number, host: string) => impor
 }
 
 /** Sends bytes exactly as written (no URL normalisation, repeated headers kept), like an attacker would. */
-export function rawRequest(baseUrl: string, pathAndQuery: string, headerLines: string[] = []): Promise<{ status: number; body: Buffer }> {
+export async function rawRequest(baseUrl: string, pathAndQuery: string, headerLines: string[] = []): Promise<{ status: number; body: Buffer }> {
+  const { status, body } = await rawExchange(baseUrl, 'GET', pathAndQuery, headerLines)
+  return { status, body }
+}
+
+/** One request of any method written as is; status, lower-case headers and body as the server sent them. */
+export function rawExchange(baseUrl: string, method: string, target: string, headerLines: string[] = []): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
   const { hostname, port } = new URL(baseUrl)
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname, () => {
-      socket.write([`GET ${pathAndQuery} HTTP/1.1`, `Host: ${hostname}`, 'Connection: close', ...headerLines, '', ''].join('\r\n'))
+      socket.write([`${method} ${target} HTTP/1.1`, `Host: ${hostname}`, 'Connection: close', ...headerLines, '', ''].join('\r\n'))
     })
     const chunks: Buffer[] = []
     socket.on('data', (chunk) => chunks.push(chunk))
@@ -114,7 +120,13 @@ export function rawRequest(baseUrl: string, pathAndQuery: string, headerLines: s
     socket.on('end', () => {
       const response = Buffer.concat(chunks)
       const split = response.indexOf('\r\n\r\n')
-      resolve({ status: Number(response.subarray(9, 12).toString()), body: response.subarray(split + 4) })
+      const [statusLine, ...lines] = response.subarray(0, split).toString('latin1').split('\r\n')
+      const headers: Record<string, string> = {}
+      for (const line of lines) {
+        const colon = line.indexOf(':')
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+      }
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: response.subarray(split + 4) })
     })
   })
 }
@@ -137,4 +149,18 @@ export function countEventLoopTurns(): { readonly turns: number; stop: () => voi
     },
     stop: () => (ticking = false),
   }
+}
+
+/** Descriptors this process holds on files under `dir` (the image root): the version files being served. */
+export function openFilesUnder(dir: string): number {
+  const root = path.resolve(dir)
+  let count = 0
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root + path.sep)) count++
+    } catch {
+      // closed between the listing and the readlink
+    }
+  }
+  return count
 }

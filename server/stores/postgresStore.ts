@@ -1,4 +1,5 @@
-import pg from 'pg'
+import type pg from 'pg'
+import { PixstoreError } from '../errors'
 import { wholeCiphertext, type ImageStore, type NewImageVersion, type StoredCiphertext, type StoredImage } from './imageStore'
 import { postgresPoolConfig, redactDatabaseUrl } from './databaseUrl'
 import { migrate } from './migrations'
@@ -11,11 +12,24 @@ const POOL_SIZE = 10
 /** How long a request waits for a connection before it fails (InternalError on the endpoint). */
 const CONNECT_TIMEOUT_MS = 5000
 
-/** bigint columns as numbers: tokens and times are milliseconds, far below 2^53. */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+/**
+ * The PostgreSQL client, loaded on first use: `pg` is an optional peer
+ * dependency, so an app on the SQLite store never installs or loads it.
+ */
+async function loadPg(): Promise<typeof pg> {
+  try {
+    return (await import('pg')).default
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error
+    throw new PixstoreError('databaseUrl is set, so Pixstore needs the PostgreSQL client package "pg": install it (npm install pg); only the SQLite store works without it', 'ERR_CONFIG', { cause: error })
+  }
 }
+
+/** bigint columns as numbers: tokens and times are milliseconds, far below 2^53. */
+const typesOf = (client: typeof pg) => ({
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? Number : client.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+})
 
 /**
  * Images in PostgreSQL: one row per image holds its current version's meta
@@ -25,25 +39,34 @@ const types = {
 export class PostgresImageStore implements ImageStore {
   /** The URL without its password, for messages. */
   readonly location: string
-  private readonly pool: pg.Pool
+  /** A real #private field: the URL holds the password, and util.inspect and JSON cannot reach it. */
+  readonly #databaseUrl: string
+  /** Made on first use (whenReady), once `pg` is loaded. */
+  private pool!: pg.Pool
   private ready: Promise<void> | null = null
   private closed = false
 
   constructor(databaseUrl: string) {
     this.location = redactDatabaseUrl(databaseUrl)
-    this.pool = new pg.Pool({
-      ...postgresPoolConfig(databaseUrl),
+    this.#databaseUrl = databaseUrl
+  }
+
+  private async createPool(): Promise<pg.Pool> {
+    const client = await loadPg()
+    const pool = new client.Pool({
+      ...postgresPoolConfig(this.#databaseUrl),
       max: POOL_SIZE,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
       // A server that stops answering (network partition) fails requests instead of hanging them.
       query_timeout: 30_000,
       keepAlive: true,
-      types,
+      types: typesOf(client),
     })
     // An idle connection dropped by the server (restart, failover) must not crash
     // the process: the pool discards it and the next query opens a new one.
-    this.pool.on('error', (error) => console.warn(`[pixstore] PostgreSQL connection lost (${this.location}): ${error.message}`))
+    pool.on('error', (error) => console.warn(`[pixstore] PostgreSQL connection lost (${this.location}): ${error.message}`))
+    return pool
   }
 
   /** Connects and migrates the schema; a clear error when PostgreSQL cannot be reached. */
@@ -123,7 +146,8 @@ export class PostgresImageStore implements ImageStore {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.pool.end()
+    await this.ready?.catch(() => {}) // a pool being made now is ended too
+    await this.pool?.end()
   }
 
   private async one<T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T | null> {
@@ -138,10 +162,14 @@ export class PostgresImageStore implements ImageStore {
    */
   private whenReady(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('The PostgreSQL image store is closed'))
-    this.ready ??= migrate(this.pool).then(
+    this.ready ??= (async () => {
+      this.pool ??= await this.createPool()
+      await migrate(this.pool)
+    })().then(
       () => undefined,
       (error: unknown) => {
         this.ready = null
+        if (error instanceof PixstoreError) throw error // pg is not installed: the message says so
         throw new Error(`Cannot open the PostgreSQL image store at ${this.location}: ${(error as Error).message}`, { cause: error })
       },
     )

@@ -297,10 +297,22 @@ describe('PixstoreBackend storage rules', () => {
   it('never stores plaintext: no file contains the image bytes', async () => {
     const original = readFixture(fixtureImages('png')[0]!)
     await backend.saveImage(original)
-    for (const file of filesUnder(temp.config.imageRootDir)) {
-      const stored = readFixture(path.join(temp.config.imageRootDir, file))
-      assert.equal(stored.includes(original.subarray(0, 32)), false)
+    await backend.updateImage((await backend.saveImage(original))!.id, original)
+    // Every 16-byte window at every 16th offset: a copy of any part of the image (a chunk, a header) is found.
+    const windows = new Set<string>()
+    for (let at = 0; at + 16 <= original.length; at += 16) windows.add(original.subarray(at, at + 16).toString('hex'))
+    const containsImage = (bytes: Buffer) => {
+      for (let at = 0; at + 16 <= bytes.length; at++) if (windows.has(bytes.subarray(at, at + 16).toString('hex'))) return true
+      return false
     }
+    // The whole store while it is open: the database, its WAL and shm, and every version file.
+    const files = [temp.config.databasePath, `${temp.config.databasePath}-wal`, `${temp.config.databasePath}-shm`, ...filesUnder(temp.config.imageRootDir).map((file) => path.join(temp.config.imageRootDir, file))]
+    const present = files.filter((file) => existsSync(file))
+    assert.ok(present.includes(temp.config.databasePath) && present.includes(`${temp.config.databasePath}-wal`), `database and WAL searched: ${present.join(', ')}`)
+    for (const file of present) assert.equal(containsImage(readFileSync(file)), false, file)
+    // The search itself finds a copy of any piece of the image, unaligned.
+    const middle = Math.floor(original.length / 3)
+    assert.equal(containsImage(Buffer.concat([Buffer.from('xyz'), original.subarray(middle, middle + 40)])), true, `${original.length}-byte image`)
   })
 
   it('puts dir images in their folder and refuses a dir that could escape', async () => {
