@@ -108,17 +108,18 @@ test('a large progressive JPEG renders in stages while its records arrive, then 
   const stage1 = await nextStage(tab, blank, 'the first third of the records shows something')
   expect(await complete(tab), 'still loading at stage 1').toBe(false)
 
+  // Two thirds: still loading and not cached. (Whether the screen changes now is the engine's choice: WebKit may
+  // defer a repaint until more data comes, so the second visible stage asserted is the whole image.)
   proxy.holdAt(second, isImage(progressive.id))
   await proxy.held()
-  const stage2 = await nextStage(tab, stage1, 'two thirds show more than one third')
-  expect(await complete(tab), 'still loading at stage 2').toBe(false)
+  expect(await complete(tab), 'still loading at two thirds').toBe(false)
   expect(await cachedImageExists(tab, progressive.id), 'nothing cached before the last record authenticated').toBe(false)
 
   proxy.release()
   expect(await outcome(tab)).toBe('load')
   expect(await tab.evaluate(() => (document.getElementById('big') as HTMLImageElement).naturalWidth)).toBe(1600)
-  const final = await nextStage(tab, stage2, 'the whole image differs from two thirds of it')
-  expect(final.equals(stage2)).toBe(false)
+  const final = await nextStage(tab, stage1, 'the whole image differs from the first stage')
+  expect(final.equals(stage1)).toBe(false)
   await tab.waitFor((id) => window.px.cachedImageExists(id), progressive.id, { message: 'cached once whole', timeout: 20_000 })
   const answered = proxy.answers.filter((answer) => answer.path === `${ROUTE}/${progressive.id}`)
   expect(answered.map((answer) => answer.firstByte), 'one chunked answer').toEqual([ChunkedState.ChunkedSuccess])
