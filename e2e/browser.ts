@@ -489,8 +489,8 @@ export async function stopServiceWorkers(page: Page): Promise<{ cdp: CDPSession;
  * initPixstoreFrontend with the page's config plus `extra` (plain JSON fields,
  * e.g. proofTransport), logging every onImageError event to `window.imageErrors`.
  */
-export async function initFrontendLoggingErrors(page: Page, extra: Record<string, unknown> = {}): Promise<void> {
-  await page.evaluate(async (fields) => {
+export async function initFrontendLoggingErrors(page: PageOrTab, extra: Record<string, unknown> = {}): Promise<void> {
+  await tabOf(page).evaluate(async (fields) => {
     window.imageErrors = []
     window.imageErrorDetails = []
     const onImageError = ({ id, state, status, detail }: Window['imageErrors'][number] & { detail?: string }) => {
@@ -501,14 +501,22 @@ export async function initFrontendLoggingErrors(page: Page, extra: Record<string
   }, extra)
 }
 
+/** Opens `url` (a test page) in a new tab of `session`, then initPixstoreFrontend with `extra`, logging onImageError. */
+export async function openTabLoggingErrors(session: BrowserSession, url: string, extra: Record<string, unknown> = {}): Promise<Tab> {
+  const tab = await session.open(url)
+  await tab.waitFor(() => window.px !== undefined && window.pxConfig !== undefined, undefined, { message: 'the page module loaded' })
+  await initFrontendLoggingErrors(tab, extra)
+  return tab
+}
+
 /** The onImageError events the page logged as `{ id, state, status }` (see initFrontendLoggingErrors and appPage). */
-export async function imageErrors(page: Page): Promise<Window['imageErrors']> {
-  return page.evaluate(() => window.imageErrors)
+export async function imageErrors(page: PageOrTab): Promise<Window['imageErrors']> {
+  return tabOf(page).evaluate(() => window.imageErrors)
 }
 
 /** Adds `<img data-e2e=NAME src=SRC>` to the gallery without waiting; imageSettled() waits for it. */
-export async function addImage(page: Page, name: string, src: string): Promise<void> {
-  await page.evaluate(
+export async function addImage(page: PageOrTab, name: string, src: string): Promise<void> {
+  await tabOf(page).evaluate(
     ({ name, src }) => {
       const img = document.createElement('img')
       img.dataset.e2e = name
@@ -522,22 +530,23 @@ export async function addImage(page: Page, name: string, src: string): Promise<v
 }
 
 /** Waits for the first load or error of the `<img data-e2e=NAME>` added by addImage(); 'load' or 'error'. */
-export async function imageSettled(page: Page, name: string): Promise<string> {
-  const handle = await page.waitForFunction((n) => document.querySelector<HTMLImageElement>(`img[data-e2e="${n}"]`)?.dataset.result, name, { timeout: 20_000 })
-  return (await handle.jsonValue()) as string
+export async function imageSettled(page: PageOrTab, name: string): Promise<string> {
+  const result = (n: string) => document.querySelector<HTMLImageElement>(`img[data-e2e="${n}"]`)?.dataset.result
+  await tabOf(page).waitFor(result, name, { timeout: 20_000, message: `${name} fired load or error` })
+  return (await tabOf(page).evaluate(result, name))!
 }
 
 /** How many of the `<img data-e2e=NAME>` named show a picture (naturalWidth > 0). */
-export async function imagesShown(page: Page, names: readonly string[]): Promise<number> {
-  return page.evaluate((list) => list.filter((n) => (document.querySelector<HTMLImageElement>(`img[data-e2e="${n}"]`)?.naturalWidth ?? 0) > 0).length, names)
+export async function imagesShown(page: PageOrTab, names: readonly string[]): Promise<number> {
+  return tabOf(page).evaluate((list) => list.filter((n) => (document.querySelector<HTMLImageElement>(`img[data-e2e="${n}"]`)?.naturalWidth ?? 0) > 0).length, names)
 }
 
 /** clearImageCache() in the page (logging out); resolves with what it resolved with. */
-export async function clearImageCache(page: Page): Promise<unknown> {
-  return page.evaluate(() => window.px.clearImageCache())
+export async function clearImageCache(page: PageOrTab): Promise<unknown> {
+  return tabOf(page).evaluate(() => window.px.clearImageCache())
 }
 
 /** The `detail` of each onImageError event the page logged, in order. */
-export async function imageErrorDetails(page: Page): Promise<(string | undefined)[]> {
-  return page.evaluate(() => window.imageErrorDetails)
+export async function imageErrorDetails(page: PageOrTab): Promise<(string | undefined)[]> {
+  return tabOf(page).evaluate(() => window.imageErrorDetails)
 }

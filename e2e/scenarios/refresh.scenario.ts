@@ -4,7 +4,7 @@
  * keep working with no app code beyond the refreshRecords callback.
  */
 import { expectPicture, expectPictureSoon, openTestTab, postRecords, routeSrc, showImage, waitForApp } from '../browser'
-import { expect, test, type Tab } from '../engines'
+import { expect, test, type BrowserSession, type Tab } from '../engines'
 import { appPage, FIXTURE_NAMES, FIXTURES, fixturePath, startExtraBackend, useHarness, type FixtureName, type TestBackend } from '../harness'
 
 const h = useHarness()
@@ -50,25 +50,39 @@ const galleryScript = (ids: string[], names: string[], visible: number, withRefr
 
 const GALLERY_BODY = '<div id="top"></div><div style="height: 8000px"></div><div id="below"></div>'
 
+/** Stores `names` on `short` and opens the gallery app of them at `path` (see galleryScript); resolves once its script ran. */
+async function openGallery(session: BrowserSession, short: TestBackend, path: string, names: FixtureName[], visible: number, withRefresh: boolean): Promise<{ tab: Tab; ids: string[] }> {
+  const ids: string[] = []
+  for (const name of names) ids.push((await short.saveImageFromFile(fixturePath(name))).id)
+  h.site.pages.set(path, appPage(short.port, GALLERY_BODY, galleryScript(ids, names, visible, withRefresh)))
+  const tab = await session.open(`${h.site.origin}${path}`)
+  await waitForApp(tab)
+  return { tab, ids }
+}
+
+/** Waits until every proof the page holds has expired (the subject is time itself), then scrolls to the lazy images. */
+async function scrollPastTwoWindows(tab: Tab): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, PAST_TWO_WINDOWS_MS))
+  await tab.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
+}
+
+/** Waits until every gallery image shows, then checks each one's pixels. */
+async function expectGalleryShown(tab: Tab, names: FixtureName[]): Promise<void> {
+  await expect.poll(async () => (await naturalWidths(tab)).every((w) => w > 0), { message: `all ${names.length} images show`, timeout: 20_000 }).toBe(true)
+  for (const [i, name] of names.entries()) await expectPicture(tab, `img-${i}`, name)
+}
+
 test('lazy images scrolled to after every proof expired: all 20 show, refreshRecords got batched ids', async ({ session }) => {
   await withShortWindow(async (short) => {
     const names: FixtureName[] = [...FIXTURE_NAMES, ...FIXTURE_NAMES].slice(0, 20)
-    const ids: string[] = []
-    for (const name of names) ids.push((await short.saveImageFromFile(fixturePath(name))).id)
-    h.site.pages.set('/lazy.html', appPage(short.port, GALLERY_BODY, galleryScript(ids, names, 10, true)))
-
-    const tab = await session.open(`${h.site.origin}/lazy.html`)
-    await waitForApp(tab)
+    const { tab, ids } = await openGallery(session, short, '/lazy.html', names, 10, true)
     await expect.poll(async () => (await naturalWidths(tab)).slice(0, 10).every((w) => w > 0), { message: 'the 10 visible images show' }).toBe(true)
     expect((await naturalWidths(tab)).slice(10), 'the lazy images have not loaded yet').toEqual(Array(10).fill(0))
     for (const id of ids.slice(10)) expect(short.requestsFor(id), 'no request for a lazy image before scrolling').toEqual([])
     expect(await tab.evaluate(() => window.refreshCalls), 'no refresh while proofs are valid').toEqual([])
 
-    // The subject is time itself: every proof the page holds must have expired.
-    await new Promise((resolve) => setTimeout(resolve, PAST_TWO_WINDOWS_MS))
-    await tab.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
-    await expect.poll(async () => (await naturalWidths(tab)).every((w) => w > 0), { message: 'all 20 images show', timeout: 20_000 }).toBe(true)
-    for (const [i, name] of names.entries()) await expectPicture(tab, `img-${i}`, name)
+    await scrollPastTwoWindows(tab)
+    await expectGalleryShown(tab, names)
 
     const calls = await tab.evaluate(() => window.refreshCalls)
     expect(new Set(calls.flat()), 'refreshRecords was asked for exactly the lazy images').toEqual(new Set(ids.slice(10)))
@@ -79,18 +93,32 @@ test('lazy images scrolled to after every proof expired: all 20 show, refreshRec
   })
 })
 
+test('a tab past two proof windows scrolls 20 lazy photos: 20 endpoint requests (proofs refreshed before they are refused), all show', async ({ session }) => {
+  await withShortWindow(async (short) => {
+    const names: FixtureName[] = [...FIXTURE_NAMES, ...FIXTURE_NAMES].slice(0, 20)
+    const { tab, ids } = await openGallery(session, short, '/stale-tab.html', names, 0, true)
+    expect(await naturalWidths(tab), 'all 20 are lazy, none loaded yet').toEqual(Array(20).fill(0))
+    for (const id of ids) expect(short.requestsFor(id), 'no request before scrolling').toEqual([])
+    await scrollPastTwoWindows(tab)
+    await expectGalleryShown(tab, names)
+
+    const gets = ids.flatMap((id) => short.requestsFor(id).filter((request) => request.method === 'GET'))
+    console.log(`${session.engine}: stale tab, 20 lazy photos: ${gets.length} endpoint requests`)
+    expect(gets.length, 'one endpoint request per photo').toBe(20)
+    expect(gets.map((request) => request.status), 'every one answered 200').toEqual(Array(20).fill(200))
+    const calls = await tab.evaluate(() => window.refreshCalls)
+    expect(calls.flat().sort(), 'refreshRecords asked for each photo once').toEqual([...ids].sort())
+    expect(calls.length, `in batches (calls: ${JSON.stringify(calls.map((c) => c.length))})`).toBeLessThan(20)
+    expect(await tab.evaluate(() => window.imageErrors), 'no image failed').toEqual([])
+  })
+})
+
 test('without refreshRecords an expired lazy image fires error and onImageError gets InvalidProof, 403', async ({ session }) => {
   await withShortWindow(async (short) => {
     const names: FixtureName[] = ['pixel-heart.gif', 'ocean-waves.jpg']
-    const ids: string[] = []
-    for (const name of names) ids.push((await short.saveImageFromFile(fixturePath(name))).id)
-    h.site.pages.set('/lazy-no-refresh.html', appPage(short.port, GALLERY_BODY, galleryScript(ids, names, 1, false)))
-
-    const tab = await session.open(`${h.site.origin}/lazy-no-refresh.html`)
-    await waitForApp(tab)
+    const { tab, ids } = await openGallery(session, short, '/lazy-no-refresh.html', names, 1, false)
     await expect.poll(async () => (await naturalWidths(tab))[0], { message: 'the visible image shows' }).toBe(FIXTURES['pixel-heart.gif'].width)
-    await new Promise((resolve) => setTimeout(resolve, PAST_TWO_WINDOWS_MS))
-    await tab.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
+    await scrollPastTwoWindows(tab)
     await expect.poll(() => tab.evaluate(() => document.querySelector<HTMLImageElement>('img[data-e2e="img-1"]')!.dataset.result), { message: 'the lazy image settles' }).toBe('error')
     expect(short.requestsFor(ids[1]!).length, 'the worker did ask the backend').toBeGreaterThan(0)
     await expect.poll(() => tab.evaluate(() => window.imageErrors), { message: 'onImageError' }).toEqual([{ id: ids[1], state: 'InvalidProof', status: 403 }])
