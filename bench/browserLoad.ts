@@ -52,7 +52,7 @@ const MODE_NAMES: Record<Mode, string> = { pixstore: 'Pixstore', plain: 'plain',
  * Cache-Control, so a reload may reuse the browser's memory copies as
  * Pixstore's answers (private, max-age) may.
  */
-const BARE_WORKER = `self.addEventListener('install', () => self.skipWaiting())
+export const BARE_WORKER = `self.addEventListener('install', () => self.skipWaiting())
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
 self.addEventListener('fetch', (event) => {
   if (event.request.destination !== 'image') return

@@ -9,6 +9,8 @@ import path from 'node:path'
 import { PixstoreBackend, type ImageRecord } from '../server/index'
 import type { SqliteImageStore } from '../server/stores/sqliteStore'
 import { benchBrowser, browserUnavailable } from './browserLoad'
+import { benchPaced, type LargeImage } from './pacedLoad'
+import { LARGE_JPEG, makeJpeg } from '../testing/jpegImages'
 import { benchEndpoint, type SizeCase, type Target } from './endpointCost'
 import { formatBytes, makePng } from '../testing/images'
 import { Nginx, nginxUnavailable } from '../testing/nginx'
@@ -21,11 +23,14 @@ import { benchSlowReaders } from './slowReaders'
 import { elapsedMs } from './stats'
 import { wrkAvailable } from './wrk'
 
-const TIME_BUDGET_MS = 8 * 60_000
+const TIME_BUDGET_MS = 14 * 60_000
 const ROUNDS = 5
 /** Page loads take tens of ms, so a few ms of noise swing one round's ratio: more rounds, still about a minute. */
 const BROWSER_ROUNDS = 15
 const GALLERY_SIZE = 24
+/** Each paced load takes ~7 s per page: three rounds. */
+const PACED_ROUNDS = 3
+const PACED_MEMORY_IMAGES = 10
 const PROOF_WINDOW_MS = 30 * 60_000
 const SLOW_READERS = 64
 /** `npm run bench -- browser endpoint` (through bench/run.sh): only those sections; all by default. */
@@ -60,6 +65,16 @@ async function successLength(url: string, headers: Record<string, string> = {}):
 }
 
 const credentials = (record: { statelessProof: string; token: number }) => ({ 'x-pixstore-proof': record.statelessProof, 'x-pixstore-token': String(record.token) })
+/** What the worker sends: the proof and token, and that it reads chunked answers. */
+const chunkedHeaders = (record: { statelessProof: string; token: number }) => ({ ...credentials(record), 'x-pixstore-chunked': '1' })
+
+/** The exact length of one answer (chunked or Success), fetched once. */
+async function answerLength(url: string, headers: Record<string, string>): Promise<number> {
+  const response = await fetch(url, { headers })
+  const bytes = new Uint8Array(await response.arrayBuffer())
+  if (response.status !== 200 || (bytes[0] !== 0 && bytes[0] !== 7)) throw new Error(`${url}: expected Success or ChunkedSuccess, got HTTP ${response.status}, first byte ${bytes[0]}`)
+  return bytes.length
+}
 
 async function main(): Promise<void> {
   const secret = randomBytes(32).toString('hex')
@@ -104,6 +119,21 @@ async function main(): Promise<void> {
     for (const [i, size] of sizes.entries()) saved.push(await save(size.bytes, `size-${i}.wire`))
     const savedGallery: ImageRecord[] = []
     for (const bytes of gallery) savedGallery.push((await save(bytes, `gallery-${savedGallery.length}.wire`)).record)
+    // The paced-network page (issue 17): a progressive and a baseline 8 MB-class JPEG, and ten large images for the worker's memory.
+    const largeFiles: Record<string, StaticFile> = {}
+    const largeImages: LargeImage[] = []
+    const memoryRecords: ImageRecord[] = []
+    if (runs('browser') && !browserUnavailable()) {
+      for (const progressive of [true, false]) {
+        const name = progressive ? 'progressive' : 'baseline'
+        const jpeg = makeJpeg({ ...LARGE_JPEG, progressive })
+        const file = path.join(tmp, `large-${name}.jpg`)
+        writeFileSync(file, jpeg)
+        largeFiles[`/large/${name}.jpg`] = { path: file, contentType: 'image/jpeg', cacheControl: 'no-store' }
+        largeImages.push({ name, record: (await save(jpeg, `large-${name}.wire`)).record, plainPath: `/large/${name}.jpg`, bytes: jpeg.length })
+        if (progressive) for (let i = 0; i < PACED_MEMORY_IMAGES; i++) memoryRecords.push((await save(jpeg, `large-memory-${i}.wire`)).record)
+      }
+    }
     await backend.close()
 
     const sourceFiles = sizes.map((size, i) => {
@@ -111,7 +141,10 @@ async function main(): Promise<void> {
       writeFileSync(file, size.bytes)
       return file
     })
-    const files: Record<string, StaticFile> = Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, { path: s.wireFile, contentType: 'application/octet-stream', cacheControl: 'no-store' }]))
+    const files: Record<string, StaticFile> = {
+      ...Object.fromEntries(saved.map((s, i) => [`/wire/${i}`, { path: s.wireFile, contentType: 'application/octet-stream', cacheControl: 'no-store' }])),
+      ...largeFiles,
+    }
     const plainPaths = gallery.map((bytes, i) => {
       const file = path.join(tmp, `gallery-${i}.png`)
       writeFileSync(file, bytes)
@@ -143,6 +176,7 @@ async function main(): Promise<void> {
           pixstore: target('pixstore', pixstoreUrl, cpuOf(pixstore), credentials(saved[i]!.record)),
           pixstoreWorkers: workers && target('pixstore --workers', `${workers.origin}/pixstore-image/${saved[i]!.record.id}`, async () => processCpuMicros(workers.pids()), credentials(saved[i]!.record)),
           pixstoreV3: target('pixstore 3.2.1', v3Url, cpuOf(v3), credentials(v3.records[i]!), await successLength(v3Url, credentials(v3.records[i]!))),
+          pixstoreChunked: target('pixstore chunked', pixstoreUrl, cpuOf(pixstore), chunkedHeaders(saved[i]!.record), await answerLength(pixstoreUrl, chunkedHeaders(saved[i]!.record))),
           nginx: nginx && target('nginx', `${nginx.url}/wire/${i}`, async () => processCpuMicros(nginx!.pids())),
           plainKoa: target('plain Koa', `${plain.origin}/wire/${i}`, cpuOf(plain)),
         })
@@ -185,6 +219,14 @@ async function main(): Promise<void> {
         notes.push(...browser.notes)
       } catch (error) {
         notes.push(`Browser section failed: ${error instanceof Error ? error.message : String(error)}`)
+      }
+      section('4. browser, paced network')
+      try {
+        const paced = await benchPaced({ pixstore, plain, images: largeImages, memoryRecords, rounds: PACED_ROUNDS, beforeDist: process.env.PIXSTORE_BENCH_BEFORE_DIST })
+        rows.push(...paced.rows)
+        notes.push(...paced.notes)
+      } catch (error) {
+        notes.push(`Paced browser section failed: ${error instanceof Error ? error.stack : String(error)}`)
       }
     }
 

@@ -4,6 +4,7 @@
 #   postgresql  /usr/lib/postgresql/<version>/bin/initdb, for private test clusters (testing/postgresCluster.ts)
 #   nginx       /usr/sbin/nginx, the load balancer of the multi-instance tests (testing/nginx.ts)
 #   strace      /usr/bin/strace, traces the order of fsyncs and commits in the SQLite store's durability test
+#   libjpeg-turbo-progs  cjpeg, which makes the large baseline and progressive JPEGs of the streaming e2e and bench (testing/jpegImages.ts)
 # Quick no-op when all are there; installs the missing ones with apt-get when we are root; otherwise explains and fails.
 # Installing postgresql may start Debian's own cluster on 5432; the tests never use it.
 set -euo pipefail
@@ -12,12 +13,13 @@ chromium_works() { [ -x /usr/bin/chromium ] && /usr/bin/chromium --version >/dev
 postgresql_works() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; }
 nginx_works() { [ -x /usr/sbin/nginx ] && /usr/sbin/nginx -v >/dev/null 2>&1; }
 strace_works() { command -v strace >/dev/null 2>&1 && strace -V >/dev/null 2>&1; }
+libjpeg-turbo-progs_works() { command -v cjpeg >/dev/null 2>&1; }
 firefox-esr_works() { [ -x /usr/bin/firefox-esr ] && /usr/bin/firefox-esr --version >/dev/null 2>&1; }
 webkit2gtk-driver_works() { [ -x /usr/bin/WebKitWebDriver ] && compgen -G '/usr/lib/*/webkit2gtk-4.1/MiniBrowser' >/dev/null; }
 xvfb_works() { [ -x /usr/bin/Xvfb ]; }
 
 missing=()
-for package in chromium firefox-esr webkit2gtk-driver xvfb postgresql nginx strace; do
+for package in chromium firefox-esr webkit2gtk-driver xvfb postgresql nginx strace libjpeg-turbo-progs; do
   "${package}_works" || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

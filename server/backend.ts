@@ -212,9 +212,12 @@ export class PixstoreBackend {
   /**
    * The answer to one image request as head + ciphertext, so the endpoint can
    * send a cached or streamed ciphertext without copying it. Never throws (see ImageReader.answer).
+   * `chunked`: the client asked for chunked answers (acceptsChunked); an
+   * image over CHUNKED_MIN_PLAINTEXT then gets ChunkedSuccess/ChunkedUpdated,
+   * transcoded from the stored whole form as it is sent (server/chunkedAnswer.ts).
    */
-  answerRequest(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, { stream = true } = {}): Promise<WireAnswer> {
-    return this.reader.answer(id, clientToken, proof, stream)
+  answerRequest(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, { stream = true, chunked = false } = {}): Promise<WireAnswer> {
+    return this.reader.answer(id, clientToken, proof, stream, chunked)
   }
 
   /** Prepares the store (schema, crash leftovers) and checks the KEK opens its keys; `initPixstoreBackend` awaits it before serving. */

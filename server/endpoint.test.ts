@@ -210,7 +210,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(preflight.status, 204)
       assert.equal(preflight.headers.get('access-control-allow-origin'), '*')
       assert.equal(preflight.headers.get('access-control-allow-methods'), 'GET, OPTIONS')
-      assert.equal(preflight.headers.get('access-control-allow-headers'), 'x-pixstore-proof, x-pixstore-token')
+      assert.equal(preflight.headers.get('access-control-allow-headers'), 'x-pixstore-proof, x-pixstore-token, x-pixstore-chunked')
     })
 
     // Stored files exist only in the SQLite store; the PostgreSQL outage test covers InternalError there.

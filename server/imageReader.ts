@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import { isValidImageId } from '../protocol/record'
-import { encodeWireHead, PixstoreState, type PixstoreStateCode } from '../protocol/wire'
+import { encodeWireHead, PixstoreState, type PixstoreStateCode, type RawImageMeta } from '../protocol/wire'
+import { chunkedAnswer, CHUNKED_MIN_PLAINTEXT } from './chunkedAnswer'
 import { CiphertextCache } from './ciphertextCache'
 import { ImageDataMissingError, PixstoreError } from './errors'
 import type { ImageStore, StoredCiphertext, StoredImage } from './stores/imageStore'
@@ -65,8 +66,11 @@ export class ImageReader {
    * The answer to one image request as head + ciphertext, so the endpoint can
    * send a cached or streamed ciphertext without copying it. Never throws:
    * failures become NotFound (a lost file) or InternalError, logged by `failed`.
+   * `chunked` (the client asked, see acceptsChunked): an image over
+   * CHUNKED_MIN_PLAINTEXT is answered ChunkedSuccess/ChunkedUpdated,
+   * transcoded from the stored whole form as the socket takes it (chunkedAnswer.ts).
    */
-  async answer(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, stream: boolean): Promise<WireAnswer> {
+  async answer(id: string | null | undefined, clientToken: unknown, proof: string | null | undefined, stream: boolean, chunked = false): Promise<WireAnswer> {
     try {
       if (!id) return stateOnly(PixstoreState.MissingID)
       if (this.access.verifyProof) {
@@ -76,21 +80,29 @@ export class ImageReader {
       if (!isValidImageId(id)) return stateOnly(PixstoreState.NotFound)
       const token = parseClientToken(clientToken)
       const cached = await this.currentFromCache(id, token)
-      if (cached) return { head: SUCCESS_HEAD, body: cached.body, length: SUCCESS_HEAD.length + cached.body.length, release: cached.release }
+      if (cached && (!chunked || cached.body.length <= CHUNKED_MIN_PLAINTEXT)) {
+        return { head: SUCCESS_HEAD, body: cached.body, length: SUCCESS_HEAD.length + cached.body.length, release: cached.release }
+      }
+      cached?.release()
       const current = await this.store.get(id)
       const version = current && (await this.ciphertextOf(current, stream))
       this.succeeded()
       if (!version) return stateOnly(PixstoreState.NotFound)
       const { image } = version
-      // Only an Updated answer carries the key: Success (the hot path) never unwraps.
+      // Only an Updated or a chunked answer carries or uses the key: Success (the hot path) never unwraps.
       let head: Uint8Array = SUCCESS_HEAD
-      if (token !== image.token) {
+      const updated = token !== image.token
+      const asChunks = chunked && version.length > CHUNKED_MIN_PLAINTEXT
+      if (updated || asChunks) {
+        let meta: RawImageMeta
         try {
-          head = encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta: { ...image, key: await this.access.unwrapKey(image.key, image.id) } })
+          meta = { ...image, key: await this.access.unwrapKey(image.key, image.id) }
         } catch (error) {
           abandon(version)
           throw error
         }
+        if (asChunks) return { ...chunkedAnswer(version, meta, updated ? image.token : null), release: version.release }
+        head = encodeWireHead({ state: PixstoreState.Updated, token: image.token, meta })
       }
       return { head, body: version.body, length: head.length + version.length, release: version.release }
     } catch (error) {

@@ -1,6 +1,7 @@
 import { TOKEN_HEADER } from '../protocol/wire'
 import type { CachedImage, ImageCache } from './imageCache'
 import { ImageExpiration, type ExpirationLimits } from './imageExpiration'
+import { ImageFailure } from './imageFailure'
 import { imageResponse } from './imageResponse'
 
 export const IMAGE_CACHE_NAME = 'pixstore-images-v1'
@@ -68,6 +69,32 @@ export class CacheStorageImageCache implements ImageCache {
       this.expiration.added(url).catch(bookkeepingFailed)
     } catch (error) {
       console.warn('[pixstore] could not cache an image:', error instanceof Error ? error.name : error)
+    }
+  }
+
+  /**
+   * Cache.put reads a stream body to its end before it commits the entry, and
+   * commits nothing when the stream errors: the image is never stored unless
+   * every record authenticated. A full disk costs the image its entry (the
+   * stream cannot be read twice); the next view fetches it again.
+   */
+  async putStream(url: string, image: ReadableStream<Uint8Array>, mimeType: string, token: number): Promise<boolean> {
+    try {
+      const cache = await this.open()
+      if ((await this.held)?.has(url) !== false) {
+        const held = await cache.match(url)
+        if (held && tokenOf(held) > token) {
+          await image.pipeTo(new WritableStream()) // read, not kept: the fetch still learns whether it was whole
+          return false
+        }
+      }
+      await cache.put(url, new Response(image as ReadableStream<Uint8Array<ArrayBuffer>>, { headers: { 'Content-Type': mimeType, [TOKEN_HEADER]: String(token) } }))
+      ;(await this.held)?.add(url)
+      this.expiration.added(url).catch(bookkeepingFailed)
+      return true
+    } catch (error) {
+      if (!(error instanceof ImageFailure)) console.warn('[pixstore] could not cache an image:', error instanceof Error ? error.name : error)
+      return false
     }
   }
 

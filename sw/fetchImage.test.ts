@@ -9,9 +9,11 @@ import { after, before, describe, it } from 'node:test'
 import { bytesToBase64 } from '../protocol/base64'
 import { frameImage, imageFormatByName } from '../protocol/formats'
 import type { ImageRecord } from '../protocol/record'
-import { encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
+import { CHUNKED_RECORD_BYTES, SEALED_RECORD_BYTES } from '../protocol/chunked'
+import { ChunkedState, encodeWireHead, encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
+import { encryptChunked } from '../server/chunkedCrypto'
 import { createPixstoreApp, PixstoreBackend } from '../server/index'
-import { fetchImage } from './fetchImage'
+import { fetchImage, type FetchedImage } from './fetchImage'
 import { ProofTransports } from './proofTransport'
 import { ImageFailure, type ImageFailureState } from './imageFailure'
 
@@ -26,6 +28,12 @@ async function listen(server: Server): Promise<string> {
 }
 
 const close = (server: Server) => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
+
+/** The image a fetch gave: its bytes, or its stream read to the end. */
+async function imageOf(fetched: FetchedImage): Promise<Uint8Array> {
+  if (!fetched.stream) return new Uint8Array(fetched.image)
+  return new Uint8Array(await new Response(fetched.stream as ReadableStream<Uint8Array<ArrayBuffer>>).arrayBuffer())
+}
 
 async function expectFailure(promise: Promise<unknown>, state: ImageFailureState) {
   await assert.rejects(promise, (error) => error instanceof ImageFailure && error.state === state && error.message.length > 0)
@@ -59,7 +67,7 @@ describe('fetchImage against the real backend', () => {
     const record = (await backend.saveImage(png))!
     const fetched = await fetchImage(config, record, PAGE_ORIGIN)
     assert.equal(fetched.format.mimeType, 'image/png')
-    assert.deepEqual(new Uint8Array(fetched.image), png)
+    assert.deepEqual(await imageOf(fetched), png)
     assert.equal(fetched.token, record.token)
     assert.equal(fetched.updatedMeta, null)
   })
@@ -70,7 +78,7 @@ describe('fetchImage against the real backend', () => {
     const updated = (await backend.updateImage(record.id, webp))!
     const fetched = await fetchImage(config, record, PAGE_ORIGIN)
     assert.equal(fetched.format.mimeType, 'image/webp')
-    assert.deepEqual(new Uint8Array(fetched.image), webp)
+    assert.deepEqual(await imageOf(fetched), webp)
     assert.equal(fetched.token, updated.token)
     assert.equal(bytesToBase64(fetched.updatedMeta!.key), updated.meta.key)
   })
@@ -115,11 +123,12 @@ describe('fetchImage against a crafted backend', () => {
   it('asks a backend on another origin with proof and token in the query, no custom header (no preflight)', async () => {
     respond({ state: PixstoreState.Success, ciphertext })
     const fetched = await fetchImage(config, record, PAGE_ORIGIN)
-    assert.equal(seen.url, '/img/v1/dir:abc?pixstore-proof=proof-1&pixstore-token=41')
+    assert.equal(seen.url, '/img/v1/dir:abc?pixstore-proof=proof-1&pixstore-token=41&pixstore-chunked=1')
     assert.equal(seen.headers?.['x-pixstore-proof'], undefined)
+    assert.equal(seen.headers?.['x-pixstore-chunked'], undefined, 'no custom header: no preflight, and a 3.x CORS allow-list does not name it')
     assert.equal(seen.headers?.['x-pixstore-token'], undefined)
     assert.equal(seen.headers?.cookie, undefined)
-    assert.deepEqual([...fetched.image], [0xff, 0xd8, 0xff])
+    assert.deepEqual([...(await imageOf(fetched))], [0xff, 0xd8, 0xff])
   })
 
   it('asks a same-origin backend at {backendOrigin}{route}/{id} with the proof and decimal token headers', async () => {
@@ -128,9 +137,10 @@ describe('fetchImage against a crafted backend', () => {
     assert.equal(seen.url, '/img/v1/dir:abc')
     assert.equal(seen.headers?.['x-pixstore-proof'], 'proof-1')
     assert.equal(seen.headers?.['x-pixstore-token'], '41')
+    assert.equal(seen.headers?.['x-pixstore-chunked'], '1')
     assert.equal(seen.headers?.cookie, undefined)
     assert.equal(fetched.format.mimeType, 'image/jpeg')
-    assert.deepEqual([...fetched.image], [0xff, 0xd8, 0xff])
+    assert.deepEqual([...(await imageOf(fetched))], [0xff, 0xd8, 0xff])
   })
 
   it('names every failing backend answer', async () => {
@@ -187,9 +197,13 @@ describe('proofTransport: a backend that reads only headers (as Pixstore 3.x)', 
   const ciphertext = Uint8Array.from(Buffer.concat([cipher.update(frameImage(imageFormatByName('png')!, Uint8Array.of(1, 2, 3))), cipher.final()]))
   const record: ImageRecord = { id: 'v3img', token: 7, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(cipher.getAuthTag()) }, statelessProof: 'proof-3' }
   const seen: ('query' | 'headers')[] = []
+  const urls: string[] = []
   const server = createServer((request, response) => {
     const inHeaders = request.headers['x-pixstore-proof'] === 'proof-3'
     seen.push(request.url!.includes('pixstore-proof=') ? 'query' : 'headers')
+    urls.push(request.url!)
+    // Pixstore 3.2.1's CORS allow-list names only the proof and token headers: a preflight for any other would fail.
+    assert.equal(request.headers['x-pixstore-chunked'], undefined)
     response.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(encodeWirePayload(inHeaders ? { state: PixstoreState.Success, ciphertext } : { state: PixstoreState.MissingProof }))
   })
   let origin: string
@@ -202,8 +216,10 @@ describe('proofTransport: a backend that reads only headers (as Pixstore 3.x)', 
     seen.length = 0
     const transports = new ProofTransports()
     const config = { backendOrigin: origin, route: '/pixstore-image', proofTransport: 'auto' as const }
-    assert.deepEqual([...(await fetchImage(config, record, PAGE_ORIGIN, transports)).image], [1, 2, 3])
+    assert.deepEqual([...(await imageOf(await fetchImage(config, record, PAGE_ORIGIN, transports)))], [1, 2, 3])
     assert.deepEqual(seen, ['query', 'headers'])
+    // 3.2.1 reads everything after the route as the id: the headers form carries no query at all.
+    assert.deepEqual(urls.slice(-1), ['/pixstore-image/v3img'])
     await fetchImage(config, record, PAGE_ORIGIN, transports)
     assert.deepEqual(seen, ['query', 'headers', 'headers'], 'remembered for this backend')
     await fetchImage({ ...config, backendOrigin: origin.replace('127.0.0.1', 'localhost') }, record, PAGE_ORIGIN, transports)
@@ -217,5 +233,85 @@ describe('proofTransport: a backend that reads only headers (as Pixstore 3.x)', 
     assert.deepEqual(seen, ['headers'])
     await expectFailure(fetchImage({ ...config, proofTransport: 'query' }, record, PAGE_ORIGIN), 'MissingProof')
     assert.deepEqual(seen, ['headers', 'query'])
+  })
+})
+
+describe('fetchImage: chunked answers', () => {
+  const key = new Uint8Array(32).fill(5)
+  const iv = new Uint8Array(12).fill(6)
+  const RS = CHUNKED_RECORD_BYTES
+  // Three records: the format byte and 2 * 64 KiB + 99 image bytes.
+  const image = Uint8Array.from({ length: 2 * RS + 100 - 1 }, (_, i) => (i * 7) & 0xff)
+  const plaintext = frameImage(imageFormatByName('png')!, image)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  cipher.update(plaintext)
+  cipher.final()
+  const record: ImageRecord = { id: 'big', token: 3, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(cipher.getAuthTag()) }, statelessProof: 'proof-c' }
+  const records = encryptChunked(key, iv, plaintext)
+  let body: Uint8Array = new Uint8Array()
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length }).end(body)
+  })
+  let config: { backendOrigin: string; route: string }
+  before(async () => {
+    config = { backendOrigin: await listen(server), route: '/pixstore-image' }
+  })
+  after(() => close(server))
+
+  it('ChunkedSuccess: the image as a stream, with its length from Content-Length', async () => {
+    body = Buffer.concat([Uint8Array.of(ChunkedState.ChunkedSuccess), records])
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
+    assert.ok(fetched.stream, 'streamed')
+    assert.equal(fetched.length, image.length)
+    assert.equal(fetched.format.mimeType, 'image/png')
+    assert.equal(fetched.token, 3)
+    assert.equal(fetched.updatedMeta, null)
+    assert.deepEqual(await imageOf(fetched), image)
+  })
+
+  it('ChunkedUpdated: the new token and meta, records read with the new key and iv', async () => {
+    const newKey = new Uint8Array(32).fill(8)
+    const newIv = new Uint8Array(12).fill(1)
+    const tag = new Uint8Array(16).fill(2)
+    body = Buffer.concat([encodeWireHead({ state: ChunkedState.ChunkedUpdated, token: 4, meta: { key: newKey, iv: newIv, tag } }), encryptChunked(newKey, newIv, plaintext)])
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
+    assert.equal(fetched.token, 4)
+    assert.deepEqual(fetched.updatedMeta, { key: newKey, iv: newIv, tag })
+    assert.deepEqual(await imageOf(fetched), image)
+  })
+
+  it('a record that does not authenticate: the stream errors with DecryptionFailed after passing only the records before it', async () => {
+    const tampered = Uint8Array.from(records)
+    tampered[SEALED_RECORD_BYTES + 10]! ^= 1
+    body = Buffer.concat([Uint8Array.of(ChunkedState.ChunkedSuccess), tampered])
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
+    const reader = fetched.stream!.getReader()
+    let passed = 0
+    const error = await (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) return undefined
+          passed += value.length
+        }
+      } catch (error) {
+        return error
+      }
+    })()
+    assert.ok(error instanceof ImageFailure && error.state === 'DecryptionFailed', String(error))
+    assert.equal(passed, RS - 1, 'record 0 without its format byte, nothing of record 1 or after')
+  })
+
+  it('the first record does not authenticate: DecryptionFailed at once', async () => {
+    const tampered = Uint8Array.from(records)
+    tampered[3]! ^= 1
+    body = Buffer.concat([Uint8Array.of(ChunkedState.ChunkedSuccess), tampered])
+    await expectFailure(fetchImage(config, record, PAGE_ORIGIN), 'DecryptionFailed')
+  })
+
+  it('a payload cut after a record: the stream errors with DecryptionFailed', async () => {
+    body = Buffer.concat([Uint8Array.of(ChunkedState.ChunkedSuccess), records.subarray(0, 2 * SEALED_RECORD_BYTES)])
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
+    await assert.rejects(imageOf(fetched), (error) => error instanceof ImageFailure && error.state === 'DecryptionFailed')
   })
 })

@@ -1,19 +1,43 @@
+import { ChunkedPayloadError } from '../protocol/chunked'
 import { ImageFrameError, type ImageFormat } from '../protocol/formats'
 import { decodeImageMeta, type ImageRecord } from '../protocol/record'
-import { decodeWirePayload, PixstoreState, PROOF_HEADER, PROOF_PARAM, stateName, TOKEN_HEADER, TOKEN_PARAM, type RawImageMeta } from '../protocol/wire'
+import {
+  CHUNKED_HEADER,
+  CHUNKED_PARAM,
+  CHUNKED_VERSION,
+  decodeWirePayload,
+  PixstoreState,
+  PROOF_HEADER,
+  PROOF_PARAM,
+  stateName,
+  TOKEN_HEADER,
+  TOKEN_PARAM,
+  type RawImageMeta,
+} from '../protocol/wire'
 import { backendImageUrl } from '../protocol/workerConfig'
+import { openImageAnswer } from './chunkedAnswer'
 import { decryptImage, ImageDecryptionError } from './decryptImage'
 import { ImageFailure } from './imageFailure'
 import { ProofTransports, type TransportConfig } from './proofTransport'
 
-export interface FetchedImage {
+interface FetchedVersion {
   format: ImageFormat
-  image: Uint8Array<ArrayBuffer>
   /** The token of the version decrypted: the record's, or the newer one of an Updated answer. */
   token: number
-  /** Set when the backend answered Updated: the new version's key material. */
+  /** Set when the backend answered Updated or ChunkedUpdated: the new version's key material. */
   updatedMeta: RawImageMeta | null
 }
+
+/**
+ * A whole-image answer (Pixstore 3.x, or an image too small for records to
+ * matter) comes decrypted as `image`; a chunked one as `stream`, each record's
+ * plaintext once it authenticated. The stream errors with an ImageFailure
+ * (DecryptionFailed for a record that does not authenticate, a payload cut
+ * short or reordered; BackendUnreachable when the network breaks off) and
+ * ends only when the last record authenticated: an image is whole only then.
+ */
+export type FetchedImage = FetchedVersion &
+  ({ image: Uint8Array<ArrayBuffer>; stream?: undefined } | { image?: undefined; stream: ReadableStream<Uint8Array>; length: number | null })
 
 /**
  * One round trip to the backend for `record`, decrypted. Every failure is an
@@ -24,59 +48,109 @@ export interface FetchedImage {
  * per image. The same origin gets them as headers, out of every URL. A
  * backend that answers MissingProof to the query form (Pixstore 3.x) is asked
  * again with headers, and gets them from then on (see proofTransport.ts).
+ * Chunked answers are asked for with CHUNKED_HEADER on the same origin (no
+ * CORS there; 3.x ignores it) and with CHUNKED_PARAM in the query form. A
+ * cross-origin request in the headers form (a 3.x backend, or proofTransport
+ * 'headers') asks nothing: 3.x would read a query as part of the id, and its
+ * CORS allow-list lacks the header. It gets the whole form, as today.
  */
 export async function fetchImage(config: TransportConfig, record: ImageRecord, ownOrigin: string, transports = new ProofTransports()): Promise<FetchedImage> {
   const url = backendImageUrl(config, record.id)
   const form = transports.choose(config, ownOrigin)
-  let body = await fetchPayload(url, record, form)
-  if (form === 'query' && isMissingProof(body) && transports.queryRefused(config)) body = await fetchPayload(url, record, 'headers')
+  const sameOrigin = config.backendOrigin === ownOrigin
+  const recordMeta = decodeImageMeta(record.meta)
   try {
-    const payload = decodeWirePayload(body)
-    switch (payload.state) {
-      case PixstoreState.Success:
-        return { ...(await decryptImage(payload.ciphertext, decodeImageMeta(record.meta))), token: record.token, updatedMeta: null }
-      case PixstoreState.Updated:
-        return { ...(await decryptImage(payload.ciphertext, payload.meta)), token: payload.token, updatedMeta: payload.meta }
-      default: {
-        const state = stateName(payload.state) as Exclude<ReturnType<typeof stateName>, 'Success' | 'Updated' | undefined>
+    let answer = await openImageAnswer(...(await fetchPayload(url, record, form, sameOrigin, recordMeta)))
+    if (form === 'query' && answer.kind === 'failure' && answer.state === PixstoreState.MissingProof && transports.queryRefused(config)) {
+      answer = await openImageAnswer(...(await fetchPayload(url, record, 'headers', sameOrigin, recordMeta)))
+    }
+    switch (answer.kind) {
+      case 'chunked':
+        return {
+          format: answer.format,
+          token: answer.updated?.token ?? record.token,
+          updatedMeta: answer.updated?.meta ?? null,
+          stream: failingAs(answer.image, record.id),
+          length: answer.imageLength,
+        }
+      case 'failure': {
+        const state = stateName(answer.state) as Exclude<ReturnType<typeof stateName>, 'Success' | 'Updated' | undefined>
         throw new ImageFailure(state, `backend answered ${state} for image "${record.id}"`)
+      }
+      case 'whole': {
+        const payload = decodeWirePayload(answer.payload)
+        switch (payload.state) {
+          case PixstoreState.Success:
+            return { ...(await decryptImage(payload.ciphertext, recordMeta)), token: record.token, updatedMeta: null }
+          case PixstoreState.Updated:
+            return { ...(await decryptImage(payload.ciphertext, payload.meta)), token: payload.token, updatedMeta: payload.meta }
+          default:
+            throw new ImageFailure('InvalidPayload', `backend answered state ${payload.state} with bytes after it for image "${record.id}"`)
+        }
       }
     }
   } catch (error) {
-    if (error instanceof ImageFailure) throw error
-    if (error instanceof ImageDecryptionError) throw new ImageFailure('DecryptionFailed', `cannot decrypt image "${record.id}": ${error.message}`)
-    if (error instanceof ImageFrameError) throw new ImageFailure('InvalidPayload', `image "${record.id}" decrypted to no known format: ${error.message}`)
-    throw new ImageFailure('InvalidPayload', `backend sent no valid Pixstore payload for image "${record.id}": ${describe(error)}`)
+    throw asImageFailure(error, record.id, url)
   }
 }
 
+/** What went wrong reading or decrypting an answer, named for the page. */
+function asImageFailure(error: unknown, id: string, url: string): ImageFailure {
+  if (error instanceof ImageFailure) return error
+  if (error instanceof ImageDecryptionError) return new ImageFailure('DecryptionFailed', `cannot decrypt image "${id}": ${error.message}`)
+  if (error instanceof ChunkedPayloadError) return new ImageFailure('DecryptionFailed', `cannot decrypt image "${id}": ${error.message}`)
+  if (error instanceof ImageFrameError) return new ImageFailure('InvalidPayload', `image "${id}" decrypted to no known format: ${error.message}`)
+  if (error instanceof TypeError) return new ImageFailure('BackendUnreachable', `the answer from ${url} broke off (${describe(error)})`)
+  return new ImageFailure('InvalidPayload', `backend sent no valid Pixstore payload for image "${id}": ${describe(error)}`)
+}
+
+/** `image` with its errors named as ImageFailures; pulls one chunk at a time (no buffering of its own). */
+function failingAs(image: ReadableStream<Uint8Array>, id: string): ReadableStream<Uint8Array> {
+  const reader = image.getReader()
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read()
+          if (done) controller.close()
+          else controller.enqueue(value)
+        } catch (error) {
+          controller.error(asImageFailure(error, id, 'the backend'))
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+}
+
 /**
- * The wire bytes the backend answered with proof and token in the query or
- * the headers. An answer that is no Pixstore payload is named for what it is:
- * a 404 (wrong route, or no Pixstore there), a 200 of another type (a site,
- * not an endpoint), another status; and no readable answer at all is
- * BackendUnreachable only when nothing answered (see whyUnreadable).
+ * The answer body (and its Content-Length) the backend gave with proof and
+ * token in the query or the headers. An answer that is no Pixstore payload is
+ * named for what it is: a 404 (wrong route, or no Pixstore there), a 200 of
+ * another type (a site, not an endpoint), another status; and no readable
+ * answer at all is BackendUnreachable only when nothing answered (see whyUnreadable).
  */
-async function fetchPayload(url: string, record: ImageRecord, form: 'query' | 'headers'): Promise<Uint8Array> {
+async function fetchPayload(url: string, record: ImageRecord, form: 'query' | 'headers', sameOrigin: boolean, recordMeta: RawImageMeta): Promise<[ReadableStream<Uint8Array>, RawImageMeta, number | null]> {
   let response: Response
   try {
-    const query = `?${PROOF_PARAM}=${encodeURIComponent(record.statelessProof)}&${TOKEN_PARAM}=${record.token}`
-    response = await fetch(form === 'query' ? url + query : url, {
-      mode: 'cors',
-      credentials: 'omit',
-      cache: 'no-store',
-      referrerPolicy: 'no-referrer',
-      headers: form === 'query' ? {} : { [PROOF_HEADER]: record.statelessProof, [TOKEN_HEADER]: String(record.token) },
-    })
+    const params = new URLSearchParams()
+    if (form === 'query') {
+      params.set(PROOF_PARAM, record.statelessProof)
+      params.set(TOKEN_PARAM, String(record.token))
+    }
+    // Pixstore 3.x takes everything after the route as the id, query included: only the query form (which 3.x refuses anyway) carries the parameter.
+    if (form === 'query') params.set(CHUNKED_PARAM, CHUNKED_VERSION)
+    const headers: Record<string, string> = form === 'query' ? {} : { [PROOF_HEADER]: record.statelessProof, [TOKEN_HEADER]: String(record.token) }
+    if (sameOrigin) headers[CHUNKED_HEADER] = CHUNKED_VERSION
+    const query = params.toString()
+    response = await fetch(query ? `${url}?${query}` : url, { mode: 'cors', credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', headers })
   } catch (error) {
     throw await whyUnreadable(url, error)
   }
   if (response.status === 200 && isWireType(response.headers.get('Content-Type'))) {
-    try {
-      return new Uint8Array(await response.arrayBuffer())
-    } catch (error) {
-      throw new ImageFailure('BackendUnreachable', `the answer from ${url} broke off (${describe(error)})`)
-    }
+    const length = Number(response.headers.get('Content-Length') ?? NaN)
+    return [response.body ?? new ReadableStream({ start: (controller) => controller.close() }), recordMeta, Number.isSafeInteger(length) ? length : null]
   }
   await response.body?.cancel().catch(() => {})
   if (response.status === 404) {
@@ -109,7 +183,5 @@ async function whyUnreadable(url: string, error: unknown): Promise<ImageFailure>
 
 /** Pixstore (3.x too) answers application/octet-stream; a server that names no type gets the benefit of the doubt. */
 const isWireType = (type: string | null) => type === null || type.split(';')[0]!.trim().toLowerCase() === 'application/octet-stream'
-
-const isMissingProof = (body: Uint8Array) => body.length === 1 && body[0] === PixstoreState.MissingProof
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error))

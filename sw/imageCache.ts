@@ -15,6 +15,13 @@ export interface ImageCache {
   match(url: string, token: number): Promise<Response | undefined>
   /** Stores the image unless a newer version is held; never throws (a full disk only means no caching). */
   put(url: string, image: CachedImage): Promise<void>
+  /**
+   * Stores an image that is still arriving (a chunked answer) as it streams,
+   * holding no more of it than the write needs (memory caches excepted: they
+   * keep the bytes). Stored only if `image` ends; an error in it leaves
+   * nothing. Resolves true when stored; never throws.
+   */
+  putStream(url: string, image: ReadableStream<Uint8Array>, mimeType: string, token: number): Promise<boolean>
   has(url: string): Promise<boolean>
   delete(url: string): Promise<boolean>
   /** Removes every image and the cache's bookkeeping; returns how many images there were. */

@@ -7,7 +7,7 @@ import { failureResponse } from './failureResponse'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import type { ImageCache } from './imageCache'
 import { ImageFailure } from './imageFailure'
-import { imageResponse, pageCacheControl, pageImageResponse } from './imageResponse'
+import { imageResponse, pageCacheControl, pageImageResponse, streamedImageResponse } from './imageResponse'
 import { InFlight } from './inFlight'
 import { ProofTransports, type TransportConfig } from './proofTransport'
 import type { RecordStore } from './recordStore'
@@ -39,7 +39,7 @@ const REPORT_TIMEOUT_MS = 2000
 export class ImageRequestHandler implements RouteHandlerObject {
   private readonly lookups = new InFlight<ImageRecord | null>()
   private readonly refreshes = new InFlight<ImageRecord | null>()
-  private readonly fetches = new InFlight<{ fetched: FetchedImage; stored: Promise<void> }>()
+  private readonly fetches = new InFlight<FetchedAnswer>()
   /** Which backends want the proof in headers (Pixstore 3.x), learnt while the worker runs. */
   private readonly transports = new ProofTransports()
 
@@ -80,20 +80,48 @@ export class ImageRequestHandler implements RouteHandlerObject {
   }
 
   /**
-   * The image goes to the `<img>` as soon as it is decrypted; storing it runs
-   * afterwards under `waitUntil` (the cache counts it as held meanwhile, so
-   * cachedImageExists() already sees it).
+   * The image goes to the `<img>` as soon as it is decrypted, or, for a
+   * chunked answer, as its records authenticate (a streamed body the browser
+   * renders progressively); storing it runs afterwards under `waitUntil` (the
+   * cache counts it as held meanwhile, so cachedImageExists() already sees
+   * it). Requests that join a running fetch get the whole image once it is
+   * complete; the first one gets the stream.
    */
   private async serve(event: FetchEvent, config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<Response> {
     const cached = await this.options.cache().match(url, record.token)
     if (cached) return pageImageResponse(cached, event.request.url, record.token)
-    const { fetched, stored } = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
+    let answer = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
+    let stream = answer.take()
+    if (!stream && !answer.whole) {
+      // Joined a chunked answer another request streams: the image once it is stored, else a fetch of its own.
+      await answer.complete
+      await answer.stored
+      const stored = await this.options.cache().match(url, answer.fetched.token)
+      if (stored) return pageImageResponse(stored, event.request.url, answer.fetched.token)
+      answer = await this.fetchAndStore(config, record, url, generation)
+      stream = answer.take()
+    }
     try {
-      event.waitUntil?.(stored)
+      event.waitUntil?.(answer.stored)
     } catch {
       // The event is no longer active (a request that joined late): the write still runs.
     }
-    return imageResponse(fetched.image, fetched.format.mimeType, fetched.token, pageCacheControl(event.request.url, fetched.token))
+    const { format, token } = answer.fetched
+    const cacheControl = pageCacheControl(event.request.url, token)
+    if (stream) {
+      // The `<img>` sees a broken stream as an error; the page hears why (onImageError) once the stream failed.
+      const reported = answer.complete.then(
+        () => {},
+        (error) => this.report(event.clientId, failureReport(record.id, error)),
+      )
+      try {
+        event.waitUntil?.(reported)
+      } catch {
+        // As above.
+      }
+      return streamedImageResponse(stream, answer.fetched.stream ? answer.fetched.length : null, format.mimeType, token, cacheControl)
+    }
+    return imageResponse(await answer.whole!, format.mimeType, token, cacheControl)
   }
 
   /** The worker's record, else one a page holds (a restarted worker has none). */
@@ -120,13 +148,54 @@ export class ImageRequestHandler implements RouteHandlerObject {
     return this.options.records.get(record.id)!
   }
 
-  private async fetchAndStore(config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<{ fetched: FetchedImage; stored: Promise<void> }> {
+  /**
+   * Fetches and decrypts; the image is stored (and an Updated answer's token
+   * and meta applied) only once it is complete and authenticated, and only if
+   * nobody logged out meanwhile. A chunked stream is teed: one branch for the
+   * `<img>`, one written to the cache as it arrives (Cache.put commits only a
+   * stream that ended, so a failure anywhere keeps nothing); both are cut with
+   * NoRecord at the next record after a logout.
+   */
+  private async fetchAndStore(config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<FetchedAnswer> {
     const fetched = await fetchImage(config, record, this.options.origin, this.transports)
     // Decrypted for a request from before a logout: not a byte of it is kept (nor shown, see handle).
     this.current(generation, record.id)
-    if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
-    const stored = this.options.cache().put(url, { image: fetched.image, mimeType: fetched.format.mimeType, token: fetched.token })
-    return { fetched, stored }
+    const check = () => this.current(generation, record.id)
+    const applyUpdate = () => {
+      check()
+      if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
+    }
+    if (!fetched.stream) {
+      applyUpdate()
+      const image = fetched.image
+      const stored = this.options.cache().put(url, { image, mimeType: fetched.format.mimeType, token: fetched.token })
+      return { fetched, whole: Promise.resolve(image), complete: Promise.resolve(), stored, take: () => null }
+    }
+    const [page, toCache] = fetched.stream.tee()
+    let toPage: ReadableStream<Uint8Array> | null = whileCurrent(page, check)
+    const { stream: written, ended } = watchEnd(whileCurrent(toCache, check))
+    const complete = ended.then(applyUpdate)
+    // The report and joiners read `complete`; a failure is theirs to name, never unhandled here.
+    complete.catch(() => {})
+    const stored = this.options
+      .cache()
+      .putStream(url, written, fetched.format.mimeType, fetched.token)
+      .then(async (kept) => {
+        // A logout between the last record and the commit: the entry goes again.
+        if (kept && this.options.records.generation !== generation) await this.options.cache().delete(url)
+      })
+      .catch(() => {})
+    return {
+      fetched,
+      whole: null,
+      complete,
+      stored,
+      take: () => {
+        const stream = toPage
+        toPage = null
+        return stream
+      },
+    }
   }
 
   /** Throws NoRecord when a logout happened since `generation`: what the request got belongs to the user who left. */
@@ -144,5 +213,77 @@ export class ImageRequestHandler implements RouteHandlerObject {
     } catch {
       // An old page module (unknown request), a closed tab: nobody to tell.
     }
+  }
+}
+
+/** One fetch as the requests for it share it. */
+interface FetchedAnswer {
+  fetched: FetchedImage
+  /** A whole answer's image; null for a chunked one (it streams, never held whole). */
+  whole: Promise<Uint8Array<ArrayBuffer>> | null
+  /** Resolves once the image is complete and authenticated (and kept: no logout since); rejects with the ImageFailure otherwise. */
+  complete: Promise<void>
+  /** The cache write; never rejects. */
+  stored: Promise<void>
+  /** The streamed body for the first request of a chunked answer; null for the others and for whole answers. */
+  take(): ReadableStream<Uint8Array> | null
+}
+
+/** The page's report for a stream that failed after its response went out. */
+function failureReport(id: string, error: unknown): WorkerRequests['imageFailed']['request'] {
+  const failure = error instanceof ImageFailure ? error : new ImageFailure('WorkerError', `unexpected worker error for image "${id}"`)
+  return { id, state: failure.state, status: failureResponse(failure).status, detail: failure.message }
+}
+
+/** `stream`, checked before every chunk it passes on (`check` throws to cut it). */
+function whileCurrent(stream: ReadableStream<Uint8Array>, check: () => void): ReadableStream<Uint8Array> {
+  const reader = stream.getReader()
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read()
+        check()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/** `stream` as it is, and a promise of how it ended: resolves when it closes, rejects with its error (also when its reader cancelled it). */
+function watchEnd(stream: ReadableStream<Uint8Array>): { stream: ReadableStream<Uint8Array>; ended: Promise<void> } {
+  let settle!: { resolve: () => void; reject: (error: unknown) => void }
+  const ended = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
+  const reader = stream.getReader()
+  return {
+    ended,
+    stream: new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read()
+            if (done) {
+              settle.resolve()
+              controller.close()
+            } else controller.enqueue(value)
+          } catch (error) {
+            settle.reject(error)
+            controller.error(error)
+          }
+        },
+        // The writer gave up (a full disk): the source is still read to its end, which alone says whether the image was whole.
+        cancel: async () => {
+          try {
+            for (let result = await reader.read(); !result.done; result = await reader.read());
+            settle.resolve()
+          } catch (error) {
+            settle.reject(error)
+          }
+        },
+      },
+      { highWaterMark: 0 },
+    ),
   }
 }

@@ -19,6 +19,18 @@ export function imageResponse(image: Uint8Array<ArrayBuffer> | Blob, mimeType: s
 }
 
 /**
+ * A decrypted image whose bytes are still arriving (a chunked answer): the
+ * browser renders what the stream has passed so far, and the `<img>` fires
+ * `error` when the stream errors. Same headers as imageResponse; no
+ * Content-Length when the answer's length was not known.
+ */
+export function streamedImageResponse(image: ReadableStream<Uint8Array>, length: number | null, mimeType: string, token: number, cacheControl: string): Response {
+  const headers: Record<string, string> = { 'Content-Type': mimeType, [TOKEN_HEADER]: String(token), 'Cache-Control': cacheControl }
+  if (length !== null) headers['Content-Length'] = String(length)
+  return new Response(image as ReadableStream<Uint8Array<ArrayBuffer>>, { status: 200, headers })
+}
+
+/**
  * How long the browser's in-memory cache may reuse a decrypted image for a
  * versioned URL (`?v=<token>`, what imageUrl() gives) without asking the
  * worker again: a reload then shows it as fast as a plain cached image.

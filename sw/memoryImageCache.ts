@@ -39,6 +39,18 @@ export class MemoryImageCache implements ImageCache {
     }
   }
 
+  /** Memory holds images whole: the stream is read to its end first (nothing is kept if it errors). */
+  async putStream(url: string, image: ReadableStream<Uint8Array>, mimeType: string, token: number): Promise<boolean> {
+    let bytes: Uint8Array<ArrayBuffer>
+    try {
+      bytes = new Uint8Array(await new Response(image as ReadableStream<Uint8Array<ArrayBuffer>>).arrayBuffer())
+    } catch {
+      return false
+    }
+    await this.put(url, { image: bytes, mimeType, token })
+    return true
+  }
+
   async has(url: string): Promise<boolean> {
     return this.images.has(url)
   }

@@ -61,8 +61,9 @@ describe('RecentImages', () => {
       },
     })
     const disk = {
-      match: async () => new Response(body, { headers: { 'Content-Type': 'image/png' } }),
+      match: async () => new Response(body, { headers: { 'Content-Type': 'image/png', 'Content-Length': '2' } }),
       put: async () => {},
+      putStream: async () => false,
       has: async () => false,
       delete: async () => false,
       clear: async () => 1,
@@ -147,5 +148,46 @@ describe('RecentImages', () => {
     const inMemory = await Promise.all([0, 1, 2, 3, 4].map(async (i) => (await cache.match(`big${i}`, i)) !== undefined))
     assert.deepEqual(inMemory, [true, true, true, true, true], 'all still served (older ones from the store)')
     assert.ok(store.matches >= 3, `older images came from the store (${store.matches} store lookups)`)
+  })
+
+  it('a streamed image goes straight to the persistent cache, never into memory, replacing an older copy there; a failed stream stores nothing', async () => {
+    const store = new MemoryImageCache(limits)
+    const cache = new RecentImages(store, limits)
+    await cache.put('big', image(1))
+    const chunks = [new Uint8Array(70_000).fill(2), new Uint8Array(70_000).fill(3)]
+    const stream = new ReadableStream<Uint8Array>({ pull: (controller) => (chunks.length ? controller.enqueue(chunks.shift()!) : controller.close()) })
+    assert.equal(await cache.putStream('big', stream, 'image/jpeg', 2), true)
+    assert.equal(await cache.match('big', 1), undefined, 'the older copy in memory is gone')
+    const stored = await store.match('big', 2)
+    assert.equal((await stored!.arrayBuffer()).byteLength, 140_000)
+    const failing = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(10))
+        controller.error(new Error('record 1 does not authenticate'))
+      },
+    })
+    assert.equal(await cache.putStream('bad', failing, 'image/jpeg', 1), false)
+    assert.equal(await cache.has('bad'), false)
+  })
+
+  it('keeps a large image read back from disk out of memory (it streams from disk each time); a small one is remembered', async () => {
+    const store = new SlowStore(limits)
+    store.release()
+    const cache = new RecentImages(store, limits)
+    await store.put('large', image(1, 8 * 1024 * 1024))
+    await store.put('small', image(1, 1000))
+    for (const url of ['large', 'small']) await (await cache.match(url, 1))!.arrayBuffer()
+    // remember() reads its copy in the background: wait until the small one is in memory.
+    for (let turn = 0; turn < 100 && store.matches === 2; turn++) {
+      const before = store.matches
+      await cache.match('small', 1)
+      if (store.matches === before) break
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const before = store.matches
+    await cache.match('small', 1)
+    assert.equal(store.matches, before, 'the small one came from memory')
+    await cache.match('large', 1)
+    assert.equal(store.matches, before + 1, 'the large one from disk again')
   })
 })

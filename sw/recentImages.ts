@@ -4,6 +4,8 @@ import { MemoryImageCache } from './memoryImageCache'
 
 /** How many recent images the worker keeps in memory in front of Cache Storage, and for how long. */
 export const RECENT_IMAGES = { maxEntries: 48, maxBytes: 32 * 1024 * 1024, maxAgeSeconds: 10 * 60 }
+/** Images read back from disk are kept in memory only up to this size: a few large ones would push out dozens of small ones. */
+const MAX_REMEMBERED_BYTES = RECENT_IMAGES.maxBytes / 8
 /** Writes to disk wait for this long a pause in new images (a page's burst), then run one at a time... */
 const WRITE_DELAY_MS = 250
 /** ...unless this many are waiting: pending images are held in memory, so their number is bounded. */
@@ -48,7 +50,8 @@ export class RecentImages implements ImageCache {
     const recent = await this.recent.match(url, token)
     if (recent) return recent
     const stored = await this.stored.match(url, token)
-    if (stored) void this.remember(url, token, stored.clone())
+    // A large image stays on disk (its blob streams to the page); memory keeps the small ones many pages show.
+    if (stored && Number(stored.headers.get('Content-Length') ?? Infinity) <= MAX_REMEMBERED_BYTES) void this.remember(url, token, stored.clone())
     return stored
   }
 
@@ -64,6 +67,18 @@ export class RecentImages implements ImageCache {
     if (this.pending.length >= MAX_PENDING_WRITES) void this.flush()
     else this.timer = setTimeout(() => void this.flush(), WRITE_DELAY_MS)
     return tracked
+  }
+
+  /**
+   * A large streamed image goes straight to the persistent cache as it
+   * arrives (held in memory neither here nor in a pending write, so ten of
+   * them cost a few records each, not their size); an older copy in memory
+   * or waiting to be written is dropped first.
+   */
+  async putStream(url: string, image: ReadableStream<Uint8Array>, mimeType: string, token: number): Promise<boolean> {
+    await this.recent.delete(url)
+    this.drop((write) => write.url === url)
+    return this.stored.putStream(url, image, mimeType, token)
   }
 
   async has(url: string): Promise<boolean> {

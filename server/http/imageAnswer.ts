@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { PixstoreState, PROOF_HEADER, PROOF_PARAM, TOKEN_HEADER, TOKEN_PARAM } from '../../protocol/wire'
+import { acceptsChunked, CHUNKED_HEADER, CHUNKED_PARAM, PixstoreState, PROOF_HEADER, PROOF_PARAM, TOKEN_HEADER, TOKEN_PARAM } from '../../protocol/wire'
 import type { PixstoreBackend, WireAnswer } from '../backend'
 import { RequestFailureLog, setPolicyHeaders, type ImageRequestDecision } from './imagePolicy'
 
@@ -41,7 +41,8 @@ async function writeImageAnswer(backend: PixstoreBackend, req: IncomingMessage, 
   // connection holds one file or buffer at a time, however many GETs it queued.
   if (!res.socket && !(await turnOf(req, res))) return
   const credentials = requestCredentials(req.headers, querystring)
-  const answer = credentials ? await backend.answerRequest(id, credentials.token, credentials.proof) : INVALID_PROOF
+  const chunked = asksChunked(req.headers, querystring)
+  const answer = credentials ? await backend.answerRequest(id, credentials.token, credentials.proof, { chunked }) : INVALID_PROOF
   const { body } = answer
   let released = false
   const release = () => {
@@ -70,6 +71,9 @@ async function writeImageAnswer(backend: PixstoreBackend, req: IncomingMessage, 
   res.setHeader('Content-Type', 'application/octet-stream')
   res.setHeader('Content-Length', answer.length)
   res.setHeader('Cache-Control', 'no-store')
+  // The answer's form depends on the header (the query parameter is in the URL already).
+  const vary = res.getHeader('Vary')
+  res.setHeader('Vary', vary ? `${vary}, ${CHUNKED_HEADER}` : CHUNKED_HEADER)
   if (req.method === 'HEAD') {
     release()
     res.end()
@@ -115,6 +119,13 @@ export function requestCredentials(headers: IncomingHttpHeaders, querystring: st
   const queryToken = query.get(TOKEN_PARAM) ?? ''
   if ((headerProof && queryProof && headerProof !== queryProof) || (headerToken && queryToken && headerToken !== queryToken)) return null
   return { proof: headerProof || queryProof, token: headerToken || queryToken }
+}
+
+/** Whether the request asks for chunked answers: the header, or the parameter beside the proof. */
+function asksChunked(headers: IncomingHttpHeaders, querystring: string): boolean {
+  const header = headers[CHUNKED_HEADER]
+  const param = querystring.includes(CHUNKED_PARAM) ? new URLSearchParams(querystring).getAll(CHUNKED_PARAM) : null
+  return (header !== undefined || param !== null) && acceptsChunked({ header, param })
 }
 
 /** Node joins repeated custom headers with ", ": such a value is no valid proof or token, so it simply fails the check. */

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { isValidImageId, MAX_IMAGE_ID_LENGTH } from '../../protocol/record'
-import { PROOF_HEADER, TOKEN_HEADER } from '../../protocol/wire'
+import { CHUNKED_HEADER, PROOF_HEADER, TOKEN_HEADER } from '../../protocol/wire'
 
 /**
  * The one policy for a request under the image route, whichever entry it came
@@ -11,7 +11,7 @@ import { PROOF_HEADER, TOKEN_HEADER } from '../../protocol/wire'
  */
 
 export const ALLOWED_METHODS = 'GET, OPTIONS'
-export const ALLOWED_HEADERS = `${PROOF_HEADER}, ${TOKEN_HEADER}`
+export const ALLOWED_HEADERS = `${PROOF_HEADER}, ${TOKEN_HEADER}, ${CHUNKED_HEADER}`
 
 /** What the policy needs from the config. */
 export interface ImagePolicyConfig {

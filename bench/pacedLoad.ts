@@ -1,0 +1,348 @@
+// Section 4, paced network (issue 17): one 8 MB-class JPEG over a phone-like
+// link (testing/pacingProxy.ts: ~10 Mbit/s and 40 ms per answer, in front of
+// both the plain image server and the Pixstore endpoint; browser throttling
+// would not reach the worker's fetches). What the screen shows is read from
+// Chromium's screencast (CDP Page.startScreencast: a frame each time the page's
+// pixels change): first pixels, fully shown, distinct frames. Then the
+// worker's memory with 10 such images in flight on one page.
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Koa from 'koa'
+import type { Browser, CDPSession, Page } from '@playwright/test'
+import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
+import { startPacingProxy, type PacingProxy } from '../testing/pacingProxy'
+import { BARE_WORKER } from './browserLoad'
+import type { Row } from './report'
+import type { ServerProcess } from './serverProcess'
+import { median, ratioRange } from './stats'
+
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
+const CHROMIUM = '/usr/bin/chromium'
+const ROUTE = '/pixstore-image'
+/** ~10 Mbit/s, a 4G phone. */
+export const PACED_BYTES_PER_SECOND = 1_250_000
+export const PACED_LATENCY_MS = 40
+/** Frames still arriving this long after the image decoded and two animation frames ran count (the compositor's last frame). */
+const TRAILING_MS = 400
+
+export interface LargeImage {
+  name: string
+  record: ImageRecord
+  /** Path on the plain server of the same JPEG. */
+  plainPath: string
+  bytes: number
+}
+
+export interface PacedSetup {
+  pixstore: ServerProcess
+  plain: ServerProcess
+  images: LargeImage[]
+  /** Ten records of large images, for the worker's memory with ten in flight. */
+  memoryRecords: ImageRecord[]
+  rounds: number
+  /** dist/ of a build before issue 17 (its worker reads whole answers only), for the "Pixstore before" column; optional. */
+  beforeDist?: string
+}
+
+type Mode = 'plain' | 'pixstore' | 'worker' | 'before'
+const MODE_NAMES: Record<Mode, string> = { plain: 'plain <img>', pixstore: 'Pixstore', worker: 'bare worker (whole body)', before: 'Pixstore before issue 17' }
+
+interface Shown {
+  firstPixelsMs: number
+  fullyShownMs: number
+  frames: number
+}
+
+/** The pages: each inserts one 600x400 <img> (or ten) when the bench calls window.show(srcs). */
+function pageHtml(mode: Mode, setup: PacedSetup, proxies: Record<'pixstore' | 'plain', PacingProxy>): string {
+  const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: proxies.pixstore.port, defaultEndpointRoute: ROUTE }
+  const records = [...setup.images.map((image) => image.record), ...setup.memoryRecords]
+  const module = mode === 'before' ? '/before/frontend.js' : '/pixstore/frontend.js'
+  const setupScript =
+    mode === 'pixstore' || mode === 'before'
+      ? `const px = await import('${module}')
+  await px.initPixstoreFrontend(${JSON.stringify({ ...config, serviceWorkerUrl: mode === 'before' ? '/before-sw.js' : undefined })})
+  await px.setImageRecords(${JSON.stringify(records)})`
+      : mode === 'worker'
+        ? `await navigator.serviceWorker.register('/bare-sw.js')
+  if (!navigator.serviceWorker.controller) await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))`
+        : ''
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>paced ${mode}</title><style>body{margin:0;background:#fff} img{width:600px;height:400px;display:block}</style></head>
+<body><div id="gallery"></div>
+<script type="module">
+window.benchReady = (async () => {
+  ${setupScript}
+})()
+window.show = (srcs) => {
+  const t0 = performance.timeOrigin + performance.now()
+  return Promise.all(srcs.map((src) => new Promise((resolve) => {
+    const img = document.createElement('img')
+    img.addEventListener('load', () => resolve({ ok: img.naturalWidth > 0, t0, at: performance.timeOrigin + performance.now() }))
+    img.addEventListener('error', () => resolve({ ok: false, t0, at: performance.timeOrigin + performance.now() }))
+    img.src = src
+    document.getElementById('gallery').append(img)
+  })))
+}
+</script></body></html>`
+}
+
+async function startSite(setup: PacedSetup, proxies: Record<'pixstore' | 'plain', PacingProxy>, modes: Mode[]): Promise<{ origin: string; close: () => Promise<void> }> {
+  const app = new Koa()
+  app.use(pixstoreServiceWorker({ path: '/pixstore-sw.js', file: path.join(DIST, 'pixstore-sw.js') }))
+  app.use(async (ctx, next) => {
+    if (ctx.method !== 'GET') return next()
+    const scripts: Record<string, () => string | Buffer> = {
+      '/bare-sw.js': () => BARE_WORKER,
+      '/pixstore/frontend.js': () => readFileSync(path.join(DIST, 'page', 'index.js')),
+      ...(setup.beforeDist
+        ? { '/before/frontend.js': () => readFileSync(path.join(setup.beforeDist!, 'page', 'index.js')), '/before-sw.js': () => readFileSync(path.join(setup.beforeDist!, 'pixstore-sw.js')) }
+        : {}),
+    }
+    const script = Object.hasOwn(scripts, ctx.path) ? scripts[ctx.path] : undefined
+    if (script) {
+      ctx.type = 'text/javascript'
+      ctx.set('Cache-Control', 'no-cache')
+      ctx.body = script()
+      return
+    }
+    const mode = /^\/(\w+)\.html$/.exec(ctx.path)?.[1] as Mode | undefined
+    if (!mode || !modes.includes(mode)) return next()
+    ctx.type = 'text/html'
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = pageHtml(mode, setup, proxies)
+  })
+  const server = http.createServer(app.callback())
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()))
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  }
+}
+
+/** Screencast frames (epoch ms, content hash) while `act` runs, until TRAILING_MS after it resolved. */
+async function watchScreen<T>(cdp: CDPSession, act: () => Promise<T>): Promise<{ result: T; blank: string; frames: { at: number; hash: string }[] }> {
+  const frames: { at: number; hash: string }[] = []
+  let firstFrame!: () => void
+  const gotFirst = new Promise<void>((resolve) => (firstFrame = resolve))
+  const onFrame = (frame: { data: string; sessionId: number; metadata: { timestamp?: number } }) => {
+    frames.push({ at: (frame.metadata.timestamp ?? Date.now() / 1000) * 1000, hash: createHash('sha1').update(frame.data).digest('hex') })
+    firstFrame()
+    cdp.send('Page.screencastFrameAck', { sessionId: frame.sessionId }).catch(() => {})
+  }
+  cdp.on('Page.screencastFrame', onFrame)
+  await cdp.send('Page.startScreencast', { format: 'jpeg', quality: 70, maxWidth: 600, maxHeight: 400, everyNthFrame: 1 })
+  await gotFirst
+  const blank = frames.at(-1)!.hash
+  const result = await act()
+  await new Promise((resolve) => setTimeout(resolve, TRAILING_MS))
+  await cdp.send('Page.stopScreencast')
+  cdp.off('Page.screencastFrame', onFrame)
+  return { result, blank, frames }
+}
+
+async function openMode(browser: Browser, site: string, mode: Mode): Promise<{ page: Page; close: () => Promise<void> }> {
+  // A fresh context: no worker, empty caches.
+  const context = await browser.newContext({ serviceWorkers: 'allow', viewport: { width: 600, height: 400 } })
+  const page = await context.newPage()
+  await page.goto(`${site}/${mode}.html`)
+  await page.evaluate(() => (window as unknown as { benchReady: Promise<void> }).benchReady)
+  return { page, close: () => context.close() }
+}
+
+function srcOf(mode: Mode, image: { record: ImageRecord; plainPath: string }, plainOrigin: string): string {
+  return mode === 'pixstore' || mode === 'before' ? `${ROUTE}/${image.record.id}?v=${image.record.token}` : `${plainOrigin}${image.plainPath}`
+}
+
+async function showOne(browser: Browser, site: string, mode: Mode, image: LargeImage, plainOrigin: string): Promise<Shown> {
+  const { page, close } = await openMode(browser, site, mode)
+  try {
+    const cdp = await page.context().newCDPSession(page)
+    const { result, blank, frames } = await watchScreen(cdp, async () => {
+      const loaded = await page.evaluate((src) => (window as unknown as { show: (srcs: string[]) => Promise<{ ok: boolean; t0: number; at: number }[]> }).show([src]), srcOf(mode, image, plainOrigin))
+      // A 24-megapixel image may still be decoding at its load event: wait for the decode and two frames, so its paint is seen.
+      await page.evaluate(async () => {
+        await Promise.all([...document.images].map((img) => img.decode().catch(() => {})))
+        await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))
+      })
+      return loaded
+    })
+    const [loaded] = result
+    if (!loaded?.ok) throw new Error(`${MODE_NAMES[mode]}: ${image.name} did not load`)
+    const after = frames.filter((frame) => frame.at >= loaded.t0)
+    const changes = after.filter((frame, i) => frame.hash !== (i === 0 ? blank : after[i - 1]!.hash))
+    const painted = changes.filter((frame) => frame.hash !== blank)
+    const first = painted[0]?.at ?? loaded.at
+    const last = Math.max(painted.at(-1)?.at ?? loaded.at, loaded.at)
+    return { firstPixelsMs: first - loaded.t0, fullyShownMs: last - loaded.t0, frames: new Set(painted.map((frame) => frame.hash)).size }
+  } finally {
+    await close()
+  }
+}
+
+/**
+ * The Pixstore worker's memory while ten large images are in flight on one
+ * page: its isolate's Runtime.getHeapUsage (JS heap plus ArrayBuffer backing
+ * stores), sampled every 100 ms over CDP (a browser session attached to the
+ * service_worker target): peak, peak of the samples taken right after a full
+ * GC (what is still referenced), and what is left once the images are stored.
+ */
+async function workerMemory(browser: Browser, site: string, mode: Mode, setup: PacedSetup): Promise<{ peak: number; end: number; heapPeak: number; livePeak: number }> {
+  const { page, close } = await openMode(browser, site, mode)
+  try {
+    const cdp = await browser.newBrowserCDPSession()
+    const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string }[] }
+    const worker = targetInfos.find((target) => target.type === 'service_worker' && target.url.startsWith(site))
+    if (!worker) throw new Error('no service worker target')
+    const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string }
+    let nextId = 1
+    const waiting = new Map<number, (result: unknown) => void>()
+    cdp.on('Target.receivedMessageFromTarget', (event: { sessionId: string; message: string }) => {
+      if (event.sessionId !== sessionId) return
+      const message = JSON.parse(event.message) as { id?: number; result?: unknown }
+      if (message.id !== undefined) waiting.get(message.id)?.(message.result)
+    })
+    const send = (method: string) =>
+      new Promise<Record<string, number>>((resolve) => {
+        const id = nextId++
+        waiting.set(id, resolve as (result: unknown) => void)
+        void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) })
+      })
+    const usage = async () => {
+      const heap = await send('Runtime.getHeapUsage')
+      return { total: (heap.usedSize ?? 0) + (heap.backingStorageSize ?? 0), heap: heap.usedSize ?? 0 }
+    }
+    await send('HeapProfiler.collectGarbage')
+    let peak = 0
+    let heapPeak = 0
+    let livePeak = 0
+    let done = false
+    const sampler = (async () => {
+      for (let sample = 0; !done; sample++) {
+        // Every fifth sample after a full GC: what is still referenced (the others include garbage not yet collected).
+        if (sample % 5 === 4) await send('HeapProfiler.collectGarbage')
+        const { total, heap } = await usage()
+        if (sample % 5 === 4) livePeak = Math.max(livePeak, total)
+        peak = Math.max(peak, total)
+        heapPeak = Math.max(heapPeak, heap)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    })()
+    const srcs = setup.memoryRecords.map((record) => srcOf(mode, { record, plainPath: '' }, ''))
+    const results = await page.evaluate((list) => (window as unknown as { show: (srcs: string[]) => Promise<{ ok: boolean }[]> }).show(list), srcs)
+    done = true
+    await sampler
+    if (results.some((result) => !result.ok)) throw new Error(`${MODE_NAMES[mode]}: not every image of the memory page loaded`)
+    await new Promise((resolve) => setTimeout(resolve, 1000)) // the cache writes finish
+    await send('HeapProfiler.collectGarbage')
+    const end = (await usage()).total
+    await cdp.detach()
+    return { peak, end, heapPeak, livePeak }
+  } finally {
+    await close()
+  }
+}
+
+export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; notes: string[] }> {
+  const { chromium } = await import('@playwright/test')
+  const proxies = {
+    pixstore: await startPacingProxy({ target: setup.pixstore.origin, bytesPerSecond: PACED_BYTES_PER_SECOND, latencyMs: PACED_LATENCY_MS }),
+    plain: await startPacingProxy({ target: setup.plain.origin, bytesPerSecond: PACED_BYTES_PER_SECOND, latencyMs: PACED_LATENCY_MS }),
+  }
+  const modes: Mode[] = ['plain', 'pixstore', 'worker', ...(setup.beforeDist ? (['before'] as const) : [])]
+  const site = await startSite(setup, proxies, modes)
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  })
+  const results: Record<string, Record<Mode, Shown>[]> = {}
+  const notes: string[] = []
+  const rows: Row[] = []
+  try {
+    for (const image of setup.images) {
+      results[image.name] = []
+      for (let round = 0; round < setup.rounds; round++) {
+        const order = modes.map((_, i) => modes[(i + round) % modes.length]!)
+        const shown = {} as Record<Mode, Shown>
+        for (const mode of order) shown[mode] = await showOne(browser, site.origin, mode, image, proxies.plain.origin)
+        results[image.name]!.push(shown)
+        process.stdout.write('.')
+      }
+    }
+    const memory = await workerMemory(browser, site.origin, 'pixstore', setup)
+    const before = setup.beforeDist ? await workerMemory(browser, site.origin, 'before', setup) : null
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+    rows.push({
+      key: '4p',
+      label: `worker memory, ${setup.memoryRecords.length} x ${mb(setup.images[0]!.bytes)} JPEGs in flight (peak)`,
+      unit: 'MB',
+      pixstore: memory.peak / 1024 / 1024,
+      plain: before ? before.peak / 1024 / 1024 : NaN,
+      versus: 'before issue 17',
+      better: 'lower',
+      explain: `The Pixstore worker's isolate (CDP Runtime.getHeapUsage of the service_worker target: usedSize + backingStorageSize, the ArrayBuffers of image bytes included), sampled every 100 ms while ten large images load on one page over the paced link; peak. After the cache writes and a GC: ${mb(memory.end)}${before ? ` (before issue 17: ${mb(before.end)})` : ''}. JS heap alone peaked at ${mb(memory.heapPeak)}. Peak of the samples taken right after a full GC (referenced memory only): ${mb(memory.livePeak)}${before ? ` (before issue 17: ${mb(before.livePeak)})` : ''}.`,
+    })
+  } finally {
+    await browser.close()
+    await site.close()
+    await proxies.pixstore.close()
+    await proxies.plain.close()
+  }
+  const metric = (name: string, pick: (shown: Shown) => number, mode: Mode, versus: Mode) => {
+    const pairs = results[name]!.map((round) => ({ pixstore: pick(round[mode]), plain: pick(round[versus]) }))
+    return { pixstore: median(pairs.map((pair) => pair.pixstore)), plain: median(pairs.map((pair) => pair.plain)), range: ratioRange(pairs) }
+  }
+  let key = 0
+  const nextKey = () => `4q${String.fromCharCode(97 + key++)}`
+  for (const image of setup.images) {
+    const label = `paced 10 Mbit/s: ${image.name} JPEG ${(image.bytes / 1024 / 1024).toFixed(1)} MB`
+    const versus: Mode[] = ['plain', 'worker', ...(setup.beforeDist ? (['before'] as const) : [])]
+    for (const against of versus) {
+      const versusName = against === 'plain' ? undefined : MODE_NAMES[against]
+      rows.push(
+        {
+          key: nextKey(),
+          label: `${label}: first pixels`,
+          unit: 'ms',
+          ...metric(image.name, (shown) => shown.firstPixelsMs, 'pixstore', against),
+          versus: versusName,
+          better: 'lower',
+          target: against === 'plain' && image.name === 'progressive' ? { atMost: 1.2 } : undefined,
+          explain: `From inserting the <img> to the first screencast frame that differs from the blank page, through the pacing proxy (${PACED_BYTES_PER_SECOND * 8 / 1e6} Mbit/s, ${PACED_LATENCY_MS} ms per answer) in front of ${against === 'plain' ? 'the plain image server and the Pixstore endpoint' : 'both servers'}.`,
+        },
+        {
+          key: nextKey(),
+          label: `${label}: fully shown`,
+          unit: 'ms',
+          ...metric(image.name, (shown) => shown.fullyShownMs, 'pixstore', against),
+          versus: versusName,
+          better: 'lower',
+          target: against === 'plain' && image.name === 'progressive' ? { atMost: 1.1 } : undefined,
+          explain: 'To the last screencast frame that changed (or the load event, whichever is later).',
+        },
+        {
+          key: nextKey(),
+          label: `${label}: distinct frames while loading`,
+          unit: 'frames',
+          ...metric(image.name, (shown) => shown.frames, 'pixstore', against),
+          versus: versusName,
+          better: 'higher',
+          digits: 0,
+          target: against === 'plain' && image.name === 'progressive' ? { atLeast: 1 } : undefined,
+          explain: 'Distinct screencast frames showing the image (blank excluded): how many stages the picture built up in.',
+        },
+      )
+    }
+  }
+  const fmt = (name: string, mode: Mode) => {
+    const rounds = results[name]!
+    return `${MODE_NAMES[mode]} ${median(rounds.map((r) => r[mode].firstPixelsMs)).toFixed(0)} / ${median(rounds.map((r) => r[mode].fullyShownMs)).toFixed(0)} ms, ${median(rounds.map((r) => r[mode].frames))} frames`
+  }
+  notes.push(`Paced network, first pixels / fully shown / frames (medians of ${setup.rounds}): ${setup.images.map((image) => `${image.name}: ${modes.map((mode) => fmt(image.name, mode)).join('; ')}`).join('. ')}.`)
+  return { rows, notes }
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { startPacingProxy, type PacingProxy } from './pacingProxy'
+
+describe('pacingProxy', () => {
+  const body = Buffer.from(Uint8Array.from({ length: 300_000 }, (_, i) => i & 0xff))
+  const server = http.createServer((request, response) => {
+    response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length, 'x-path': request.url }).end(body)
+  })
+  let proxy: PacingProxy
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    proxy = await startPacingProxy({ target: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })
+  })
+  after(async () => {
+    await proxy.close()
+    server.closeAllConnections()
+    server.close()
+  })
+
+  it('holds a matching answer at exactly the byte count, then passes the rest unchanged on release', async () => {
+    proxy.holdAt(100_000, (path) => path === '/big')
+    const received: Buffer[] = []
+    let length = 0
+    const response = await new Promise<http.IncomingMessage>((resolve) => http.get(`${proxy.origin}/big`, resolve))
+    assert.equal(response.headers['content-length'], String(body.length))
+    assert.equal(response.headers['x-path'], '/big')
+    const ended = new Promise<void>((resolve) => response.on('end', resolve))
+    const reachedHold = new Promise<void>((resolve) =>
+      response.on('data', (chunk: Buffer) => {
+        received.push(chunk)
+        length += chunk.length
+        if (length === 100_000) resolve()
+      }),
+    )
+    await proxy.held()
+    await reachedHold
+    assert.equal(proxy.passed, 100_000)
+    proxy.holdAt(250_000, (path) => path === '/big')
+    await proxy.held()
+    assert.equal(proxy.passed, 250_000)
+    proxy.release()
+    await ended
+    assert.equal(length, body.length)
+    assert.ok(Buffer.concat(received).equals(body))
+  })
+
+  it('does not hold answers the hold does not match', async () => {
+    proxy.holdAt(10, (path) => path === '/other')
+    const response = await new Promise<http.IncomingMessage>((resolve) => http.get(`${proxy.origin}/big`, resolve))
+    const chunks: Buffer[] = []
+    for await (const chunk of response) chunks.push(chunk as Buffer)
+    assert.ok(Buffer.concat(chunks).equals(body))
+    proxy.release()
+  })
+})

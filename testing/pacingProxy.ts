@@ -1,0 +1,155 @@
+/**
+ * A slow network between the browser and a server, on a real free port: an
+ * HTTP proxy that passes status and headers unchanged (CORS included) and
+ * meters response bodies. Browser throttling does not reach a service
+ * worker's fetches; this does, for the worker and a plain `<img>` alike.
+ *
+ * Two ways to slow it, one per use:
+ * - `bytesPerSecond` and `latencyMs` (the bench): every answer's head waits
+ *   `latencyMs`, its body leaves at the rate, per connection.
+ * - `holdAt(n)` (tests, deterministic): the answers whose path `matches` stop
+ *   after `n` body bytes in total until `release()`; `held()` resolves when
+ *   they got there. No timer decides anything.
+ */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface PacingOptions {
+  /** The server behind the proxy, e.g. http://127.0.0.1:8080. */
+  target: string
+  /** Body bytes per second per answer; unlimited when absent. */
+  bytesPerSecond?: number
+  /** Added before every answer's head (the round trip of a request). */
+  latencyMs?: number
+}
+
+export interface PacingProxy {
+  origin: string
+  port: number
+  /** Answers whose path `matches` pass `limit` body bytes (counted over them all since the first hold), then wait for `release()` or a higher limit. */
+  holdAt(limit: number, matches: (path: string) => boolean): void
+  /** Resolves once the held answers have passed exactly the limit (and wait). */
+  held(): Promise<void>
+  /** Lets everything through from now on (`passed` still counts). */
+  release(): void
+  /** From now on, flips one bit of body byte `offset` of every answer whose path `matches` (an attacker on the path); null stops it. */
+  corruptAt(offset: number | null, matches?: (path: string) => boolean): void
+  /** Every answer passed on: its path and its body's first byte (a Pixstore answer's state), once known. */
+  readonly answers: { path: string; firstByte?: number }[]
+  /** Body bytes that left the proxy for answers whose path matches the current hold. */
+  readonly passed: number
+  close(): Promise<void>
+}
+
+/** Pieces the paced body is cut into: small enough for the rate to be smooth. */
+const PIECE_BYTES = 16 * 1024
+
+export async function startPacingProxy(options: PacingOptions): Promise<PacingProxy> {
+  const target = new URL(options.target)
+  /** The answers the hold meters, and how far they may go (Infinity once released). */
+  let hold: { limit: number; matches: (path: string) => boolean } | null = null
+  let passed = 0
+  const answers: { path: string; firstByte?: number }[] = []
+  let corrupt: { offset: number; matches: (path: string) => boolean } | null = null
+  let reachedWaiters: (() => void)[] = []
+  let releaseWaiters: (() => void)[] = []
+
+  const holding = (path: string) => hold !== null && hold.matches(path)
+  const notifyHeld = () => {
+    for (const resolve of reachedWaiters) resolve()
+    reachedWaiters = []
+  }
+
+  /** Sends `bytes`, waiting out the hold and the rate; returns when they were handed to the socket. */
+  async function send(response: http.ServerResponse, path: string, bytes: Uint8Array, clock: { start: number; sent: number }): Promise<void> {
+    for (let at = 0; at < bytes.length; ) {
+      let room = Math.min(PIECE_BYTES, bytes.length - at)
+      if (holding(path)) {
+        const left = hold!.limit - passed
+        if (left <= 0) {
+          notifyHeld()
+          await new Promise<void>((resolve) => releaseWaiters.push(resolve))
+          continue
+        }
+        room = Math.min(room, left)
+      }
+      if (options.bytesPerSecond) {
+        const due = clock.start + (clock.sent * 1000) / options.bytesPerSecond
+        const wait = due - performance.now()
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      }
+      let piece = bytes.subarray(at, at + room)
+      if (corrupt && corrupt.matches(path) && corrupt.offset >= clock.sent && corrupt.offset < clock.sent + piece.length) {
+        piece = Uint8Array.from(piece)
+        piece[corrupt.offset - clock.sent]! ^= 0x01
+      }
+      if (holding(path)) passed += piece.length
+      clock.sent += piece.length
+      at += room
+      if (!response.write(piece)) await new Promise<void>((resolve) => response.once('drain', resolve))
+      if (holding(path) && passed >= hold!.limit) notifyHeld()
+    }
+  }
+
+  const server = http.createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://x').pathname
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: { ...request.headers, host: target.host } },
+      async (answer) => {
+        if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs))
+        response.writeHead(answer.statusCode ?? 502, answer.headers)
+        response.flushHeaders()
+        const clock = { start: performance.now(), sent: 0 }
+        const logged: { path: string; firstByte?: number } = { path }
+        answers.push(logged)
+        try {
+          for await (const chunk of answer) {
+            if (logged.firstByte === undefined && (chunk as Buffer).length > 0) logged.firstByte = (chunk as Buffer)[0]
+            await send(response, path, chunk as Buffer, clock)
+          }
+          response.end()
+        } catch {
+          response.destroy()
+        }
+      },
+    )
+    upstream.on('error', () => (response.headersSent ? response.destroy() : response.writeHead(502).end()))
+    // The browser went away (or cancelled): so does the upstream answer.
+    response.on('close', () => {
+      if (!response.writableFinished) upstream.destroy()
+    })
+    request.pipe(upstream)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    holdAt(limit, matches) {
+      hold = { limit, matches }
+      for (const resolve of releaseWaiters) resolve()
+      releaseWaiters = []
+    },
+    held: () => new Promise<void>((resolve) => (hold && passed >= hold.limit ? resolve() : reachedWaiters.push(resolve))),
+    release() {
+      if (hold) hold.limit = Infinity
+      for (const resolve of releaseWaiters) resolve()
+      releaseWaiters = []
+    },
+    answers,
+    corruptAt(offset, matches = () => true) {
+      corrupt = offset === null ? null : { offset, matches }
+    },
+    get passed() {
+      return passed
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        hold = null
+        for (const resolve of releaseWaiters) resolve()
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
