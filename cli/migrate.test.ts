@@ -70,9 +70,11 @@ describe('migrateStore', () => {
 
   it('resumes after the migrating process is killed (SIGKILL) mid-copy', async () => {
     const target = { databaseUrl: await (await sharedPostgresCluster()).createDatabase() }
-    // A separate process we can kill without warning, at whatever write it is in.
+    // A separate process we kill without warning. After its 8th image it stops dead (stdout to a pipe is
+    // synchronous on Linux, then the thread blocks), so the kill lands mid-run however slowly we read its output.
     const script = `import { migrateStore } from ${JSON.stringify(fileURLToPath(new URL('./migrate.ts', import.meta.url)))}
-      await migrateStore({ from: JSON.parse(process.argv[1]), to: JSON.parse(process.argv[2]), onProgress: (p) => console.log('done', p.done) })`
+      const stop = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)
+      await migrateStore({ from: JSON.parse(process.argv[1]), to: JSON.parse(process.argv[2]), onProgress: (p) => (console.log('done', p.done), p.done === 8 && stop()) })`
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify(sqlite), JSON.stringify(target)], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)))
