@@ -5,6 +5,7 @@
 // client in exactly the 3.x form, Success and Updated alike.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import type { ImageRecord } from '../protocol/record'
 import { CHUNKED_HEADER, CHUNKED_VERSION, ChunkedState, PROOF_HEADER, TOKEN_HEADER } from '../protocol/wire'
 import { backendOnPort } from '../testing/backendOnPort'
 import { makePng } from '../testing/images'
@@ -16,7 +17,7 @@ interface V3Meta {
   tag: string
 }
 interface V3Client {
-  fetch: (record: { id: string; token: number; statelessProof: string }) => Promise<Uint8Array>
+  fetch: (record: ImageRecord) => Promise<Uint8Array>
   decode: (data: Uint8Array) => { state: number; token?: number; meta?: V3Meta; encrypted?: Uint8Array }
   decrypt: (encrypted: Uint8Array, meta: V3Meta) => Promise<{ format: string; buffer: Uint8Array }>
 }
