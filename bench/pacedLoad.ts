@@ -48,13 +48,37 @@ export interface PacedSetup {
   beforeDist?: string
 }
 
-type Mode = 'plain' | 'pixstore' | 'worker' | 'before'
-const MODE_NAMES: Record<Mode, string> = { plain: 'plain <img>', pixstore: 'Pixstore', worker: 'bare worker (whole body)', before: 'Pixstore before issue 17' }
+type Mode = 'plain' | 'pixstore' | 'worker' | 'streaming' | 'before'
+const MODE_NAMES: Record<Mode, string> = {
+  plain: 'plain <img>',
+  pixstore: 'Pixstore',
+  worker: 'bare worker (whole body)',
+  streaming: 'bare worker (streamed body)',
+  before: 'Pixstore before issue 17',
+}
+
+/**
+ * The least any service worker that answers an `<img>` itself can cost while
+ * an image arrives: it fetches and hands the response's body stream on,
+ * untouched (no decryption, no cache). What it adds to first pixels over
+ * plain is the browser's worker data path, not Pixstore's.
+ */
+const STREAMING_WORKER = `self.addEventListener('install', () => self.skipWaiting())
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
+self.addEventListener('fetch', (event) => {
+  if (event.request.destination !== 'image') return
+  event.respondWith((async () => {
+    const response = await fetch(event.request.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' })
+    return new Response(response.body, { headers: { 'Content-Type': response.headers.get('Content-Type'), 'Cache-Control': response.headers.get('Cache-Control') } })
+  })())
+})`
 
 interface Shown {
   firstPixelsMs: number
   fullyShownMs: number
   frames: number
+  /** Body bytes the proxy had sent when the first painted frame reached the bench (how much the decoder needed, plus what was in flight). */
+  bytesAtFirstPixels: number
 }
 
 /** The pages: each inserts one 600x400 <img> (or ten) when the bench calls window.show(srcs). */
@@ -67,8 +91,8 @@ function pageHtml(mode: Mode, setup: PacedSetup, proxies: Record<'pixstore' | 'p
       ? `const px = await import('${module}')
   await px.initPixstoreFrontend(${JSON.stringify({ ...config, serviceWorkerUrl: mode === 'before' ? '/before-sw.js' : undefined })})
   await px.setImageRecords(${JSON.stringify(records)})`
-      : mode === 'worker'
-        ? `await navigator.serviceWorker.register('/bare-sw.js')
+      : mode === 'worker' || mode === 'streaming'
+        ? `await navigator.serviceWorker.register('${mode === 'worker' ? '/bare-sw.js' : '/streaming-sw.js'}')
   if (!navigator.serviceWorker.controller) await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))`
         : ''
   return `<!doctype html>
@@ -98,6 +122,7 @@ async function startSite(setup: PacedSetup, proxies: Record<'pixstore' | 'plain'
     if (ctx.method !== 'GET') return next()
     const scripts: Record<string, () => string | Buffer> = {
       '/bare-sw.js': () => BARE_WORKER,
+      '/streaming-sw.js': () => STREAMING_WORKER,
       '/pixstore/frontend.js': () => readFileSync(path.join(DIST, 'page', 'index.js')),
       ...(setup.beforeDist
         ? { '/before/frontend.js': () => readFileSync(path.join(setup.beforeDist!, 'page', 'index.js')), '/before-sw.js': () => readFileSync(path.join(setup.beforeDist!, 'pixstore-sw.js')) }
@@ -124,13 +149,13 @@ async function startSite(setup: PacedSetup, proxies: Record<'pixstore' | 'plain'
   }
 }
 
-/** Screencast frames (epoch ms, content hash) while `act` runs, until TRAILING_MS after it resolved. */
-async function watchScreen<T>(cdp: CDPSession, act: () => Promise<T>): Promise<{ result: T; blank: string; frames: { at: number; hash: string }[] }> {
-  const frames: { at: number; hash: string }[] = []
+/** Screencast frames (epoch ms, content hash, `sent()` when the frame arrived) while `act` runs, until TRAILING_MS after it resolved. */
+async function watchScreen<T>(cdp: CDPSession, sent: () => number, act: () => Promise<T>): Promise<{ result: T; blank: string; frames: { at: number; hash: string; sent: number }[] }> {
+  const frames: { at: number; hash: string; sent: number }[] = []
   let firstFrame!: () => void
   const gotFirst = new Promise<void>((resolve) => (firstFrame = resolve))
   const onFrame = (frame: { data: string; sessionId: number; metadata: { timestamp?: number } }) => {
-    frames.push({ at: (frame.metadata.timestamp ?? Date.now() / 1000) * 1000, hash: createHash('sha1').update(frame.data).digest('hex') })
+    frames.push({ at: (frame.metadata.timestamp ?? Date.now() / 1000) * 1000, hash: createHash('sha1').update(frame.data).digest('hex'), sent: sent() })
     firstFrame()
     cdp.send('Page.screencastFrameAck', { sessionId: frame.sessionId }).catch(() => {})
   }
@@ -158,11 +183,14 @@ function srcOf(mode: Mode, image: { record: ImageRecord; plainPath: string }, pl
   return mode === 'pixstore' || mode === 'before' ? `${ROUTE}/${image.record.id}?v=${image.record.token}` : `${plainOrigin}${image.plainPath}`
 }
 
-async function showOne(browser: Browser, site: string, mode: Mode, image: LargeImage, plainOrigin: string): Promise<Shown> {
+async function showOne(browser: Browser, site: string, mode: Mode, image: LargeImage, proxies: Record<'pixstore' | 'plain', PacingProxy>): Promise<Shown> {
   const { page, close } = await openMode(browser, site, mode)
+  const proxy = mode === 'pixstore' || mode === 'before' ? proxies.pixstore : proxies.plain
+  const plainOrigin = proxies.plain.origin
   try {
     const cdp = await page.context().newCDPSession(page)
-    const { result, blank, frames } = await watchScreen(cdp, async () => {
+    const sentBefore = proxy.sent
+    const { result, blank, frames } = await watchScreen(cdp, () => proxy.sent - sentBefore, async () => {
       const loaded = await page.evaluate((src) => (window as unknown as { show: (srcs: string[]) => Promise<{ ok: boolean; t0: number; at: number }[]> }).show([src]), srcOf(mode, image, plainOrigin))
       // A 24-megapixel image may still be decoding at its load event: wait for the decode and two frames, so its paint is seen.
       await page.evaluate(async () => {
@@ -178,7 +206,7 @@ async function showOne(browser: Browser, site: string, mode: Mode, image: LargeI
     const painted = changes.filter((frame) => frame.hash !== blank)
     const first = painted[0]?.at ?? loaded.at
     const last = Math.max(painted.at(-1)?.at ?? loaded.at, loaded.at)
-    return { firstPixelsMs: first - loaded.t0, fullyShownMs: last - loaded.t0, frames: new Set(painted.map((frame) => frame.hash)).size }
+    return { firstPixelsMs: first - loaded.t0, fullyShownMs: last - loaded.t0, frames: new Set(painted.map((frame) => frame.hash)).size, bytesAtFirstPixels: painted[0]?.sent ?? image.bytes }
   } finally {
     await close()
   }
@@ -253,7 +281,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
     pixstore: await startPacingProxy({ target: setup.pixstore.origin, bytesPerSecond: PACED_BYTES_PER_SECOND, latencyMs: PACED_LATENCY_MS }),
     plain: await startPacingProxy({ target: setup.plain.origin, bytesPerSecond: PACED_BYTES_PER_SECOND, latencyMs: PACED_LATENCY_MS }),
   }
-  const modes: Mode[] = ['plain', 'pixstore', 'worker', ...(setup.beforeDist ? (['before'] as const) : [])]
+  const modes: Mode[] = ['plain', 'pixstore', 'worker', 'streaming', ...(setup.beforeDist ? (['before'] as const) : [])]
   const site = await startSite(setup, proxies, modes)
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -269,7 +297,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
       for (let round = 0; round < setup.rounds; round++) {
         const order = modes.map((_, i) => modes[(i + round) % modes.length]!)
         const shown = {} as Record<Mode, Shown>
-        for (const mode of order) shown[mode] = await showOne(browser, site.origin, mode, image, proxies.plain.origin)
+        for (const mode of order) shown[mode] = await showOne(browser, site.origin, mode, image, proxies)
         results[image.name]!.push(shown)
         process.stdout.write('.')
       }
@@ -301,7 +329,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   const nextKey = () => `4q${String.fromCharCode(97 + key++)}`
   for (const image of setup.images) {
     const label = `paced 10 Mbit/s: ${image.name} JPEG ${(image.bytes / 1024 / 1024).toFixed(1)} MB`
-    const versus: Mode[] = ['plain', 'worker', ...(setup.beforeDist ? (['before'] as const) : [])]
+    const versus: Mode[] = ['plain', 'worker', 'streaming', ...(setup.beforeDist ? (['before'] as const) : [])]
     for (const against of versus) {
       const versusName = against === 'plain' ? undefined : MODE_NAMES[against]
       rows.push(
@@ -341,7 +369,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   }
   const fmt = (name: string, mode: Mode) => {
     const rounds = results[name]!
-    return `${MODE_NAMES[mode]} ${median(rounds.map((r) => r[mode].firstPixelsMs)).toFixed(0)} / ${median(rounds.map((r) => r[mode].fullyShownMs)).toFixed(0)} ms, ${median(rounds.map((r) => r[mode].frames))} frames`
+    return `${MODE_NAMES[mode]} ${median(rounds.map((r) => r[mode].firstPixelsMs)).toFixed(0)} / ${median(rounds.map((r) => r[mode].fullyShownMs)).toFixed(0)} ms, ${median(rounds.map((r) => r[mode].frames))} frames, ${(median(rounds.map((r) => r[mode].bytesAtFirstPixels)) / 1024).toFixed(0)} KiB sent at first pixels`
   }
   notes.push(`Paced network, first pixels / fully shown / frames (medians of ${setup.rounds}): ${setup.images.map((image) => `${image.name}: ${modes.map((mode) => fmt(image.name, mode)).join('; ')}`).join('. ')}.`)
   return { rows, notes }

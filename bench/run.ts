@@ -34,7 +34,7 @@ const PACED_MEMORY_IMAGES = 10
 const PROOF_WINDOW_MS = 30 * 60_000
 const SLOW_READERS = 64
 /** `npm run bench -- browser endpoint` (through bench/run.sh): only those sections; all by default. */
-const SECTIONS = ['save', 'endpoint', 'memory', 'browser'] as const
+const SECTIONS = ['save', 'endpoint', 'memory', 'browser', 'paced'] as const
 const only = process.argv.slice(2)
 for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`bench: unknown section "${name}"; sections: ${SECTIONS.join(', ')}`)
 const runs = (section: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(section)
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     const largeFiles: Record<string, StaticFile> = {}
     const largeImages: LargeImage[] = []
     const memoryRecords: ImageRecord[] = []
-    if (runs('browser') && !browserUnavailable()) {
+    if (runs('paced') && !browserUnavailable()) {
       for (const progressive of [true, false]) {
         const name = progressive ? 'progressive' : 'baseline'
         const jpeg = makeJpeg({ ...LARGE_JPEG, progressive })
@@ -209,24 +209,28 @@ async function main(): Promise<void> {
     }
 
     const unavailable = browserUnavailable()
-    if (runs('browser') && unavailable) {
-      notes.push(`Browser section skipped: ${unavailable} (run \`npm run build\`; Chromium at /usr/bin/chromium).`)
-    } else if (runs('browser')) {
-      section('4. browser')
-      try {
-        const browser = await benchBrowser({ pixstore, plain, records: savedGallery, plainPaths, imageSize: formatBytes(gallery[0]!.length), rounds: BROWSER_ROUNDS })
-        rows.push(...browser.rows)
-        notes.push(...browser.notes)
-      } catch (error) {
-        notes.push(`Browser section failed: ${error instanceof Error ? error.message : String(error)}`)
+    if ((runs('browser') || runs('paced')) && unavailable) {
+      notes.push(`Browser sections skipped: ${unavailable} (run \`npm run build\`; Chromium at /usr/bin/chromium).`)
+    } else {
+      if (runs('browser')) {
+        section('4. browser')
+        try {
+          const browser = await benchBrowser({ pixstore, plain, records: savedGallery, plainPaths, imageSize: formatBytes(gallery[0]!.length), rounds: BROWSER_ROUNDS })
+          rows.push(...browser.rows)
+          notes.push(...browser.notes)
+        } catch (error) {
+          notes.push(`Browser section failed: ${error instanceof Error ? error.message : String(error)}`)
+        }
       }
-      section('4. browser, paced network')
-      try {
-        const paced = await benchPaced({ pixstore, plain, images: largeImages, memoryRecords, rounds: PACED_ROUNDS, beforeDist: process.env.PIXSTORE_BENCH_BEFORE_DIST })
-        rows.push(...paced.rows)
-        notes.push(...paced.notes)
-      } catch (error) {
-        notes.push(`Paced browser section failed: ${error instanceof Error ? error.stack : String(error)}`)
+      if (runs('paced')) {
+        section('4. browser, paced network')
+        try {
+          const paced = await benchPaced({ pixstore, plain, images: largeImages, memoryRecords, rounds: PACED_ROUNDS, beforeDist: process.env.PIXSTORE_BENCH_BEFORE_DIST })
+          rows.push(...paced.rows)
+          notes.push(...paced.notes)
+        } catch (error) {
+          notes.push(`Paced browser section failed: ${error instanceof Error ? error.stack : String(error)}`)
+        }
       }
     }
 

@@ -38,6 +38,8 @@ export interface PacingProxy {
   readonly answers: { path: string; firstByte?: number }[]
   /** Body bytes that left the proxy for answers whose path matches the current hold. */
   readonly passed: number
+  /** Body bytes that left the proxy since it started, every answer counted (what the browser had been sent at a moment). */
+  readonly sent: number
   close(): Promise<void>
 }
 
@@ -49,6 +51,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   /** The answers the hold meters, and how far they may go (Infinity once released). */
   let hold: { limit: number; matches: (path: string) => boolean } | null = null
   let passed = 0
+  let sent = 0
   const answers: { path: string; firstByte?: number }[] = []
   let corrupt: { offset: number; matches: (path: string) => boolean } | null = null
   let reachedWaiters: (() => void)[] = []
@@ -84,6 +87,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
         piece[corrupt.offset - clock.sent]! ^= 0x01
       }
       if (holding(path)) passed += piece.length
+      sent += piece.length
       clock.sent += piece.length
       at += room
       if (!response.write(piece)) await new Promise<void>((resolve) => response.once('drain', resolve))
@@ -143,6 +147,9 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
     },
     get passed() {
       return passed
+    },
+    get sent() {
+      return sent
     },
     close: () =>
       new Promise<void>((resolve) => {
