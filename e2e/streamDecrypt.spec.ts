@@ -51,14 +51,14 @@ async function openReaderPage(page: import('@playwright/test').Page, payloads: U
 /** Fetches payload `index` and reads its body through createDecryptStream, whole or re-chunked into odd sizes. */
 function decryptInPage(page: import('@playwright/test').Page, index: number, meta: { key: string; iv: string }, rechunk: boolean): Promise<Outcome> {
   return page.evaluate(
-    async ({ index, meta, rechunk }) => {
+    async ({ index, meta, rechunk, sealedRecord }) => {
       const moduleUrl = '/sw/streamDecrypt'
       const { createDecryptStream } = (await import(moduleUrl)) as typeof import('../sw/streamDecrypt')
       const bytes = (text: string) => Uint8Array.from(text.match(/../g) ?? [], (byte) => parseInt(byte, 16))
       let body: ReadableStream<Uint8Array> = (await fetch(`/payload/${index}`)).body!
       if (rechunk) {
         const whole = new Uint8Array(await new Response(body).arrayBuffer())
-        const sizes = [1, 7, 65553, 1000, 16, 30000, 70000, 3]
+        const sizes = [1, 7, sealedRecord, 1000, 16, 30000, 70000, 3]
         let at = 0
         let turn = 0
         body = new ReadableStream<Uint8Array>({
@@ -83,7 +83,7 @@ function decryptInPage(page: import('@playwright/test').Page, index: number, met
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', passed))
       return { passedLength: passed.length, passedSha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''), error }
     },
-    { index, meta, rechunk },
+    { index, meta, rechunk, sealedRecord: SEALED_RECORD_BYTES },
   )
 }
 

@@ -55,7 +55,7 @@ function read(payload: Uint8Array, cuts: number[] = []): { passed: Uint8Array; e
 }
 
 describe('chunked payload lengths', () => {
-  it('counts one record for an empty plaintext and one more per started 64 KiB', () => {
+  it('counts one record for an empty plaintext and one more per started record (16 KiB)', () => {
     assert.deepEqual([0, 1, RS - 1, RS, RS + 1, 3 * RS].map(chunkedRecordCount), [1, 1, 1, 1, 2, 3])
   })
 

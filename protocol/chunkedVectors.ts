@@ -3,7 +3,7 @@
  * an independent implementation written from the spec (Python `cryptography`,
  * `testing/chunkedReference.py`). The Node writer and reader
  * (server/chunkedCrypto.ts) and the browser reader (sw/streamDecrypt.ts) are
- * each checked against them. Plaintexts use the real 64 KiB record size and
+ * each checked against them. Plaintexts use the real 16 KiB record size and
  * come from a seeded xorshift32 so that no two records repeat; a payload is
  * given by its SHA-256 plus its first and last 16 bytes (the last 16 are the
  * last record's tag).
@@ -46,9 +46,9 @@ export const CHUNKED_VECTORS: readonly ChunkedVector[] = [
   { plaintextLength: 1, payloadLength: 18, sha256: '9433f070405e399abd871af48180645dfbfe351ca3ef72e42c92c251f3d4684f', first16: 'd8b875e8335b02af97df471bf71a115c', last16: '75e8335b02af97df471bf71a115c48fb' },
   { plaintextLength: 2, payloadLength: 19, sha256: 'aae3237f029fd379e55a367bdb5006a480fa1ecb30e0c84b151cb3c10d491c1e', first16: 'd884910c373e152dbbeb31508cac8e03', last16: '0c373e152dbbeb31508cac8e0334b007' },
   { plaintextLength: 1000, payloadLength: 1017, sha256: '1841bdb9807825c7d4fbd815501e7acde017c253401a7d06573093d207c08f09', first16: 'd884a98730cb881499c8cc0f85302207', last16: 'ce49a621370b3fb3bb2a192fa9c94cfd' },
-  { plaintextLength: 65535, payloadLength: 65552, sha256: '6c0b90769a3d6d667a53dc6aba8c40e917d93dd689dd90e6ccb4a94f9a25809e', first16: 'd884a98730cb881499c8cc0f85302207', last16: 'dc5c42a3c0fc8b71c1c6f3b1de32706c' },
-  { plaintextLength: 65536, payloadLength: 65553, sha256: 'e0a7f8c1f7f6d2e0e21518619d37b3190af96763eadcd5ea67fcf9324f38acbb', first16: 'd884a98730cb881499c8cc0f85302207', last16: '267def9f0acff0e8110f32dc680a4849' },
-  { plaintextLength: 65537, payloadLength: 65571, sha256: '83d21b8f8dea2f638937ec4a02f45434fde41fe89fdb3a38c26eb8a4de62625c', first16: 'd884a98730cb881499c8cc0f85302207', last16: '5ba39a9cceb887b68dbcdfdafb9854c4' },
-  { plaintextLength: 131072, payloadLength: 131106, sha256: '4c8f14be8e8f0fe3cb46cd94f1c12c8acea7336021ef9905c8d9c27d21136ebf', first16: 'd884a98730cb881499c8cc0f85302207', last16: '125e960845c821dfb915e74cf9cde6a2' },
-  { plaintextLength: 132072, payloadLength: 132123, sha256: 'b68ec6c2af047eefc5b12af6a05c203cf51df553f3cae934dd359c44049fced0', first16: 'd884a98730cb881499c8cc0f85302207', last16: '6d5cb035ecd1495c66d34a6dcf5da937' },
+  { plaintextLength: 16383, payloadLength: 16400, sha256: 'aaff2657968518afebab7f67af12ac9a99cd24e689cf26b3adb19925e479f74d', first16: 'd884a98730cb881499c8cc0f85302207', last16: '4402e03b73378fb4eac9b561d4cecc7f' },
+  { plaintextLength: 16384, payloadLength: 16401, sha256: '4008a72d65e856a056462a0742757d7c0afb5223becf4b35d62ffd51d9744392', first16: 'd884a98730cb881499c8cc0f85302207', last16: '57bf3d5abcaaee0b9096b10688628e4c' },
+  { plaintextLength: 16385, payloadLength: 16419, sha256: 'f1aee31e4f36ecae9d1a7a2f34619102c3423af2cfbaa793f324aad7056fe97e', first16: 'd884a98730cb881499c8cc0f85302207', last16: 'c3de541bb1509e82cc87fad6c3f543f8' },
+  { plaintextLength: 32768, payloadLength: 32802, sha256: 'fd605e112625c4ce323748a7d7ea46f80167f054f2f38e7a35a26bded4625bb3', first16: 'd884a98730cb881499c8cc0f85302207', last16: '3040c34b55d4f6b46fa7c6e41017aa1b' },
+  { plaintextLength: 33768, payloadLength: 33819, sha256: '64172f8dc2005c2e585deb040f0691de40561d46ba3f4bf6c04b3e6f716bdf24', first16: 'd884a98730cb881499c8cc0f85302207', last16: '719f2f5521fbc8ef0db81c719722d6ba' },
 ]

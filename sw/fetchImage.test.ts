@@ -240,7 +240,7 @@ describe('fetchImage: chunked answers', () => {
   const key = new Uint8Array(32).fill(5)
   const iv = new Uint8Array(12).fill(6)
   const RS = CHUNKED_RECORD_BYTES
-  // Three records: the format byte and 2 * 64 KiB + 99 image bytes.
+  // Three records: the format byte and 2 records + 99 image bytes.
   const image = Uint8Array.from({ length: 2 * RS + 100 - 1 }, (_, i) => (i * 7) & 0xff)
   const plaintext = frameImage(imageFormatByName('png')!, image)
   const cipher = createCipheriv('aes-256-gcm', key, iv)

@@ -4,7 +4,7 @@ import { KEY_LENGTH, TAG_LENGTH } from '../protocol/wire'
 /**
  * A chunked payload (protocol/chunked.ts) in, the image's plaintext out, a
  * record at a time, with WebCrypto: the worker can hand an `<img>` the first
- * 64 KiB while the rest is still on the network. Network chunks may split
+ * record (16 KiB) while the rest is still on the network. Network chunks may split
  * records anywhere. Fails closed: a record that does not authenticate at its
  * position, a payload cut short, a missing or misplaced last mark or bytes
  * after it error the stream with a ChunkedPayloadError, and nothing of the bad

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives import hashes
 
-RS = 65536
+RS = 16384
 INFO = b"Pixstore chunked v1 record key"
 
 def plaintext(length, seed):
@@ -40,6 +40,6 @@ KEY = bytes(range(32))
 IV = bytes(0xA0 + i for i in range(12))
 print("recordKey", record_key(KEY, IV).hex())
 print("nonce 0x01020304", nonce(IV, 0x01020304).hex())
-for length in [0, 1, 2, 1000, 65535, 65536, 65537, 131072, 2 * 65536 + 1000]:
+for length in [0, 1, 2, 1000, RS - 1, RS, RS + 1, 2 * RS, 2 * RS + 1000]:
     c = encrypt(KEY, IV, plaintext(length, 0x9E3779B9))
     print(json.dumps({"plaintextLength": length, "payloadLength": len(c), "sha256": hashlib.sha256(c).hexdigest(), "first16": c[:16].hex(), "last16": c[-16:].hex()}))
