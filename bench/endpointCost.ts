@@ -24,7 +24,7 @@ export interface SizeCase {
   /** `pixstore serve --workers auto`: every core, as nginx uses them. */
   pixstoreWorkers: Target | null
   pixstoreV3: Target | null
-  /** The same image asked for chunked (x-pixstore-chunked: 1): a chunked answer above 4 records, else the same Success. */
+  /** The same image asked for chunked (x-pixstore-chunked: 1): a chunked answer above 256 KiB, else the same Success. */
   pixstoreChunked: Target | null
   nginx: Target | null
   plainKoa: Target
@@ -124,7 +124,7 @@ export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBas
         ...pick(testCase.pixstore, 'cpuMicrosPerRequest', testCase.pixstoreChunked),
         better: 'lower',
         digits: 0,
-        explain: `The same image and proof with x-pixstore-chunked: 1 (what the worker sends), against the Success answer every other client gets (${load}). Over 4 records (256 KiB) the answer is ChunkedSuccess, transcoded from the stored whole-GCM ciphertext as it is sent (AES-GCM decrypt + HKDF-keyed record encryption); at or below, the same Success answer.`,
+        explain: `The same image and proof with x-pixstore-chunked: 1 (what the worker sends), against the Success answer every other client gets (${load}). Over 256 KiB (16 records) the answer is ChunkedSuccess, transcoded from the stored whole-GCM ciphertext as it is sent (AES-GCM decrypt + HKDF-keyed record encryption); at or below, the same Success answer.`,
       })
     }
     rows.push({

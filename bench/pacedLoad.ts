@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import Koa from 'koa'
 import type { Browser, CDPSession, Page } from '@playwright/test'
 import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
-import { startPacingProxy, type PacingProxy } from '../testing/pacingProxy'
+import { startPacingProxy, type PacingProxy, type ProxiedAnswer } from '../testing/pacingProxy'
 import { BARE_WORKER } from './browserLoad'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
@@ -79,6 +79,12 @@ interface Shown {
   frames: number
   /** Body bytes the proxy had sent when the first painted frame reached the bench (how much the decoder needed, plus what was in flight). */
   bytesAtFirstPixels: number
+  /** Resource Timing's responseStart of the image, from insertion: when the `<img>` got its answer's head (from the worker, or the network). */
+  responseStartMs: number
+  /** When the image's first request reached the proxy, from insertion (what the worker did before it fetched). */
+  requestedMs: number
+  /** Requests the proxy saw for the image (a CORS preflight would be one more). */
+  requests: number
 }
 
 /** The pages: each inserts one 600x400 <img> (or ten) when the bench calls window.show(srcs). */
@@ -106,7 +112,10 @@ window.show = (srcs) => {
   const t0 = performance.timeOrigin + performance.now()
   return Promise.all(srcs.map((src) => new Promise((resolve) => {
     const img = document.createElement('img')
-    img.addEventListener('load', () => resolve({ ok: img.naturalWidth > 0, t0, at: performance.timeOrigin + performance.now() }))
+    img.addEventListener('load', () => {
+      const timing = performance.getEntriesByName(img.src).at(-1)
+      resolve({ ok: img.naturalWidth > 0, t0, at: performance.timeOrigin + performance.now(), responseStart: timing ? performance.timeOrigin + timing.responseStart : NaN })
+    })
     img.addEventListener('error', () => resolve({ ok: false, t0, at: performance.timeOrigin + performance.now() }))
     img.src = src
     document.getElementById('gallery').append(img)
@@ -190,8 +199,9 @@ async function showOne(browser: Browser, site: string, mode: Mode, image: LargeI
   try {
     const cdp = await page.context().newCDPSession(page)
     const sentBefore = proxy.sent
+    const answersBefore = proxy.answers.length
     const { result, blank, frames } = await watchScreen(cdp, () => proxy.sent - sentBefore, async () => {
-      const loaded = await page.evaluate((src) => (window as unknown as { show: (srcs: string[]) => Promise<{ ok: boolean; t0: number; at: number }[]> }).show([src]), srcOf(mode, image, plainOrigin))
+      const loaded = await page.evaluate((src) => (window as unknown as { show: (srcs: string[]) => Promise<{ ok: boolean; t0: number; at: number; responseStart: number }[]> }).show([src]), srcOf(mode, image, plainOrigin))
       // A 24-megapixel image may still be decoding at its load event: wait for the decode and two frames, so its paint is seen.
       await page.evaluate(async () => {
         await Promise.all([...document.images].map((img) => img.decode().catch(() => {})))
@@ -206,10 +216,15 @@ async function showOne(browser: Browser, site: string, mode: Mode, image: LargeI
     const painted = changes.filter((frame) => frame.hash !== blank)
     const first = painted[0]?.at ?? loaded.at
     const last = Math.max(painted.at(-1)?.at ?? loaded.at, loaded.at)
-    return { firstPixelsMs: first - loaded.t0, fullyShownMs: last - loaded.t0, frames: new Set(painted.map((frame) => frame.hash)).size, bytesAtFirstPixels: painted[0]?.sent ?? image.bytes }
+    return { firstPixelsMs: first - loaded.t0, fullyShownMs: last - loaded.t0, frames: new Set(painted.map((frame) => frame.hash)).size, bytesAtFirstPixels: painted[0]?.sent ?? image.bytes, responseStartMs: loaded.responseStart - loaded.t0, ...requestsOf(proxy.answers.slice(answersBefore), loaded.t0) }
   } finally {
     await close()
   }
+}
+
+/** The image's requests among those the proxy answered during one load (the worker's own script and page are not proxied). */
+function requestsOf(answers: readonly ProxiedAnswer[], t0: number): { requestedMs: number; requests: number } {
+  return { requestedMs: answers.length > 0 ? Math.min(...answers.map((answer) => answer.requestedAt)) - t0 : NaN, requests: answers.length }
 }
 
 /**
@@ -369,7 +384,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   }
   const fmt = (name: string, mode: Mode) => {
     const rounds = results[name]!
-    return `${MODE_NAMES[mode]} ${median(rounds.map((r) => r[mode].firstPixelsMs)).toFixed(0)} / ${median(rounds.map((r) => r[mode].fullyShownMs)).toFixed(0)} ms, ${median(rounds.map((r) => r[mode].frames))} frames, ${(median(rounds.map((r) => r[mode].bytesAtFirstPixels)) / 1024).toFixed(0)} KiB sent at first pixels`
+    return `${MODE_NAMES[mode]} ${median(rounds.map((r) => r[mode].firstPixelsMs)).toFixed(0)} / ${median(rounds.map((r) => r[mode].fullyShownMs)).toFixed(0)} ms, ${median(rounds.map((r) => r[mode].frames))} frames, ${median(rounds.map((r) => r[mode].requests))} request(s) reaching the proxy at ${median(rounds.map((r) => r[mode].requestedMs)).toFixed(0)} ms, head at ${median(rounds.map((r) => r[mode].responseStartMs)).toFixed(0)} ms, ${(median(rounds.map((r) => r[mode].bytesAtFirstPixels)) / 1024).toFixed(0)} KiB sent at first pixels`
   }
   notes.push(`Paced network, first pixels / fully shown / frames (medians of ${setup.rounds}): ${setup.images.map((image) => `${image.name}: ${modes.map((mode) => fmt(image.name, mode)).join('; ')}`).join('. ')}.`)
   return { rows, notes }

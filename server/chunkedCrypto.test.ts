@@ -129,6 +129,20 @@ describe('transcodeToChunked', () => {
     }
   })
 
+  it('reads a whole ciphertext given as one buffer a record at a time: its first record comes out before the rest is decrypted', async () => {
+    // A cached version is one Buffer. Transcoding it all before the first
+    // record would hold its plaintext and payload twice over per connection
+    // and delay the answer's first byte by the whole image's CPU.
+    const big = encryptWith(Buffer.from(VECTOR_KEY), Buffer.from(VECTOR_IV), vectorPlaintext(64 * 1024 * 1024, 7))
+    const before = process.memoryUsage().arrayBuffers
+    const records = transcodeToChunked(big.meta, [big.ciphertext])
+    const first = await records.next()
+    const grown = process.memoryUsage().arrayBuffers - before
+    assert.equal(first.done, false)
+    assert.ok(grown < 4 * 1024 * 1024, `first record of a 64 MiB image cost ${(grown / 1024 / 1024).toFixed(1)} MiB of buffers (bounded: a record or two)`)
+    await records.return(undefined)
+  })
+
   it('stops before the last record is complete when the stored ciphertext or tag is altered, so a reader fails closed', async () => {
     const altered = Uint8Array.from(whole.ciphertext)
     altered[RS + 5]! ^= 1

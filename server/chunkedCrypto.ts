@@ -166,13 +166,19 @@ export function decryptChunked(payload: Uint8Array, meta: { key: Uint8Array; iv:
  * PixstoreError ERR_IMAGE_DAMAGED before the last record's delimiter and tag,
  * so a reader of what was sent fails closed on a truncated payload. Until then
  * the records it passed on carry whatever the disk held; storing the chunked
- * form itself avoids even that. Holds one piece of plaintext at a time.
+ * form itself avoids even that. Holds one record of plaintext at a time,
+ * whatever the size of the pieces `whole` comes in.
  */
 export async function* transcodeToChunked(meta: RawImageMeta, whole: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Buffer> {
   const decipher = createDecipheriv(ALGORITHM, meta.key, meta.iv, { authTagLength: TAG_LENGTH })
   decipher.setAuthTag(meta.tag)
   const encryptor = new ChunkedEncryptor(meta.key, meta.iv)
-  for await (const piece of whole) yield* encryptor.push(decipher.update(piece))
+  for await (const piece of whole) {
+    // A record's worth at a time, each handed out before the next is read: a
+    // whole cached version (one Buffer) costs a record of memory, not two
+    // copies of the image, and its first record leaves at once.
+    for (let at = 0; at < piece.length; at += CHUNKED_RECORD_BYTES) yield* encryptor.push(decipher.update(piece.subarray(at, at + CHUNKED_RECORD_BYTES)))
+  }
   try {
     decipher.final()
   } catch {

@@ -34,13 +34,21 @@ export interface PacingProxy {
   release(): void
   /** From now on, flips one bit of body byte `offset` of every answer whose path `matches` (an attacker on the path); null stops it. */
   corruptAt(offset: number | null, matches?: (path: string) => boolean): void
-  /** Every answer passed on: its path and its body's first byte (a Pixstore answer's state), once known. */
-  readonly answers: { path: string; firstByte?: number }[]
+  /** Every answer passed on: its path, when its request arrived (epoch ms), and its body's first byte (a Pixstore answer's state), once known. */
+  readonly answers: ProxiedAnswer[]
   /** Body bytes that left the proxy for answers whose path matches the current hold. */
   readonly passed: number
   /** Body bytes that left the proxy since it started, every answer counted (what the browser had been sent at a moment). */
   readonly sent: number
   close(): Promise<void>
+}
+
+export interface ProxiedAnswer {
+  path: string
+  method: string
+  /** Date.now() when the request reached the proxy. */
+  requestedAt: number
+  firstByte?: number
 }
 
 /** Pieces the paced body is cut into: small enough for the rate to be smooth. */
@@ -52,7 +60,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   let hold: { limit: number; matches: (path: string) => boolean } | null = null
   let passed = 0
   let sent = 0
-  const answers: { path: string; firstByte?: number }[] = []
+  const answers: ProxiedAnswer[] = []
   let corrupt: { offset: number; matches: (path: string) => boolean } | null = null
   let reachedWaiters: (() => void)[] = []
   let releaseWaiters: (() => void)[] = []
@@ -96,6 +104,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   }
 
   const server = http.createServer((request, response) => {
+    const requestedAt = Date.now()
     const path = new URL(request.url ?? '/', 'http://x').pathname
     const upstream = http.request(
       { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: { ...request.headers, host: target.host } },
@@ -104,7 +113,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
         response.writeHead(answer.statusCode ?? 502, answer.headers)
         response.flushHeaders()
         const clock = { start: performance.now(), sent: 0 }
-        const logged: { path: string; firstByte?: number } = { path }
+        const logged: ProxiedAnswer = { path, method: request.method ?? 'GET', requestedAt }
         answers.push(logged)
         try {
           for await (const chunk of answer) {
