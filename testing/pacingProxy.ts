@@ -46,7 +46,7 @@ export interface PacingProxy {
    * still apply to it); null stops it. A `rewrite` that throws ends that
    * answer without a body and logs its message in `answers` (`error`).
    */
-  rewriteBody(rewrite: ((body: Buffer) => Uint8Array) | null, matches?: (path: string) => boolean): void
+  rewriteBody(rewrite: ((body: Buffer) => Uint8Array | Promise<Uint8Array>) | null, matches?: (path: string) => boolean): void
   /** Every answer passed on: its path and the first byte of the body sent (a Pixstore answer's state), once known; `rewritten` when rewriteBody replaced it. */
   readonly answers: ProxiedAnswer[]
   /** Body bytes that left the proxy for answers whose path matches the current hold. */
@@ -72,7 +72,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   let passed = 0
   const answers: ProxiedAnswer[] = []
   let corrupt: { offset: number; matches: (path: string) => boolean } | null = null
-  let rewriting: { rewrite: (body: Buffer) => Uint8Array; matches: (path: string) => boolean } | null = null
+  let rewriting: { rewrite: (body: Buffer) => Uint8Array | Promise<Uint8Array>; matches: (path: string) => boolean } | null = null
   let reachedWaiters: (() => void)[] = []
   let releaseWaiters: (() => void)[] = []
 
@@ -127,7 +127,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
           try {
             const chunks: Buffer[] = []
             for await (const chunk of answer) chunks.push(chunk as Buffer)
-            const rewritten = rewrite(Buffer.concat(chunks))
+            const rewritten = await rewrite(Buffer.concat(chunks))
             headers = { ...answer.headers, 'content-length': String(rewritten.length) }
             delete headers['transfer-encoding']
             body = [rewritten]
