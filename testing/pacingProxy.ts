@@ -43,7 +43,7 @@ export interface PacingProxy {
    * From now on, every answer whose path `matches` is read whole from the
    * server and `rewrite(body)` goes out instead, status and headers kept but
    * Content-Length set to the new body's length (hold, pace and corruptAt
-   * still apply to it); null stops it. A `rewrite` that throws ends that
+   * still apply to it); null stops it. A `rewrite` that throws or rejects ends that
    * answer without a body and logs its message in `answers` (`error`).
    */
   rewriteBody(rewrite: ((body: Buffer) => Uint8Array | Promise<Uint8Array>) | null, matches?: (path: string) => boolean): void

@@ -27,7 +27,7 @@ import { makeJpeg } from '../../testing/jpegImages'
 import { startPacingProxy, type PacingProxy } from '../../testing/pacingProxy'
 import { cacheSnapshot, cachedImageExists, entriesFor, postRecords } from '../browser'
 import { expect, test, type BrowserSession, type Tab } from '../engines'
-import { ROUTE, useHarness, type ImageRecord } from '../harness'
+import { appPage, ROUTE, useHarness, type ImageRecord } from '../harness'
 
 const h = useHarness()
 let proxy: PacingProxy
@@ -60,18 +60,8 @@ test.beforeAll(async ({ launcher }) => {
   writeFileSync(otherFile, makeJpeg({ width: WIDTH, height: 900, seed: 6, progressive: false, quality: 90, grain: 20 }))
   otherImageRecords = payloadRecords(await chunkedPayloadOf(await h.backend.saveImageFromFile(otherFile)))
 
-  h.site.pages.set(
-    '/tampering.html',
-    `<!doctype html><html><head><meta charset="utf-8"><style>body{margin:0;background:#fff} img{width:400px;height:300px;display:block}</style></head>
-<body><div id="gallery"></div><script type="module">
-  import * as px from '/pixstore/frontend.js'
-  window.px = px
-  window.imageErrors = []
-  await px.initPixstoreFrontend({ defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: ${proxy.port}, defaultEndpointRoute: '${ROUTE}',
-    onImageError: ({ id, state, status }) => window.imageErrors.push({ id, state, status }) })
-  window.pixstoreReady = true
-</script></body></html>`,
-  )
+  // The app's page, its endpoint behind the proxy; onImageError logs to window.imageErrors.
+  h.site.pages.set('/tampering.html', appPage(proxy.port, '<div id="gallery"></div>', 'await px.initPixstoreFrontend({ ...config, onImageError })\n    window.pixstoreReady = true'))
   session = await launcher.newSession()
   tab = await session.open(`${h.site.origin}/tampering.html`)
   await tab.waitFor(() => window.pixstoreReady === true, undefined, { message: 'initPixstoreFrontend done' })
