@@ -185,6 +185,10 @@ test('reordered: two middle records swapped', async () => {
   await expectFailsClosed(({ records }) => [...records.slice(0, MIDDLE), records[MIDDLE + 1]!, records[MIDDLE]!, ...records.slice(MIDDLE + 2)])
 })
 
+test('reordered: the first two records swapped (the worker has not answered the <img> yet)', async () => {
+  await expectFailsClosed(({ records }) => [records[1]!, records[0]!, ...records.slice(2)])
+})
+
 test('duplicated: a middle record repeated', async () => {
   await expectFailsClosed(({ records }) => [...records.slice(0, MIDDLE + 1), records[MIDDLE]!, ...records.slice(MIDDLE + 1)])
 })
