@@ -50,7 +50,7 @@ test.beforeAll(async ({ launcher }) => {
   expect(jpeg.length + 1, 'the image is large enough for a chunked answer').toBeGreaterThan(CHUNKED_MIN_PLAINTEXT)
   imageFile = path.join(dir, 'image.jpg')
   writeFileSync(imageFile, jpeg)
-  // The smallest plaintext length from the image's on where one more byte would start a new record: its last record is full.
+  // The smallest plaintext length, from the image's upward, at which one more byte would start a new record: its last record is full.
   let plaintextLength = jpeg.length + 1
   while (chunkedRecordCount(plaintextLength + 1) === chunkedRecordCount(plaintextLength)) plaintextLength++
   fullLastRecordFile = path.join(dir, 'full-last-record.jpg')
