@@ -5,12 +5,11 @@
  * much authentic plaintext it may have passed on before saying it.
  */
 import assert from 'node:assert/strict'
-import { CHUNKED_RECORD_BYTES, ChunkedPayloadError, DELIMITER_LAST, DELIMITER_MORE, SEALED_RECORD_BYTES, type ChunkedPayloadErrorCode } from '../protocol/chunked'
+import { CHUNKED_RECORD_BYTES, ChunkedPayloadError, ChunkedRecordReader, DELIMITER_LAST, DELIMITER_MORE, type ChunkedPayloadErrorCode } from '../protocol/chunked'
 import { vectorPlaintext } from '../protocol/chunkedVectors'
-import { chunkedRecordKey, encryptChunked, sealRecord } from '../server/chunkedCrypto'
+import { chunkedRecordKey, decryptChunkedStream, encryptChunked, sealRecord } from '../server/chunkedCrypto'
 
 const RS = CHUNKED_RECORD_BYTES
-const SR = SEALED_RECORD_BYTES
 
 export interface ChunkedMeta {
   key: Uint8Array
@@ -29,18 +28,51 @@ export interface TamperCase {
 
 const metaOf = (seed: number): ChunkedMeta => ({ key: vectorPlaintext(32, seed), iv: vectorPlaintext(12, seed + 1) })
 const concat = (...parts: Uint8Array[]) => Uint8Array.from(Buffer.concat(parts))
-/** Record i of a payload whose records are all full except maybe the last. */
-const recordOf = (payload: Uint8Array, index: number) => payload.subarray(index * SR, Math.min(payload.length, (index + 1) * SR))
-const flipBit = (bytes: Uint8Array, at: number) => {
+
+/**
+ * The sealed records of a payload (each a view of it), cut by the format's
+ * own framing (ChunkedRecordReader), not by offsets written here: what record
+ * i's bytes are follows protocol/chunked.ts whatever record sizes it sets.
+ * Nothing is decrypted; the payload must end in a record (a whole payload).
+ */
+export function payloadRecords(payload: Uint8Array): Uint8Array[] {
+  const reader = new ChunkedRecordReader()
+  reader.push(payload)
+  const records: Uint8Array[] = []
+  for (let record = reader.next(); record; record = reader.next()) records.push(record.sealed)
+  const short = reader.end()
+  if (short) records.push(short.sealed)
+  return records
+}
+
+/**
+ * Each record's plaintext (its delimiter removed), in record order, from an
+ * authentic payload: what a test re-seals with another delimiter.
+ */
+export async function recordPlaintexts(payload: Uint8Array, meta: ChunkedMeta): Promise<Uint8Array[]> {
+  const pieces: Uint8Array[] = []
+  // One push: the reader hands out every record's plaintext as its own piece, the last one after the end.
+  for await (const piece of decryptChunkedStream(meta, [payload])) pieces.push(piece)
+  const count = payloadRecords(payload).length
+  if (pieces.length !== count) throw new Error(`${pieces.length} plaintext pieces for ${count} records (an empty record?)`)
+  return pieces
+}
+
+/** A copy of `bytes` with one bit of byte `at` flipped. */
+export function flipBit(bytes: Uint8Array, at: number): Uint8Array {
   const copy = Uint8Array.from(bytes)
   copy[at]! ^= 0x10
   return copy
 }
 
+/** Record `index` sealed under `meta` around `piece` with any `delimiter`: a record a correct writer may never make. */
+export function sealRecordAs(meta: ChunkedMeta, index: number, piece: Uint8Array, delimiter: number): Uint8Array {
+  return sealRecord(chunkedRecordKey(meta.key, meta.iv), meta.iv, index, concat(piece, Uint8Array.of(delimiter)))
+}
+
 /** Seals `pieces` as records 0..n-1 with the given delimiters: payloads a correct writer never makes. */
 function sealWith(meta: ChunkedMeta, pieces: Uint8Array[], delimiters: number[]): Uint8Array {
-  const recordKey = chunkedRecordKey(meta.key, meta.iv)
-  return concat(...pieces.map((piece, i) => sealRecord(recordKey, meta.iv, i, concat(piece, Uint8Array.of(delimiters[i]!)))))
+  return concat(...pieces.map((piece, i) => sealRecordAs(meta, i, piece, delimiters[i]!)))
 }
 
 export function tamperCases(): TamperCase[] {
@@ -54,7 +86,8 @@ export function tamperCases(): TamperCase[] {
   const exactPayload = encryptChunked(a.key, a.iv, exact)
   const otherImage = encryptChunked(b.key, b.iv, other)
   const otherVersion = encryptChunked(aNext.key, aNext.iv, plaintext)
-  const [r0, r1, r2] = [0, 1, 2].map((i) => recordOf(payload, i)) as [Uint8Array, Uint8Array, Uint8Array]
+  const [r0, r1, r2] = payloadRecords(payload) as [Uint8Array, Uint8Array, Uint8Array]
+  const recordOf = (bytes: Uint8Array, index: number) => payloadRecords(bytes)[index]!
   const pieces = [plaintext.subarray(0, RS), plaintext.subarray(RS, 2 * RS), plaintext.subarray(2 * RS)]
   const exactPieces = [exact.subarray(0, RS), exact.subarray(RS)]
   const c = (name: string, bytes: Uint8Array, code: ChunkedPayloadErrorCode, passedBytes: number, options: { meta?: ChunkedMeta; plaintext?: Uint8Array } = {}): TamperCase => ({
@@ -67,11 +100,11 @@ export function tamperCases(): TamperCase[] {
   })
   return [
     c('empty payload (no record at all)', new Uint8Array(0), 'Truncated', 0),
-    c('truncated: the last record dropped (cut at a record boundary)', payload.subarray(0, 2 * SR), 'Truncated', 2 * RS),
-    c('truncated: the last full record of an exact-multiple image dropped', exactPayload.subarray(0, SR), 'Truncated', RS, { plaintext: exact }),
+    c('truncated: the last record dropped (cut at a record boundary)', concat(r0, r1), 'Truncated', 2 * RS),
+    c('truncated: the last full record of an exact-multiple image dropped', recordOf(exactPayload, 0), 'Truncated', RS, { plaintext: exact }),
     c('truncated: cut inside the last record', payload.subarray(0, payload.length - 10), 'Authentication', 2 * RS),
-    c('truncated: cut inside a middle record', payload.subarray(0, SR + 1000), 'Authentication', RS),
-    c('truncated: cut leaving fewer bytes than a tag', payload.subarray(0, 2 * SR + 10), 'Truncated', 2 * RS),
+    c('truncated: cut inside a middle record', concat(r0, r1.subarray(0, 1000)), 'Authentication', RS),
+    c('truncated: cut leaving fewer bytes than a tag', concat(r0, r1, r2.subarray(0, 10)), 'Truncated', 2 * RS),
     c('reordered: records 0 and 1 swapped', concat(r1, r0, r2), 'Authentication', 0),
     c('reordered: the short last record moved first', concat(r2, r0, r1), 'Authentication', 0),
     c('duplicated: record 0 twice', concat(r0, r0, r1, r2), 'Authentication', RS),

@@ -55,4 +55,36 @@ describe('pacingProxy', () => {
     assert.ok(Buffer.concat(chunks).equals(body))
     proxy.release()
   })
+  it('rewriteBody sends another body in a matching answer with its own Content-Length, then stops', async () => {
+    const get = async (path: string) => {
+      const response = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(`${proxy.origin}${path}`, resolve).on('error', reject))
+      const chunks: Buffer[] = []
+      for await (const chunk of response) chunks.push(chunk as Buffer)
+      return { headers: response.headers, body: Buffer.concat(chunks) }
+    }
+    let seen: Buffer | null = null
+    proxy.rewriteBody(
+      (original) => ((seen = original), Buffer.concat([original.subarray(0, 1000), Buffer.from('tail')])),
+      (path) => path === '/big',
+    )
+    const rewritten = await get('/big')
+    assert.ok(seen !== null && (seen as Buffer).equals(body), 'the rewrite got the whole server body')
+    assert.equal(rewritten.headers['content-length'], '1004')
+    assert.equal(rewritten.headers['x-path'], '/big', 'the other headers pass unchanged')
+    assert.ok(rewritten.body.equals(Buffer.concat([body.subarray(0, 1000), Buffer.from('tail')])))
+    assert.deepEqual(proxy.answers.at(-1), { path: '/big', firstByte: body[0], rewritten: true })
+
+    const other = await get('/other')
+    assert.ok(other.body.equals(body), 'an answer the rewrite does not match passes unchanged')
+    assert.deepEqual(proxy.answers.at(-1), { path: '/other', firstByte: body[0] })
+
+    proxy.rewriteBody(() => {
+      throw new Error('no such record')
+    })
+    await assert.rejects(get('/big'), 'a rewrite that throws cuts the answer off')
+    assert.deepEqual(proxy.answers.at(-1), { path: '/big', error: 'no such record' })
+
+    proxy.rewriteBody(null)
+    assert.ok((await get('/big')).body.equals(body), 'after rewriteBody(null) the body passes unchanged')
+  })
 })

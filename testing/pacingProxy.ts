@@ -10,6 +10,11 @@
  * - `holdAt(n)` (tests, deterministic): the answers whose path `matches` stop
  *   after `n` body bytes in total until `release()`; `held()` resolves when
  *   they got there. No timer decides anything.
+ *
+ * And two ways to tamper with an answer, as an attacker on the path would:
+ * `corruptAt` flips one bit as the body passes; `rewriteBody` reads a whole
+ * answer and sends another body in its place, a well-formed HTTP answer
+ * (Content-Length of the new body), so a reader cannot tell it from the server's.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -34,7 +39,15 @@ export interface PacingProxy {
   release(): void
   /** From now on, flips one bit of body byte `offset` of every answer whose path `matches` (an attacker on the path); null stops it. */
   corruptAt(offset: number | null, matches?: (path: string) => boolean): void
-  /** Every answer passed on: its path, when its request arrived (epoch ms), and its body's first byte (a Pixstore answer's state), once known. */
+  /**
+   * From now on, every answer whose path `matches` is read whole from the
+   * server and `rewrite(body)` goes out instead, status and headers kept but
+   * Content-Length set to the new body's length (hold, pace and corruptAt
+   * still apply to it); null stops it. A `rewrite` that throws or rejects ends that
+   * answer without a body and logs its message in `answers` (`error`).
+   */
+  rewriteBody(rewrite: ((body: Buffer) => Uint8Array | Promise<Uint8Array>) | null, matches?: (path: string) => boolean): void
+  /** Every answer passed on: its path, method, when its request arrived (epoch ms), and the first byte of the body sent (a Pixstore answer's state), once known; `rewritten` when rewriteBody replaced it. */
   readonly answers: ProxiedAnswer[]
   /** Body bytes that left the proxy for answers whose path matches the current hold. */
   readonly passed: number
@@ -49,6 +62,9 @@ export interface ProxiedAnswer {
   /** Date.now() when the request reached the proxy. */
   requestedAt: number
   firstByte?: number
+  rewritten?: true
+  /** Why rewriteBody's function failed (the answer was cut off). */
+  error?: string
 }
 
 /** Pieces the paced body is cut into: small enough for the rate to be smooth. */
@@ -62,6 +78,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   let sent = 0
   const answers: ProxiedAnswer[] = []
   let corrupt: { offset: number; matches: (path: string) => boolean } | null = null
+  let rewriting: { rewrite: (body: Buffer) => Uint8Array | Promise<Uint8Array>; matches: (path: string) => boolean } | null = null
   let reachedWaiters: (() => void)[] = []
   let releaseWaiters: (() => void)[] = []
 
@@ -109,16 +126,34 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
     const upstream = http.request(
       { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: { ...request.headers, host: target.host } },
       async (answer) => {
-        if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs))
-        response.writeHead(answer.statusCode ?? 502, answer.headers)
-        response.flushHeaders()
-        const clock = { start: performance.now(), sent: 0 }
         const logged: ProxiedAnswer = { path, method: request.method ?? 'GET', requestedAt }
         answers.push(logged)
+        let headers = answer.headers
+        let body: AsyncIterable<Uint8Array> | Uint8Array[] = answer
+        const rewrite = rewriting?.matches(path) ? rewriting.rewrite : null
+        if (rewrite) {
+          try {
+            const chunks: Buffer[] = []
+            for await (const chunk of answer) chunks.push(chunk as Buffer)
+            const rewritten = await rewrite(Buffer.concat(chunks))
+            headers = { ...answer.headers, 'content-length': String(rewritten.length) }
+            delete headers['transfer-encoding']
+            body = [rewritten]
+            logged.rewritten = true
+          } catch (error) {
+            logged.error = error instanceof Error ? error.message : String(error)
+            response.destroy()
+            return
+          }
+        }
+        if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs))
+        response.writeHead(answer.statusCode ?? 502, headers)
+        response.flushHeaders()
+        const clock = { start: performance.now(), sent: 0 }
         try {
-          for await (const chunk of answer) {
-            if (logged.firstByte === undefined && (chunk as Buffer).length > 0) logged.firstByte = (chunk as Buffer)[0]
-            await send(response, path, chunk as Buffer, clock)
+          for await (const chunk of body) {
+            if (logged.firstByte === undefined && chunk.length > 0) logged.firstByte = chunk[0]
+            await send(response, path, chunk, clock)
           }
           response.end()
         } catch {
@@ -153,6 +188,9 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
     answers,
     corruptAt(offset, matches = () => true) {
       corrupt = offset === null ? null : { offset, matches }
+    },
+    rewriteBody(rewrite, matches = () => true) {
+      rewriting = rewrite === null ? null : { rewrite, matches }
     },
     get passed() {
       return passed
