@@ -2,7 +2,7 @@
 // service worker from the Pixstore backend, (b) as plain <img src> from a
 // static server. Timed inside the page with performance.now() and load events.
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -38,12 +38,18 @@ export interface BrowserSetup {
   plainPaths: string[]
   imageSize: string
   rounds: number
+  /** dist/ of an earlier build (PIXSTORE_BENCH_BEFORE_DIST): its page module and worker run the Pixstore page again as a "before" column, same run, same images. */
+  beforeDist?: string
 }
 
-/** `worker`: the plain images through a bare service worker (fetch, whole body, answer): what interception alone costs. */
-type Mode = 'pixstore' | 'plain' | 'worker'
-const MODES: readonly Mode[] = ['pixstore', 'plain', 'worker']
-const MODE_NAMES: Record<Mode, string> = { pixstore: 'Pixstore', plain: 'plain', worker: 'bare worker' }
+/**
+ * `worker`: the plain images through a bare service worker (fetch, whole body, answer): what interception alone costs.
+ * `before`: the Pixstore page with an earlier build's page module and worker (BrowserSetup.beforeDist).
+ */
+type Mode = 'pixstore' | 'plain' | 'worker' | 'before'
+const MODE_NAMES: Record<Mode, string> = { pixstore: 'Pixstore', plain: 'plain', worker: 'bare worker', before: 'Pixstore before' }
+const modesOf = (setup: BrowserSetup): readonly Mode[] => ['pixstore', 'plain', 'worker', ...(setup.beforeDist ? (['before'] as const) : [])]
+const usesPixstore = (mode: Mode) => mode === 'pixstore' || mode === 'before'
 
 /**
  * The bare worker: what Pixstore's worker does minus records, proofs,
@@ -114,7 +120,7 @@ async function appBundle(mode: Mode, setup: BrowserSetup): Promise<{ path: strin
     plugins: [
       {
         name: 'bench-app',
-        resolveId: (id) => (id === entry ? entry : id === 'pixstore/frontend' ? PAGE_MODULE : null),
+        resolveId: (id) => (id === entry ? entry : id === 'pixstore/frontend' ? (mode === 'before' ? path.join(setup.beforeDist!, 'page', 'index.js') : PAGE_MODULE) : null),
         load: (id) => (id === entry ? appSource(mode, setup) : null),
       },
       terser(),
@@ -131,7 +137,7 @@ function pageHtml(mode: Mode, setup: BrowserSetup, bundlePath: string): string {
 <html><head><meta charset="utf-8"><title>Pixstore bench: ${mode}</title></head>
 <body>
 <div id="gallery"></div>
-${mode === 'pixstore' ? `<script type="application/json" id="records">${JSON.stringify(setup.records)}</script>` : ''}
+${usesPixstore(mode) ? `<script type="application/json" id="records">${JSON.stringify(setup.records)}</script>` : ''}
 <script type="module" src="${bundlePath}"></script>
 </body></html>`
 }
@@ -139,8 +145,8 @@ ${mode === 'pixstore' ? `<script type="application/json" id="records">${JSON.str
 /** The page's own code: set up (Pixstore), insert the <img> tags, time it. */
 function appSource(mode: Mode, setup: BrowserSetup): string {
   // Pixstore: what imageUrl(record) gives, {route}/{id}?v={token}, as the README tells apps to write.
-  const srcs = mode === 'pixstore' ? setup.records.map((r) => `${ROUTE}/${r.id}?v=${r.token}`) : setup.plainPaths.map((p) => `${setup.plain.origin}${p}`)
-  const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: setup.pixstore.port, defaultEndpointRoute: ROUTE }
+  const srcs = usesPixstore(mode) ? setup.records.map((r) => `${ROUTE}/${r.id}?v=${r.token}`) : setup.plainPaths.map((p) => `${setup.plain.origin}${p}`)
+  const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: setup.pixstore.port, defaultEndpointRoute: ROUTE, ...(mode === 'before' ? { serviceWorkerUrl: '/before-sw.js' } : {}) }
   const workerSetup = `
   await navigator.serviceWorker.register('/bare-sw.js')
   if (!navigator.serviceWorker.controller) await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
@@ -150,7 +156,7 @@ function appSource(mode: Mode, setup: BrowserSetup): string {
   initDone = performance.now()
   await setImageRecords(JSON.parse(document.getElementById('records').textContent))
   window.benchClearCache = clearImageCache`
-  return `${mode === 'pixstore' ? `import { initPixstoreFrontend, setImageRecords, clearImageCache } from 'pixstore/frontend'` : ''}
+  return `${usesPixstore(mode) ? `import { initPixstoreFrontend, setImageRecords, clearImageCache } from 'pixstore/frontend'` : ''}
 const srcs = ${JSON.stringify(srcs)}
 const scriptStart = performance.now()
 const controlledAtStart = !!(navigator.serviceWorker && navigator.serviceWorker.controller)
@@ -160,7 +166,7 @@ const median = (values) => {
 }
 window.benchRun = (async () => {
   let initDone = scriptStart
-  ${mode === 'pixstore' ? pixstoreSetup : mode === 'worker' ? workerSetup : ''}
+  ${usesPixstore(mode) ? pixstoreSetup : mode === 'worker' ? workerSetup : ''}
   const ready = performance.now()
   const gallery = document.getElementById('gallery')
   const inserted = performance.now()
@@ -190,7 +196,7 @@ window.benchRun = (async () => {
 async function startSite(setup: BrowserSetup): Promise<{ origin: string; close: () => Promise<void> }> {
   const bundles = new Map<string, string>()
   const pages: Record<string, string> = {}
-  for (const mode of MODES) {
+  for (const mode of modesOf(setup)) {
     const bundle = await appBundle(mode, setup)
     bundles.set(bundle.path, bundle.source)
     pages[`/${mode}.html`] = pageHtml(mode, setup, bundle.path)
@@ -204,6 +210,12 @@ async function startSite(setup: BrowserSetup): Promise<{ origin: string; close: 
       ctx.type = 'text/javascript'
       ctx.set('Cache-Control', 'no-cache')
       ctx.body = BARE_WORKER
+      return
+    }
+    if (ctx.path === '/before-sw.js' && setup.beforeDist) {
+      ctx.type = 'text/javascript'
+      ctx.set('Cache-Control', 'no-cache')
+      ctx.body = readFileSync(path.join(setup.beforeDist, 'pixstore-sw.js'))
       return
     }
     const bundle = bundles.get(ctx.path)
@@ -241,7 +253,8 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   })
-  const imageServer = (mode: Mode) => (mode === 'pixstore' ? setup.pixstore : setup.plain)
+  const imageServer = (mode: Mode) => (usesPixstore(mode) ? setup.pixstore : setup.plain)
+  const modes = modesOf(setup)
   const count = setup.records.length
 
   async function visit(mode: Mode, page: import('@playwright/test').Page, navigate: () => Promise<unknown>, consoleErrors: string[]): Promise<Visit> {
@@ -273,7 +286,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       const warm = await visit(mode, page, () => page.reload(), consoleErrors)
       // Returning visitor whose caches are empty: the worker stays installed (Pixstore: clearImageCache()); the
       // browser's caches, memory included, are cleared for both.
-      if (mode === 'pixstore') await page.evaluate(() => (window as unknown as { benchClearCache: () => Promise<number> }).benchClearCache())
+      if (usesPixstore(mode)) await page.evaluate(() => (window as unknown as { benchClearCache: () => Promise<number> }).benchClearCache())
       await (await context.newCDPSession(page)).send('Network.clearBrowserCache')
       const returning = await visit(mode, page, () => page.reload(), consoleErrors)
       return { first, warm, returning }
@@ -286,7 +299,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
   try {
     for (let round = -1; round < setup.rounds; round++) {
       // Round -1 warms up the browser, servers and disk cache; it is thrown away. Order alternates.
-      const order = MODES.map((_, i) => MODES[(i + round + MODES.length) % MODES.length]!)
+      const order = modes.map((_, i) => modes[(i + round + modes.length) % modes.length]!)
       const result = {} as Record<Mode, ModeRound>
       for (const mode of order) result[mode] = await runMode(mode)
       if (round >= 0) rounds.push(result)
@@ -389,6 +402,21 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       explain: "Row 4e against the bare service worker, whose controlled page pays the same for having a worker but has no page module, records or init.",
     },
   )
+  if (setup.beforeDist) {
+    const against = { versus: 'Pixstore before', better: 'lower', target: { atMost: 1.05 } } as const
+    rows.push(
+      {
+        key: '4j',
+        label: `first visit: ${n}, images only`,
+        unit: 'ms',
+        ...metric((r) => imagesOnly(r.first), 'pixstore', 'before'),
+        ...against,
+        explain: `Row 4b against the same page with the page module and worker of ${setup.beforeDist} (PIXSTORE_BENCH_BEFORE_DIST), served by the same backend in the same run.`,
+      },
+      { key: '4k', label: `first visit: navigation to ${n} loaded`, unit: 'ms', ...metric((r) => r.first.timing.done, 'pixstore', 'before'), ...against, explain: 'Row 4a against the earlier build.' },
+      { key: '4l', label: `warm reload: navigation to ${n} loaded`, unit: 'ms', ...metric((r) => r.warm.timing.done, 'pixstore', 'before'), ...against, explain: 'Row 4e against the earlier build.' },
+    )
+  }
   const describe = (requests: Record<string, number>) =>
     Object.entries(requests)
       .map(([key, value]) => `${value} ${key}`)
@@ -408,7 +436,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     `Pixstore page controlled by the worker at start: first visit ${last.pixstore.first.timing.controlledAtStart}, warm reload ${last.pixstore.warm.timing.controlledAtStart}.`,
     `Where the Pixstore page's time goes before the first <img> (medians, ms since navigation; page script starts at ${ms((r) => r.plain.first.timing.scriptStart)} first visit / ${ms((r) => r.plain.warm.timing.scriptStart)} warm for plain, ${ms((r) => r.worker.first.timing.scriptStart)} / ${ms((r) => r.worker.warm.timing.scriptStart)} for the bare worker): first visit: script ${ms((r) => r.pixstore.first.timing.scriptStart)}, initPixstoreFrontend done ${ms((r) => r.pixstore.first.timing.initDone)}, setImageRecords done ${ms((r) => r.pixstore.first.timing.ready)}; warm reload: ${ms((r) => r.pixstore.warm.timing.scriptStart)} / ${ms((r) => r.pixstore.warm.timing.initDone)} / ${ms((r) => r.pixstore.warm.timing.ready)}.`,
     `Before the script runs (medians, ms since navigation: HTML first byte / HTML last byte / bundle last byte): ${(['first', 'warm'] as const)
-      .map((visit) => `${visit === 'first' ? 'first visit' : 'warm reload'}: ${MODES.map((mode) => `${MODE_NAMES[mode]} ${ms((r) => r[mode][visit].timing.htmlStart, 1)} / ${ms((r) => r[mode][visit].timing.htmlEnd, 1)} / ${ms((r) => r[mode][visit].timing.bundleEnd, 1)}`).join(', ')}`)
+      .map((visit) => `${visit === 'first' ? 'first visit' : 'warm reload'}: ${modes.map((mode) => `${MODE_NAMES[mode]} ${ms((r) => r[mode][visit].timing.htmlStart, 1)} / ${ms((r) => r[mode][visit].timing.htmlEnd, 1)} / ${ms((r) => r[mode][visit].timing.bundleEnd, 1)}`).join(', ')}`)
       .join('; ')}. On a warm reload the plain page's bundle comes from the renderer's memory cache at once; on a page a worker controls (Pixstore, with its static route to the network, and the bare worker) the same cached bundle shows a workerStart in its Resource Timing and arrives a few ms after its request starts.`,
     `Per image (Resource Timing, medians; request start -> first response byte / response body): ${(['first', 'returning', 'warm'] as const)
       .map((visit) => `${visit === 'returning' ? 'empty cache' : visit === 'warm' ? 'warm reload' : 'first visit'}: Pixstore ${ms((r) => r.pixstore[visit].timing.waitMs, 1)} / ${ms((r) => r.pixstore[visit].timing.bodyMs, 1)}, plain ${ms((r) => r.plain[visit].timing.waitMs, 1)} / ${ms((r) => r.plain[visit].timing.bodyMs, 1)}`)

@@ -28,8 +28,8 @@ const ROUNDS = 5
 /** Page loads take tens of ms, so a few ms of noise swing one round's ratio: more rounds, still about a minute. */
 const BROWSER_ROUNDS = 15
 const GALLERY_SIZE = 24
-/** Each paced load takes ~7 s per page: three rounds. */
-const PACED_ROUNDS = 3
+/** Each paced load takes ~7 s per page; first pixels (~0.1 s) swing with the machine: five rounds. */
+const PACED_ROUNDS = 5
 const PACED_MEMORY_IMAGES = 10
 const PROOF_WINDOW_MS = 30 * 60_000
 const SLOW_READERS = 64
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
       if (runs('browser')) {
         section('4. browser')
         try {
-          const browser = await benchBrowser({ pixstore, plain, records: savedGallery, plainPaths, imageSize: formatBytes(gallery[0]!.length), rounds: BROWSER_ROUNDS })
+          const browser = await benchBrowser({ pixstore, plain, records: savedGallery, plainPaths, imageSize: formatBytes(gallery[0]!.length), rounds: BROWSER_ROUNDS, beforeDist: process.env.PIXSTORE_BENCH_BEFORE_DIST })
           rows.push(...browser.rows)
           notes.push(...browser.notes)
         } catch (error) {
