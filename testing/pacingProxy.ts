@@ -34,11 +34,22 @@ export interface PacingProxy {
   release(): void
   /** From now on, flips one bit of body byte `offset` of every answer whose path `matches` (an attacker on the path); null stops it. */
   corruptAt(offset: number | null, matches?: (path: string) => boolean): void
-  /** Every answer passed on: its path and its body's first byte (a Pixstore answer's state), once known. */
-  readonly answers: { path: string; firstByte?: number }[]
+  /**
+   * Every answer passed on: its path, its body's first byte (a Pixstore
+   * answer's state) once known, and how it ended once it did: `finished`
+   * (all of it passed), or `closed` by the client before its end (a reader
+   * that cancelled it).
+   */
+  readonly answers: ProxiedAnswer[]
   /** Body bytes that left the proxy for answers whose path matches the current hold. */
   readonly passed: number
   close(): Promise<void>
+}
+
+export interface ProxiedAnswer {
+  path: string
+  firstByte?: number
+  end?: 'finished' | 'closed'
 }
 
 /** Pieces the paced body is cut into: small enough for the rate to be smooth. */
@@ -49,7 +60,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   /** The answers the hold meters, and how far they may go (Infinity once released). */
   let hold: { limit: number; matches: (path: string) => boolean } | null = null
   let passed = 0
-  const answers: { path: string; firstByte?: number }[] = []
+  const answers: ProxiedAnswer[] = []
   let corrupt: { offset: number; matches: (path: string) => boolean } | null = null
   let reachedWaiters: (() => void)[] = []
   let releaseWaiters: (() => void)[] = []
@@ -63,6 +74,8 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   /** Sends `bytes`, waiting out the hold and the rate; returns when they were handed to the socket. */
   async function send(response: http.ServerResponse, path: string, bytes: Uint8Array, clock: { start: number; sent: number }): Promise<void> {
     for (let at = 0; at < bytes.length; ) {
+      // The client went away (while held, say): nothing more is sent or counted.
+      if (response.destroyed) throw new Error('the client closed the answer')
       let room = Math.min(PIECE_BYTES, bytes.length - at)
       if (holding(path)) {
         const left = hold!.limit - passed
@@ -100,8 +113,9 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
         response.writeHead(answer.statusCode ?? 502, answer.headers)
         response.flushHeaders()
         const clock = { start: performance.now(), sent: 0 }
-        const logged: { path: string; firstByte?: number } = { path }
+        const logged: ProxiedAnswer = { path }
         answers.push(logged)
+        response.on('close', () => (logged.end = response.writableFinished ? 'finished' : 'closed'))
         try {
           for await (const chunk of answer) {
             if (logged.firstByte === undefined && (chunk as Buffer).length > 0) logged.firstByte = (chunk as Buffer)[0]
