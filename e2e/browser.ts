@@ -158,6 +158,11 @@ export interface PixelComparison {
  * (no worker involved) and drawn the same way.
  */
 export async function comparePixels(page: PageOrTab, selector: string, fixture: FixtureName): Promise<PixelComparison> {
+  return comparePixelsTo(page, selector, fixtureBase64(fixture), FIXTURES[fixture].mime)
+}
+
+/** comparePixels against an original given as its bytes (base64) and type: an image a test made. */
+export async function comparePixelsTo(page: PageOrTab, selector: string, base64: string, mime: string): Promise<PixelComparison> {
   return tabOf(page).evaluate(
     async ({ selector, base64, mime }) => {
       const pixels = (img: HTMLImageElement) => {
@@ -194,7 +199,7 @@ export async function comparePixels(page: PageOrTab, selector: string, fixture: 
         return { ...result, error: String(error) }
       }
     },
-    { selector, base64: fixtureBase64(fixture), mime: FIXTURES[fixture].mime },
+    { selector, base64, mime },
   )
 }
 

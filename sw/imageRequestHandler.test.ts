@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { RouteHandlerCallbackOptions } from 'workbox-core/types.js'
 import { RECORD_OVERHEAD } from '../protocol/chunked'
 import { backendImageUrl } from '../protocol/workerConfig'
-import { createPixstoreApp, PixstoreBackend } from '../server/index'
+import { backendOnPort } from '../testing/backendOnPort'
 import { chunkedRecordRange } from '../testing/chunkedRecords'
 import { makePng } from '../testing/images'
 import { startPacingProxy } from '../testing/pacingProxy'
@@ -32,37 +27,19 @@ async function turnsUntil(condition: () => boolean): Promise<void> {
  * records: what a logout and a second request do to a stream in the middle.
  */
 describe('ImageRequestHandler with a chunked answer held mid-stream', () => {
-  let dir: string
-  let backend: PixstoreBackend
-  let server: Server
-  let png: Buffer
-
-  before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'pixstore-handler-test-'))
-    backend = new PixstoreBackend({
-      statelessProofSecret: 'handler-test-secret-0123456789abcdef',
-      imageRootDir: path.join(dir, 'images'),
-      databasePath: path.join(dir, 'pixstore.sqlite'),
-    })
-    server = createPixstoreApp(backend).listen(0, '127.0.0.1')
-    await new Promise((resolve) => server.once('listening', resolve))
-    // Eight records and a bit: answered chunked.
-    png = makePng(8 * 65_536 + 1000, 7)
-  })
-  after(async () => {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-    backend.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const env = backendOnPort()
+  // Eight records and a bit: answered chunked.
+  const png = makePng(8 * 65_536 + 1000, 7)
+  before(env.start)
+  after(env.stop)
 
   /**
    * Each test its own image, proxy (held after the head and records 0 and 1)
    * and worker state: a test that fails leaves nothing the next one meets.
    */
   async function setup(t: { after: (fn: () => Promise<void>) => void }) {
-    const record = (await backend.saveImage(png))!
-    const proxy = await startPacingProxy({ target: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })
+    const record = (await env.backend.saveImage(png))!
+    const proxy = await startPacingProxy({ target: env.url })
     t.after(() => proxy.close())
     const config = { backendOrigin: proxy.origin, route: ROUTE }
     const records = new RecordStore()
