@@ -37,14 +37,13 @@ describe('ImageRequestHandler with a chunked answer held mid-stream', () => {
    * Each test its own image, proxy (held after the head and records 0 and 1)
    * and worker state: a test that fails leaves nothing the next one meets.
    */
-  async function setup(t: { after: (fn: () => Promise<void>) => void }) {
+  async function setup(t: { after: (fn: () => Promise<void>) => void }, cache = new MemoryImageCache({ maxEntries: 10, maxAgeSeconds: 600, maxBytes: 64 << 20 })) {
     const record = (await env.backend.saveImage(png))!
     const proxy = await startPacingProxy({ target: env.url })
     t.after(() => proxy.close())
     const config = { backendOrigin: proxy.origin, route: ROUTE }
     const records = new RecordStore()
     records.set(record)
-    const cache = new MemoryImageCache({ maxEntries: 10, maxAgeSeconds: 600, maxBytes: 64 << 20 })
     const clients = { get: async () => undefined, matchAll: async () => [] } as unknown as Clients
     const handler = new ImageRequestHandler({ records, cache: () => cache, config: () => config, clients, origin: PAGE_ORIGIN })
     const isImage = (requestPath: string) => requestPath === `${ROUTE}/${record.id}`
@@ -116,5 +115,26 @@ describe('ImageRequestHandler with a chunked answer held mid-stream', () => {
     assert.deepEqual({ status: failed.status, state: failed.headers.get('x-pixstore-state') }, { status: 502, state: 'DecryptionFailed' })
     assert.equal(answers().length, 1, 'one request reached the backend')
     assert.equal(await cached(), false)
+  })
+
+  it('a cache that does not take the image (Cache Storage unavailable) stalls nothing: a request that joined gets the whole image too', { timeout: 30_000 }, async (t) => {
+    /** putStream as CacheStorageImageCache answers when caches.open() fails: false, the stream never read. */
+    class UnavailableCache extends MemoryImageCache {
+      override async putStream(): Promise<boolean> {
+        return false
+      }
+    }
+    const { proxy, isImage, answers, request } = await setup(t, new UnavailableCache({ maxEntries: 10, maxAgeSeconds: 600 }))
+    // Both requests while the answer has sent only its head: the second joins the fetch before the stream begins.
+    proxy.holdAt(1, isImage)
+    const first = request()
+    await proxy.held()
+    const second = request()
+    await new Promise((resolve) => setImmediate(resolve))
+    proxy.release()
+    assert.ok(Buffer.from(await (await first).arrayBuffer()).equals(png))
+    // Nothing was cached for it: once the joined answer ended, the second request fetches the image itself.
+    assert.ok(Buffer.from(await (await second).arrayBuffer()).equals(png), 'the joiner gets the whole image')
+    assert.equal(answers().length, 2)
   })
 })

@@ -204,6 +204,9 @@ export class ImageRequestHandler implements RouteHandlerObject {
         if (kept && this.options.records.generation !== generation) await this.options.cache().delete(url)
       })
       .catch(() => {})
+      // A cache that did not read the image (Cache Storage unavailable) must stall nothing: the rest is read here
+      // (watchEnd), so `complete` still settles for the joiners and no branch of the tee piles up the image.
+      .then(() => written.cancel().catch(() => {}))
     return {
       fetched,
       whole: null,
