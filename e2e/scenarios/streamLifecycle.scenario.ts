@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { chunkedRecordCount } from '../../protocol/chunked'
 import { decodeImageMeta } from '../../protocol/record'
-import { ChunkedState, encodeWireHead } from '../../protocol/wire'
+import { ChunkedState, encodeWireHead, TOKEN_HEADER } from '../../protocol/wire'
 import { chunkedRecordRange } from '../../testing/chunkedRecords'
 import { makeJpeg } from '../../testing/jpegImages'
 import { startPacingProxy, type PacingProxy } from '../../testing/pacingProxy'
@@ -197,6 +197,8 @@ test('an Updated chunked answer whose last record fails is not adopted (the next
     ])
     expect(await differingFromOriginal(tab, ['honest'], newJpeg), 'the updated picture').toEqual([0])
     await tab.waitFor((id) => window.px.cachedImageExists(id), image.id, { message: 'cached once whole', timeout: 20_000 })
+    const [entry] = entriesFor(await cacheSnapshot(tab), image.id)
+    expect(new Headers(entry!.headers).get(TOKEN_HEADER), 'cached under the new version').toBe(String(updated.token))
 
     // Adopted: the next <img> is served from the cache under the new version, no request...
     await addImage(tab, 'cached', `${routeSrc(image.id)}?cached`)
