@@ -189,6 +189,8 @@ export async function comparePixelsTo(page: PageOrTab, selector: string, base64:
         differingBytes: -1,
       }
       try {
+        // A large image may still be decoding after its load event (WebKit then draws nothing): wait for its pixels.
+        await shown.decode()
         const a = pixels(shown)
         const b = pixels(original)
         if (a.length !== b.length) return { ...result, error: 'sizes differ' }
