@@ -97,7 +97,11 @@ export async function fetchImage(config: TransportConfig, record: ImageRecord, o
   }
 }
 
-/** What went wrong reading or decrypting an answer, named for the page; an aborted fetch fails with why it was aborted, whatever error the engine gave it. */
+/**
+ * What went wrong reading or decrypting an answer, named for the page. An
+ * aborted fetch fails with its abort's reason: Firefox and WebKit error an
+ * aborted body with an AbortError instead (seen with a logout mid-answer).
+ */
 function asImageFailure(error: unknown, id: string, url: string, signal?: AbortSignal): ImageFailure {
   if (signal?.aborted) error = signal.reason
   if (error instanceof ImageFailure) return error
