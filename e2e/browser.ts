@@ -158,6 +158,11 @@ export interface PixelComparison {
  * (no worker involved) and drawn the same way.
  */
 export async function comparePixels(page: PageOrTab, selector: string, fixture: FixtureName): Promise<PixelComparison> {
+  return comparePixelsTo(page, selector, fixtureBase64(fixture), FIXTURES[fixture].mime)
+}
+
+/** comparePixels against an original given as its bytes (base64) and type: an image a test made. */
+export async function comparePixelsTo(page: PageOrTab, selector: string, base64: string, mime: string): Promise<PixelComparison> {
   return tabOf(page).evaluate(
     async ({ selector, base64, mime }) => {
       const pixels = (img: HTMLImageElement) => {
@@ -184,6 +189,8 @@ export async function comparePixels(page: PageOrTab, selector: string, fixture: 
         differingBytes: -1,
       }
       try {
+        // A large image may still be decoding after its load event (WebKit then draws nothing): wait for its pixels.
+        await shown.decode()
         const a = pixels(shown)
         const b = pixels(original)
         if (a.length !== b.length) return { ...result, error: 'sizes differ' }
@@ -194,7 +201,7 @@ export async function comparePixels(page: PageOrTab, selector: string, fixture: 
         return { ...result, error: String(error) }
       }
     },
-    { selector, base64: fixtureBase64(fixture), mime: FIXTURES[fixture].mime },
+    { selector, base64, mime },
   )
 }
 

@@ -89,8 +89,10 @@ export class CacheStorageImageCache implements ImageCache {
         }
       }
       await cache.put(url, new Response(image as ReadableStream<Uint8Array<ArrayBuffer>>, { headers: { 'Content-Type': mimeType, [TOKEN_HEADER]: String(token) } }))
+      // Its use time first, then it counts as held: to workbox an entry without one has expired, so a match in
+      // between (a request that joined this fetch, served from the cache right after) would delete it and fetch again.
+      await this.expiration.added(url).catch(bookkeepingFailed)
       ;(await this.held)?.add(url)
-      this.expiration.added(url).catch(bookkeepingFailed)
       return true
     } catch (error) {
       if (!(error instanceof ImageFailure)) console.warn('[pixstore] could not cache an image:', error instanceof Error ? error.name : error)

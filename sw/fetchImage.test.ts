@@ -315,3 +315,34 @@ describe('fetchImage: chunked answers', () => {
     await assert.rejects(imageOf(fetched), (error) => error instanceof ImageFailure && error.state === 'DecryptionFailed')
   })
 })
+
+describe('fetchImage aborted (a logout)', () => {
+  const record: ImageRecord = { id: 'silent', token: 1, meta: { key: bytesToBase64(new Uint8Array(32)), iv: bytesToBase64(new Uint8Array(12)), tag: bytesToBase64(new Uint8Array(16)) }, statelessProof: 'p' }
+  /** Each request as it arrives, and when its connection closed. */
+  let arrived: (request: { closed: Promise<void> }) => void = () => {}
+  let answer: 'nothing' | 'head' = 'nothing'
+  const server = createServer((request, response) => {
+    arrived({ closed: new Promise((resolve) => request.socket.on('close', () => resolve())) })
+    // The head and part of record 0, then nothing more: the first record never completes.
+    if (answer === 'head') response.writeHead(200, { 'Content-Type': 'application/octet-stream' }).write(Uint8Array.of(ChunkedState.ChunkedSuccess, 1, 2, 3))
+  })
+  let config: { backendOrigin: string; route: string }
+  before(async () => {
+    config = { backendOrigin: await listen(server), route: '/pixstore-image' }
+  })
+  after(() => close(server))
+
+  for (const when of ['nothing', 'head'] as const) {
+    it(`fails with the abort's reason and closes the connection, when the backend sent ${when === 'nothing' ? 'no answer yet (no diagnosis probe)' : 'the head of a chunked answer'}`, { timeout: 20_000 }, async () => {
+      answer = when
+      const reached = new Promise<{ closed: Promise<void> }>((resolve) => (arrived = resolve))
+      const abort = new AbortController()
+      const fetching = fetchImage(config, record, PAGE_ORIGIN, new ProofTransports(), abort.signal)
+      const { closed } = await reached
+      const reason = new ImageFailure('NoRecord', 'logged out')
+      abort.abort(reason)
+      await assert.rejects(fetching, (error) => error === reason)
+      await closed
+    })
+  }
+})

@@ -53,16 +53,19 @@ export type FetchedImage = FetchedVersion &
  * cross-origin request in the headers form (a 3.x backend, or proofTransport
  * 'headers') asks nothing: 3.x would read a query as part of the id, and its
  * CORS allow-list lacks the header. It gets the whole form, as today.
+ * Aborting `signal` stops the fetch wherever it is (waiting for the answer,
+ * or streaming it): it then fails, the stream included, with the signal's
+ * reason (a logout's NoRecord).
  */
-export async function fetchImage(config: TransportConfig, record: ImageRecord, ownOrigin: string, transports = new ProofTransports()): Promise<FetchedImage> {
+export async function fetchImage(config: TransportConfig, record: ImageRecord, ownOrigin: string, transports = new ProofTransports(), signal?: AbortSignal): Promise<FetchedImage> {
   const url = backendImageUrl(config, record.id)
   const form = transports.choose(config, ownOrigin)
   const sameOrigin = config.backendOrigin === ownOrigin
   const recordMeta = decodeImageMeta(record.meta)
   try {
-    let answer = await openImageAnswer(...(await fetchPayload(url, record, form, sameOrigin, recordMeta)))
+    let answer = await openImageAnswer(...(await fetchPayload(url, record, form, sameOrigin, recordMeta, signal)))
     if (form === 'query' && answer.kind === 'failure' && answer.state === PixstoreState.MissingProof && transports.queryRefused(config)) {
-      answer = await openImageAnswer(...(await fetchPayload(url, record, 'headers', sameOrigin, recordMeta)))
+      answer = await openImageAnswer(...(await fetchPayload(url, record, 'headers', sameOrigin, recordMeta, signal)))
     }
     switch (answer.kind) {
       case 'chunked':
@@ -70,7 +73,7 @@ export async function fetchImage(config: TransportConfig, record: ImageRecord, o
           format: answer.format,
           token: answer.updated?.token ?? record.token,
           updatedMeta: answer.updated?.meta ?? null,
-          stream: failingAs(answer.image, record.id),
+          stream: failingAs(answer.image, record.id, signal),
           length: answer.imageLength,
         }
       case 'failure': {
@@ -90,12 +93,17 @@ export async function fetchImage(config: TransportConfig, record: ImageRecord, o
       }
     }
   } catch (error) {
-    throw asImageFailure(error, record.id, url)
+    throw asImageFailure(error, record.id, url, signal)
   }
 }
 
-/** What went wrong reading or decrypting an answer, named for the page. */
-function asImageFailure(error: unknown, id: string, url: string): ImageFailure {
+/**
+ * What went wrong reading or decrypting an answer, named for the page. An
+ * aborted fetch fails with its abort's reason: Firefox and WebKit error an
+ * aborted body with an AbortError instead (seen with a logout mid-answer).
+ */
+function asImageFailure(error: unknown, id: string, url: string, signal?: AbortSignal): ImageFailure {
+  if (signal?.aborted) error = signal.reason
   if (error instanceof ImageFailure) return error
   if (error instanceof ImageDecryptionError) return new ImageFailure('DecryptionFailed', `cannot decrypt image "${id}": ${error.message}`)
   if (error instanceof ChunkedPayloadError) return new ImageFailure('DecryptionFailed', `cannot decrypt image "${id}": ${error.message}`)
@@ -105,7 +113,7 @@ function asImageFailure(error: unknown, id: string, url: string): ImageFailure {
 }
 
 /** `image` with its errors named as ImageFailures; pulls one chunk at a time (no buffering of its own). */
-function failingAs(image: ReadableStream<Uint8Array>, id: string): ReadableStream<Uint8Array> {
+function failingAs(image: ReadableStream<Uint8Array>, id: string, signal?: AbortSignal): ReadableStream<Uint8Array> {
   const reader = image.getReader()
   return new ReadableStream<Uint8Array>(
     {
@@ -115,7 +123,7 @@ function failingAs(image: ReadableStream<Uint8Array>, id: string): ReadableStrea
           if (done) controller.close()
           else controller.enqueue(value)
         } catch (error) {
-          controller.error(asImageFailure(error, id, 'the backend'))
+          controller.error(asImageFailure(error, id, 'the backend', signal))
         }
       },
       cancel: (reason) => reader.cancel(reason),
@@ -131,7 +139,14 @@ function failingAs(image: ReadableStream<Uint8Array>, id: string): ReadableStrea
  * another type (a site, not an endpoint), another status; and no readable
  * answer at all is BackendUnreachable only when nothing answered (see whyUnreadable).
  */
-async function fetchPayload(url: string, record: ImageRecord, form: 'query' | 'headers', sameOrigin: boolean, recordMeta: RawImageMeta): Promise<[ReadableStream<Uint8Array>, RawImageMeta, number | null]> {
+async function fetchPayload(
+  url: string,
+  record: ImageRecord,
+  form: 'query' | 'headers',
+  sameOrigin: boolean,
+  recordMeta: RawImageMeta,
+  signal: AbortSignal | undefined,
+): Promise<[ReadableStream<Uint8Array>, RawImageMeta, number | null]> {
   let response: Response
   try {
     const params = new URLSearchParams()
@@ -144,8 +159,10 @@ async function fetchPayload(url: string, record: ImageRecord, form: 'query' | 'h
     const headers: Record<string, string> = form === 'query' ? {} : { [PROOF_HEADER]: record.statelessProof, [TOKEN_HEADER]: String(record.token) }
     if (sameOrigin) headers[CHUNKED_HEADER] = CHUNKED_VERSION
     const query = params.toString()
-    response = await fetch(query ? `${url}?${query}` : url, { mode: 'cors', credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', headers })
+    response = await fetch(query ? `${url}?${query}` : url, { mode: 'cors', credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', headers, signal })
   } catch (error) {
+    // Aborted: nothing to diagnose (fetchImage names the reason).
+    if (signal?.aborted) throw error
     throw await whyUnreadable(url, error)
   }
   if (response.status === 200 && isWireType(response.headers.get('Content-Type'))) {

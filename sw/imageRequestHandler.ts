@@ -85,12 +85,18 @@ export class ImageRequestHandler implements RouteHandlerObject {
    * renders progressively); storing it runs afterwards under `waitUntil` (the
    * cache counts it as held meanwhile, so cachedImageExists() already sees
    * it). Requests that join a running fetch get the whole image once it is
-   * complete; the first one gets the stream.
+   * complete (a chunked fetch stays joinable until its image is stored);
+   * the first one gets the stream.
    */
   private async serve(event: FetchEvent, config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<Response> {
     const cached = await this.options.cache().match(url, record.token)
     if (cached) return pageImageResponse(cached, event.request.url, record.token)
-    let answer = await this.fetches.run(`${generation} ${record.token} ${url}`, () => this.fetchAndStore(config, record, url, generation))
+    let answer = await this.fetches.run(
+      `${generation} ${record.token} ${url}`,
+      () => this.fetchAndStore(config, record, url, generation),
+      // A chunked answer streams on after this resolves: joinable until it is stored (a whole one is in memory by then).
+      (running) => (running.whole ? null : running.stored),
+    )
     let stream = answer.take()
     if (!stream && !answer.whole) {
       // Joined a chunked answer another request streams: the image once it is stored, else a fetch of its own.
@@ -153,19 +159,30 @@ export class ImageRequestHandler implements RouteHandlerObject {
    * and meta applied) only once it is complete and authenticated, and only if
    * nobody logged out meanwhile. A chunked stream is teed: one branch for the
    * `<img>`, one written to the cache as it arrives (Cache.put commits only a
-   * stream that ended, so a failure anywhere keeps nothing); both are cut with
-   * NoRecord at the next record after a logout.
+   * stream that ended, so a failure anywhere keeps nothing). A logout aborts
+   * the fetch wherever it is: the stream fails with NoRecord there and then
+   * (the `<img>` stops showing it, the network read stops), not when its next
+   * bytes arrive; and no chunk read before it passes after it.
    */
   private async fetchAndStore(config: TransportConfig, record: ImageRecord, url: string, generation: number): Promise<FetchedAnswer> {
-    const fetched = await fetchImage(config, record, this.options.origin, this.transports)
-    // Decrypted for a request from before a logout: not a byte of it is kept (nor shown, see handle).
-    this.current(generation, record.id)
+    const abort = new AbortController()
+    const stopListening = this.options.records.onLogout(generation, () => abort.abort(loggedOut(record.id)))
+    let fetched: FetchedImage
+    try {
+      fetched = await fetchImage(config, record, this.options.origin, this.transports, abort.signal)
+      // Decrypted for a request from before a logout: not a byte of it is kept (nor shown, see handle).
+      this.current(generation, record.id)
+    } catch (error) {
+      stopListening()
+      throw error
+    }
     const check = () => this.current(generation, record.id)
     const applyUpdate = () => {
       check()
       if (fetched.updatedMeta) this.options.records.set({ ...record, token: fetched.token, meta: encodeImageMeta(fetched.updatedMeta) })
     }
     if (!fetched.stream) {
+      stopListening()
       applyUpdate()
       const image = fetched.image
       const stored = this.options.cache().put(url, { image, mimeType: fetched.format.mimeType, token: fetched.token })
@@ -174,6 +191,8 @@ export class ImageRequestHandler implements RouteHandlerObject {
     const [page, toCache] = fetched.stream.tee()
     let toPage: ReadableStream<Uint8Array> | null = whileCurrent(page, check)
     const { stream: written, ended } = watchEnd(whileCurrent(toCache, check))
+    // The cache branch ends when the answer did (read to its end, or failed): nothing left to abort.
+    ended.then(stopListening, stopListening)
     const complete = ended.then(applyUpdate)
     // The report and joiners read `complete`; a failure is theirs to name, never unhandled here.
     complete.catch(() => {})
@@ -185,6 +204,9 @@ export class ImageRequestHandler implements RouteHandlerObject {
         if (kept && this.options.records.generation !== generation) await this.options.cache().delete(url)
       })
       .catch(() => {})
+      // A cache that did not read the image (Cache Storage unavailable) must stall nothing: the rest is read here
+      // (watchEnd), so `complete` still settles for the joiners and no branch of the tee piles up the image.
+      .then(() => written.cancel().catch(() => {}))
     return {
       fetched,
       whole: null,
@@ -200,9 +222,7 @@ export class ImageRequestHandler implements RouteHandlerObject {
 
   /** Throws NoRecord when a logout happened since `generation`: what the request got belongs to the user who left. */
   private current(generation: number, id: string): void {
-    if (this.options.records.generation !== generation) {
-      throw new ImageFailure('NoRecord', `logged out (clearImageCache) while image "${id}" was loading: its record is gone`)
-    }
+    if (this.options.records.generation !== generation) throw loggedOut(id)
   }
 
   /** Tells the page whose request failed; a page without onImageError just ignores it. */
@@ -227,6 +247,11 @@ interface FetchedAnswer {
   stored: Promise<void>
   /** The streamed body for the first request of a chunked answer; null for the others and for whole answers. */
   take(): ReadableStream<Uint8Array> | null
+}
+
+/** What a request a logout overtook fails with. */
+function loggedOut(id: string): ImageFailure {
+  return new ImageFailure('NoRecord', `logged out (clearImageCache) while image "${id}" was loading: its record is gone`)
 }
 
 /** The page's report for a stream that failed after its response went out. */

@@ -20,4 +20,20 @@ describe('RecordStore', () => {
     store.set(record(3, 'fresh-proof', 'stale-key'))
     assert.deepEqual(store.get('a'), record(5, 'fresh-proof', 'updated-key'))
   })
+
+  it('calls onLogout listeners once, at the next clear (at once for a generation already past), and not after they stopped listening', () => {
+    const store = new RecordStore()
+    const calls: string[] = []
+    const generation = store.generation
+    store.onLogout(generation, () => calls.push('running'))
+    const stop = store.onLogout(generation, () => calls.push('done before the logout'))
+    stop()
+    assert.deepEqual([...calls], [])
+    store.clear()
+    assert.deepEqual([...calls], ['running'])
+    store.clear()
+    assert.deepEqual([...calls], ['running'], 'a listener is called once')
+    store.onLogout(generation, () => calls.push('started before a logout that already happened'))
+    assert.deepEqual([...calls], ['running', 'started before a logout that already happened'])
+  })
 })

@@ -11,6 +11,8 @@ export class RecordStore {
    * (a record from a page, a decrypted image) is kept only while it is unchanged.
    */
   private logouts = 0
+  /** Called at the next logout: requests still reading an answer (see onLogout). */
+  private readonly logoutListeners = new Set<() => void>()
 
   get generation(): number {
     return this.logouts
@@ -30,9 +32,27 @@ export class RecordStore {
     this.records.set(record.id, held && held.token > record.token ? { ...record, token: held.token, meta: held.meta } : record)
   }
 
+  /**
+   * Calls `listener` at the next logout, or at once if one happened since
+   * `generation`; returns the call that stops listening (a request calls it
+   * when it is done, so only running requests are held here). A request
+   * reading an answer across a logout stops there and then, not at its next byte.
+   */
+  onLogout(generation: number, listener: () => void): () => void {
+    if (generation !== this.logouts) {
+      listener()
+      return () => {}
+    }
+    this.logoutListeners.add(listener)
+    return () => this.logoutListeners.delete(listener)
+  }
+
   /** Forgets every record (logging out): keys and proofs leave the worker's memory, and requests already running keep nothing. */
   clear(): void {
     this.records.clear()
     this.logouts++
+    const listeners = [...this.logoutListeners]
+    this.logoutListeners.clear()
+    for (const listener of listeners) listener()
   }
 }

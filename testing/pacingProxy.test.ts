@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { startPacingProxy, type PacingProxy, type ProxiedAnswer } from './pacingProxy'
 
-/** An answer's log without its method and arrival time (which vary). */
+/** What rewriteBody's tests check of an answer's log (its method, arrival time and end are other tests' business). */
 const logged = (answer: ProxiedAnswer | undefined) => {
   assert.ok(answer)
-  const { method: _method, requestedAt: _requestedAt, ...rest } = answer
-  return rest
+  const { path, firstByte, rewritten, error } = answer
+  return Object.fromEntries(Object.entries({ path, firstByte, rewritten, error }).filter(([, value]) => value !== undefined))
 }
 
 describe('pacingProxy', () => {
@@ -54,6 +54,35 @@ describe('pacingProxy', () => {
     assert.ok(Buffer.concat(received).equals(body))
   })
 
+  it('records how each answer ended: finished, or closed by the client while held (nothing more sent then)', async () => {
+    const first = proxy.answers.length
+    const whole = await new Promise<http.IncomingMessage>((resolve) => http.get(`${proxy.origin}/whole`, resolve))
+    for await (const _ of whole);
+    proxy.holdAt(proxy.passed + 50_000, (path) => path === '/cut')
+    const request = http.get(`${proxy.origin}/cut`)
+    const cut = await new Promise<http.IncomingMessage>((resolve) => request.on('response', resolve))
+    cut.on('error', () => {})
+    request.on('error', () => {})
+    cut.resume()
+    await proxy.held()
+    const passed = proxy.passed
+    const closed = new Promise<void>((resolve) => cut.on('close', resolve))
+    request.destroy()
+    await closed
+    await waitUntil(() => proxy.answers[first + 1]?.end !== undefined)
+    proxy.release()
+    assert.deepEqual(
+      proxy.answers.slice(first).map(({ path, end }) => ({ path, end })),
+      [
+        { path: '/whole', end: 'finished' },
+        { path: '/cut', end: 'closed' },
+      ],
+    )
+    // After the release nothing more left for the closed answer.
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(proxy.passed, passed)
+  })
+
   it('does not hold answers the hold does not match', async () => {
     proxy.holdAt(10, (path) => path === '/other')
     const response = await new Promise<http.IncomingMessage>((resolve) => http.get(`${proxy.origin}/big`, resolve))
@@ -95,3 +124,8 @@ describe('pacingProxy', () => {
     assert.ok((await get('/big')).body.equals(body), 'after rewriteBody(null) the body passes unchanged')
   })
 })
+
+/** Waits for a condition another I/O event makes true (each turn of the event loop, no timer). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve))
+}

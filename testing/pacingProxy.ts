@@ -47,7 +47,13 @@ export interface PacingProxy {
    * answer without a body and logs its message in `answers` (`error`).
    */
   rewriteBody(rewrite: ((body: Buffer) => Uint8Array | Promise<Uint8Array>) | null, matches?: (path: string) => boolean): void
-  /** Every answer passed on: its path, method, when its request arrived (epoch ms), and the first byte of the body sent (a Pixstore answer's state), once known; `rewritten` when rewriteBody replaced it. */
+  /**
+   * Every answer passed on: its path, method, when its request arrived (epoch
+   * ms), the first byte of the body sent (a Pixstore answer's state) once
+   * known, `rewritten` when rewriteBody replaced it, and how it ended once it
+   * did: `finished` (all of it passed), or `closed` by the client before its
+   * end (a reader that cancelled it).
+   */
   readonly answers: ProxiedAnswer[]
   /** Body bytes that left the proxy for answers whose path matches the current hold. */
   readonly passed: number
@@ -65,6 +71,7 @@ export interface ProxiedAnswer {
   rewritten?: true
   /** Why rewriteBody's function failed (the answer was cut off). */
   error?: string
+  end?: 'finished' | 'closed'
 }
 
 /** Pieces the paced body is cut into: small enough for the rate to be smooth. */
@@ -91,6 +98,8 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
   /** Sends `bytes`, waiting out the hold and the rate; returns when they were handed to the socket. */
   async function send(response: http.ServerResponse, path: string, bytes: Uint8Array, clock: { start: number; sent: number }): Promise<void> {
     for (let at = 0; at < bytes.length; ) {
+      // The client went away (while held, say): nothing more is sent or counted.
+      if (response.destroyed) throw new Error('the client closed the answer')
       let room = Math.min(PIECE_BYTES, bytes.length - at)
       if (holding(path)) {
         const left = hold!.limit - passed
@@ -150,6 +159,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
         response.writeHead(answer.statusCode ?? 502, headers)
         response.flushHeaders()
         const clock = { start: performance.now(), sent: 0 }
+        response.on('close', () => (logged.end = response.writableFinished ? 'finished' : 'closed'))
         try {
           for await (const chunk of body) {
             if (logged.firstByte === undefined && chunk.length > 0) logged.firstByte = chunk[0]
