@@ -38,7 +38,7 @@ describe('our endpoint and the Pixstore 3.2.1 client code path', () => {
   const env = backendOnPort({ statelessProofSecret: TEST_SECRET })
   before(env.start)
   after(env.stop)
-  // Well over the 4 records (256 KiB) from which our worker gets a chunked answer.
+  // Well over the 256 KiB (CHUNKED_MIN_PLAINTEXT) from which our worker gets a chunked answer.
   const large = makePng(1_200_000, 7)
   const larger = makePng(900_000, 8)
 

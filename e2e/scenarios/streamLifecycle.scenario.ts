@@ -43,7 +43,7 @@ import { ROUTE, useHarness, type ImageRecord } from '../harness'
 
 const h = useHarness()
 
-/** A saved JPEG large enough to be answered chunked (far over 4 records). */
+/** A saved JPEG large enough to be answered chunked (far over CHUNKED_MIN_PLAINTEXT, 256 KiB). */
 interface LargeImage {
   id: string
   jpeg: Buffer

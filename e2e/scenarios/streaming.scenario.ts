@@ -99,7 +99,7 @@ test('a large progressive JPEG renders in stages while its records arrive, then 
   const blank = await tab.screenshot()
 
   const total = 1 + chunkedPayloadLength(progressiveLength + 1)
-  // Stage 1: a third of the records; stage 2: two thirds (the answer is chunked: it is far over 4 records).
+  // Stage 1: a third of the records; stage 2: two thirds (the answer is chunked: it is far over CHUNKED_MIN_PLAINTEXT).
   const first = 1 + Math.floor(total / 3 / SEALED_RECORD_BYTES) * SEALED_RECORD_BYTES
   const second = 1 + Math.floor((2 * total) / 3 / SEALED_RECORD_BYTES) * SEALED_RECORD_BYTES
   proxy.holdAt(first, isImage(progressive.id))
