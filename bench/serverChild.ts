@@ -75,6 +75,10 @@ async function startPlain(files: Record<string, StaticFile>): Promise<Started> {
     ctx.type = file.contentType
     ctx.body = await readFile(file.path)
   })
+  // A page the bench closes mid-image (first pixels alone) resets its answer: the client's doing, not a server error.
+  app.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') console.error(error)
+  })
   const server = app.listen(0, '127.0.0.1')
   await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject))
   countRequests(server)
