@@ -3,13 +3,14 @@
 // after a GC, and the DEP0137 ("closing file descriptor on garbage collection") warnings.
 // usage: node --expose-gc --import tsx bench/hostile/descriptors.ts <repo dir>
 import { connect, type Socket } from 'node:net'
-import { mkdtempSync, readdirSync, readlinkSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 const repo = path.resolve(process.argv[2] ?? '.')
 const { PixstoreBackend } = await import(path.join(repo, 'server/backend.ts'))
 const { createDefaultEndpointServer } = await import(path.join(repo, 'server/endpoint.ts'))
-const { makePng } = await import(path.join(repo, 'bench/images.ts'))
+// Test support moved to testing/ in issue 16; older checkouts (for before/after figures) keep it in bench/.
+const { makePng } = await import(path.join(repo, existsSync(path.join(repo, 'testing/images.ts')) ? 'testing/images.ts' : 'bench/images.ts'))
 const dir = mkdtempSync(path.join(tmpdir(), 'measure-'))
 const root = path.join(dir, 'images')
 const b = new PixstoreBackend({ imageRootDir: root, databasePath: path.join(dir, 'db.sqlite'), statelessProofSecret: 'pixstore-test-secret-0123456789abcdef', errorHandlingMode: 'throw', memoryCacheBytes: 400 * 1024 }, { env: {} })

@@ -1,16 +1,18 @@
 // Memory under clients that never read, as issue 16 measured it: `pixstore serve` of <repo dir>
 // (default memoryCacheBytes, 64 MiB), <images> distinct 10 MB images, <clients> sockets each asking
 // for one and reading nothing. Prints the server's RSS idle, at peak, at the end of the hold, and later.
-// usage: node --import tsx bench/hostile/memory.ts <repo dir> [clients=60] [images=20] [holdMs=25000] [laterMs=0]
+// usage: node --import tsx bench/hostile/memory.ts <repo dir> [clients=60] [images=20] [holdMs=25000] [laterMs=0] [chunked]
+// (`chunked`: the clients ask for chunked answers, as our worker does, so every answer is transcoded)
 import { spawn } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 const repo = path.resolve(process.argv[2] ?? '.')
 const clients = Number(process.argv[3] ?? 60), imageCount = Number(process.argv[4] ?? 20), holdMs = Number(process.argv[5] ?? 25000)
 const { PixstoreBackend } = await import(path.join(repo, 'server/backend.ts'))
-const { makePng } = await import(path.join(repo, 'bench/images.ts'))
+// Test support moved to testing/ in issue 16; older checkouts (for before/after figures) keep it in bench/.
+const { makePng } = await import(path.join(repo, existsSync(path.join(repo, 'testing/images.ts')) ? 'testing/images.ts' : 'bench/images.ts'))
 const dir = mkdtempSync(path.join(tmpdir(), 'measure-'))
 const config = { imageRootDir: path.join(dir, 'images'), databasePath: path.join(dir, 'db.sqlite') }
 const secret = 'pixstore-test-secret-0123456789abcdef'
@@ -32,7 +34,7 @@ for (let i = 0; i < clients; i++) {
   const s = connect(port, '127.0.0.1')
   s.on('error', () => {})
   s.pause()
-  s.write(`GET /pixstore-image/${r.id}?pixstore-proof=${encodeURIComponent(r.statelessProof)}&pixstore-token=${r.token} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  s.write(`GET /pixstore-image/${r.id}?pixstore-proof=${encodeURIComponent(r.statelessProof)}&pixstore-token=${r.token}${process.argv[7] === 'chunked' ? '&pixstore-chunked=1' : ''} HTTP/1.1\r\nHost: x\r\n\r\n`)
   sockets.push(s)
 }
 let peak = 0
