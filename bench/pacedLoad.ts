@@ -406,16 +406,11 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
     await proxies.pixstore.close()
     await proxies.plain.close()
   }
-  const metric = (name: string, pick: (shown: Shown) => number, mode: Mode, versus: Mode) => {
-    const pairs = results[name]!.map((round) => ({ pixstore: pick(round[mode]), plain: pick(round[versus]) }))
-    return { pixstore: median(pairs.map((pair) => pair.pixstore)), plain: median(pairs.map((pair) => pair.plain)), range: ratioRange(pairs) }
-  }
+  const summary = (pairs: { pixstore: number; plain: number }[]) => ({ pixstore: median(pairs.map((pair) => pair.pixstore)), plain: median(pairs.map((pair) => pair.plain)), range: ratioRange(pairs) })
+  const metric = (name: string, pick: (shown: Shown) => number, mode: Mode, versus: Mode) => summary(results[name]!.map((round) => ({ pixstore: pick(round[mode]), plain: pick(round[versus]) })))
   /** First pixels from the short rounds where both modes have them (the whole-body workers show nothing before the end: their full loads). */
-  const firstPixels = (name: string, mode: Mode, versus: Mode) => {
-    if (!QUICK_MODES.includes(versus)) return metric(name, (shown) => shown.firstPixelsMs, mode, versus)
-    const pairs = quick[name]!.map((round) => ({ pixstore: round[mode], plain: round[versus] }))
-    return { pixstore: median(pairs.map((pair) => pair.pixstore)), plain: median(pairs.map((pair) => pair.plain)), range: ratioRange(pairs) }
-  }
+  const firstPixels = (name: string, mode: Mode, versus: Mode) =>
+    QUICK_MODES.includes(versus) ? summary(quick[name]!.map((round) => ({ pixstore: round[mode], plain: round[versus] }))) : metric(name, (shown) => shown.firstPixelsMs, mode, versus)
   let key = 0
   const nextKey = () => `4q${String.fromCharCode(97 + key++)}`
   for (const image of setup.images) {
