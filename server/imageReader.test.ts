@@ -7,6 +7,9 @@ import { after, before, describe, it } from 'node:test'
 import { makePng } from '../testing/images'
 import { PixstoreBackend } from './backend'
 import { CiphertextCache } from './ciphertextCache'
+import { ChunkedState } from '../protocol/wire'
+import type { WireAnswer } from './backend'
+import { decryptChunked } from './chunkedCrypto'
 import { ImageReader, type ServedCiphertext } from './imageReader'
 import { TEST_SECRET, tempStore } from '../testing/testSupport'
 
@@ -37,6 +40,29 @@ describe('ImageReader', () => {
     const again = (await reader.ciphertextOf((await backend.store.get(ids[6]!))!, true))!
     assert.ok(Buffer.isBuffer(again.body), 'whole once the earlier answers let go')
     again.release()
+  })
+
+  it('answers a chunked request for a version it does not hold from the file as it reads, without a whole read first; a held one from memory', async () => {
+    const png = makePng(400_000, 40)
+    const big = (await backend.saveImage(png))!
+    const reader = new ImageReader(backend.store, 64 * 1024 * 1024, { verifyProof: null, unwrapKey: async (stored) => Buffer.from(stored) })
+    const meta = (await backend.store.get(big.id))!
+    const decrypt = async (answer: WireAnswer) => {
+      assert.equal(answer.head[0], ChunkedState.ChunkedSuccess)
+      assert.ok(answer.body instanceof Readable)
+      const chunks: Buffer[] = []
+      for await (const chunk of answer.body) chunks.push(chunk as Buffer)
+      answer.release?.()
+      return decryptChunked(Buffer.concat(chunks), meta)
+    }
+    const streamed = await decrypt(await reader.answer(big.id, big.token, null, true, true))
+    assert.equal(await reader.currentFromCache(big.id, big.token), null, 'the chunked answer did not read the version whole (into the cache) before its first record')
+    const success = await reader.answer(big.id, big.token, null, true, false)
+    assert.ok(Buffer.isBuffer(success.body), 'a Success answer reads it whole, and the cache keeps it')
+    success.release?.()
+    assert.ok(await reader.currentFromCache(big.id, big.token))
+    assert.deepEqual(await decrypt(await reader.answer(big.id, big.token, null, true, true)), streamed, 'the held buffer, transcoded: the same image')
+    assert.deepEqual(streamed.subarray(1), png, 'the image saved, after its format byte')
   })
 
   it('shares one read among concurrent misses of one version', async () => {
