@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { startPacingProxy, type PacingProxy, type ProxiedAnswer } from './pacingProxy'
+import { SEGMENT_BYTES, startPacingProxy, type PacingProxy, type ProxiedAnswer } from './pacingProxy'
 
 /** What rewriteBody's tests check of an answer's log (its method, arrival time and end are other tests' business). */
 const logged = (answer: ProxiedAnswer | undefined) => {
@@ -81,6 +81,26 @@ describe('pacingProxy', () => {
     // After the release nothing more left for the closed answer.
     await new Promise((resolve) => setImmediate(resolve))
     assert.equal(proxy.passed, passed)
+  })
+
+  it('paces a body a segment at a time: never ahead of the rate by more than one segment', async () => {
+    // 7,300 bytes per second, 5 segments: after the head, the client may hold about 730 bytes per 100 ms. A
+    // proxy that sent 16 KiB pieces gave 16 KiB at once. The bound is generous (a second of the rate and a
+    // segment): a busy machine only makes the client read less, never more, in a given time.
+    const paced = await startPacingProxy({ target: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bytesPerSecond: 7300 })
+    try {
+      const response = await new Promise<http.IncomingMessage>((resolve) => http.get(`${paced.origin}/paced`, resolve))
+      const start = performance.now()
+      let length = 0
+      response.on('data', (chunk: Buffer) => (length += chunk.length))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const elapsed = performance.now() - start
+      assert.ok(length > 0, 'the first segment leaves at once')
+      assert.ok(length <= 7300 * (elapsed / 1000 + 1) + SEGMENT_BYTES, `${length} bytes after ${elapsed.toFixed(0)} ms`)
+      response.destroy()
+    } finally {
+      await paced.close()
+    }
   })
 
   it('does not hold answers the hold does not match', async () => {

@@ -6,7 +6,8 @@
  *
  * Two ways to slow it, one per use:
  * - `bytesPerSecond` and `latencyMs` (the bench): every answer's head waits
- *   `latencyMs`, its body leaves at the rate, per connection.
+ *   `latencyMs`, its body leaves at the rate, per connection, a segment
+ *   (SEGMENT_BYTES) at a time.
  * - `holdAt(n)` (tests, deterministic): the answers whose path `matches` stop
  *   after `n` body bytes in total until `release()`; `held()` resolves when
  *   they got there. No timer decides anything.
@@ -74,8 +75,16 @@ export interface ProxiedAnswer {
   end?: 'finished' | 'closed'
 }
 
-/** Pieces the paced body is cut into: small enough for the rate to be smooth. */
+/** Pieces an unpaced body is cut into (holds and corruptAt still count every byte). */
 const PIECE_BYTES = 16 * 1024
+/**
+ * Pieces a paced body is cut into: one TCP segment's payload (Ethernet MSS),
+ * each sent when the rate says it has arrived, as a link delivers them. 16 KiB
+ * bursts (what this proxy sent before) were no link: a reader of 16 KiB records
+ * (a chunked answer) waited a whole burst for every record's 17-byte tail, and
+ * a plain image got its first 16 KiB at once where a 10 Mbit/s link takes 13 ms.
+ */
+export const SEGMENT_BYTES = 1460
 
 export async function startPacingProxy(options: PacingOptions): Promise<PacingProxy> {
   const target = new URL(options.target)
@@ -100,7 +109,7 @@ export async function startPacingProxy(options: PacingOptions): Promise<PacingPr
     for (let at = 0; at < bytes.length; ) {
       // The client went away (while held, say): nothing more is sent or counted.
       if (response.destroyed) throw new Error('the client closed the answer')
-      let room = Math.min(PIECE_BYTES, bytes.length - at)
+      let room = Math.min(options.bytesPerSecond ? SEGMENT_BYTES : PIECE_BYTES, bytes.length - at)
       if (holding(path)) {
         const left = hold!.limit - passed
         if (left <= 0) {
