@@ -29,7 +29,14 @@ export const PACED_LATENCY_MS = 40
 /** Short rounds that measure first pixels alone (firstPixelsOnly), per image and mode. */
 const FIRST_PIXELS_ROUNDS = 15
 /** The modes that paint before the whole body arrived: the others' first pixels come from their full loads. */
-const QUICK_MODES: readonly Mode[] = ['plain', 'pixstore', 'streaming']
+const QUICK_MODES: readonly Mode[] = ['plain', 'pixstore', 'streaming', 'coalescing']
+/**
+ * Chromium updates a loading image at once only until it knows its size, then
+ * at most once a second (Blink's ImageResource::AppendData, kFlushDelay). When
+ * the update that learnt the size had no whole row to show, the first pixels
+ * wait for the next one: a first paint after this long is that second update.
+ */
+const SECOND_UPDATE_MS = 1000
 /** Frames still arriving this long after the image decoded and two animation frames ran count (the compositor's last frame). */
 const TRAILING_MS = 400
 
@@ -52,12 +59,13 @@ export interface PacedSetup {
   beforeDist?: string
 }
 
-type Mode = 'plain' | 'pixstore' | 'worker' | 'streaming' | 'before'
+type Mode = 'plain' | 'pixstore' | 'worker' | 'streaming' | 'coalescing' | 'before'
 const MODE_NAMES: Record<Mode, string> = {
   plain: 'plain <img>',
   pixstore: 'Pixstore',
   worker: 'bare worker (whole body)',
   streaming: 'bare worker (streamed body)',
+  coalescing: 'bare worker (streamed, first 16 KiB at once)',
   before: 'Pixstore before issue 17',
 }
 
@@ -74,6 +82,39 @@ self.addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const response = await fetch(event.request.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' })
     return new Response(response.body, { headers: { 'Content-Type': response.headers.get('Content-Type'), 'Cache-Control': response.headers.get('Cache-Control') } })
+  })())
+})`
+
+/**
+ * The streaming worker, except that it hands the `<img>` its first 16 KiB in
+ * one piece, as Pixstore's worker hands over its first record: what the size
+ * of the first piece alone does to first pixels (see SECOND_UPDATE_MS).
+ */
+const COALESCING_WORKER = `self.addEventListener('install', () => self.skipWaiting())
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
+self.addEventListener('fetch', (event) => {
+  if (event.request.destination !== 'image') return
+  event.respondWith((async () => {
+    const response = await fetch(event.request.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' })
+    const reader = response.body.getReader()
+    let first = new Uint8Array(0)
+    while (first.length < 16384) {
+      const { done, value } = await reader.read()
+      if (done) break
+      const joined = new Uint8Array(first.length + value.length)
+      joined.set(first)
+      joined.set(value, first.length)
+      first = joined
+    }
+    const body = new ReadableStream({
+      start: (controller) => controller.enqueue(first),
+      pull: async (controller) => {
+        const { done, value } = await reader.read()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      },
+    }, { highWaterMark: 0 })
+    return new Response(body, { headers: { 'Content-Type': response.headers.get('Content-Type'), 'Cache-Control': response.headers.get('Cache-Control') } })
   })())
 })`
 
@@ -101,8 +142,8 @@ function pageHtml(mode: Mode, setup: PacedSetup, proxies: Record<'pixstore' | 'p
       ? `const px = await import('${module}')
   await px.initPixstoreFrontend(${JSON.stringify({ ...config, serviceWorkerUrl: mode === 'before' ? '/before-sw.js' : undefined })})
   await px.setImageRecords(${JSON.stringify(records)})`
-      : mode === 'worker' || mode === 'streaming'
-        ? `await navigator.serviceWorker.register('${mode === 'worker' ? '/bare-sw.js' : '/streaming-sw.js'}')
+      : mode === 'worker' || mode === 'streaming' || mode === 'coalescing'
+        ? `await navigator.serviceWorker.register('/${mode}-sw.js')
   if (!navigator.serviceWorker.controller) await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))`
         : ''
   return `<!doctype html>
@@ -134,8 +175,9 @@ async function startSite(setup: PacedSetup, proxies: Record<'pixstore' | 'plain'
   app.use(async (ctx, next) => {
     if (ctx.method !== 'GET') return next()
     const scripts: Record<string, () => string | Buffer> = {
-      '/bare-sw.js': () => BARE_WORKER,
+      '/worker-sw.js': () => BARE_WORKER,
       '/streaming-sw.js': () => STREAMING_WORKER,
+      '/coalescing-sw.js': () => COALESCING_WORKER,
       '/pixstore/frontend.js': () => readFileSync(path.join(DIST, 'page', 'index.js')),
       ...(setup.beforeDist
         ? { '/before/frontend.js': () => readFileSync(path.join(setup.beforeDist!, 'page', 'index.js')), '/before-sw.js': () => readFileSync(path.join(setup.beforeDist!, 'pixstore-sw.js')) }
@@ -358,7 +400,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
     plain: await startPacingProxy({ target: setup.plain.origin, bytesPerSecond: PACED_BYTES_PER_SECOND, latencyMs: PACED_LATENCY_MS }),
   }
   const modes: Mode[] = ['plain', 'pixstore', 'worker', 'streaming', ...(setup.beforeDist ? (['before'] as const) : [])]
-  const site = await startSite(setup, proxies, modes)
+  const site = await startSite(setup, proxies, [...modes, 'coalescing'])
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -411,10 +453,14 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   /** First pixels from the short rounds where both modes have them (the whole-body workers show nothing before the end: their full loads). */
   const firstPixels = (name: string, mode: Mode, versus: Mode) =>
     QUICK_MODES.includes(versus) ? summary(quick[name]!.map((round) => ({ pixstore: round[mode], plain: round[versus] }))) : metric(name, (shown) => shown.firstPixelsMs, mode, versus)
+  /** The short rounds in which `mode` painted at the image's first update (before SECOND_UPDATE_MS). */
+  const early = (name: string, mode: Mode) => quick[name]!.map((round) => round[mode]).filter((ms) => ms < SECOND_UPDATE_MS)
+  const waited = (name: string) => QUICK_MODES.map((mode) => `${MODE_NAMES[mode]} ${FIRST_PIXELS_ROUNDS - early(name, mode).length}`).join(', ')
   let key = 0
   const nextKey = () => `4q${String.fromCharCode(97 + key++)}`
   for (const image of setup.images) {
     const label = `paced 10 Mbit/s: ${image.name} JPEG ${(image.bytes / 1024 / 1024).toFixed(1)} MB`
+    const bothEarly = quick[image.name]!.filter((round) => round.pixstore < SECOND_UPDATE_MS && round.plain < SECOND_UPDATE_MS)
     const versus: Mode[] = ['plain', 'worker', 'streaming', ...(setup.beforeDist ? (['before'] as const) : [])]
     for (const against of versus) {
       const versusName = against === 'plain' ? undefined : MODE_NAMES[against]
@@ -427,7 +473,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
           versus: versusName,
           better: 'lower',
           target: against === 'plain' && image.name === 'progressive' ? { atMost: 1.2 } : undefined,
-          explain: `From inserting the <img> to the first screencast frame that differs from the blank page (medians of ${QUICK_MODES.includes(against) ? `${FIRST_PIXELS_ROUNDS} short rounds that stop at that frame` : `the ${setup.rounds} full loads`}), through the pacing proxy (${PACED_BYTES_PER_SECOND * 8 / 1e6} Mbit/s, ${PACED_LATENCY_MS} ms per answer) in front of ${against === 'plain' ? 'the plain image server and the Pixstore endpoint' : 'both servers'}.`,
+          explain: `From inserting the <img> to the first screencast frame that differs from the blank page (medians of ${QUICK_MODES.includes(against) ? `${FIRST_PIXELS_ROUNDS} short rounds that stop at that frame` : `the ${setup.rounds} full loads`}), through the pacing proxy (${PACED_BYTES_PER_SECOND * 8 / 1e6} Mbit/s a TCP segment at a time, ${PACED_LATENCY_MS} ms per answer) in front of ${against === 'plain' ? 'the plain image server and the Pixstore endpoint' : 'both servers'}.${against === 'plain' ? ` Rounds that waited for Chromium's second update (over ${SECOND_UPDATE_MS} ms): ${waited(image.name)}, of ${FIRST_PIXELS_ROUNDS}.` : ''}`,
         },
         {
           key: nextKey(),
@@ -452,6 +498,27 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
         },
       )
     }
+    rows.push(
+      {
+        key: nextKey(),
+        label: `${label}: first pixels when painted at the first update`,
+        unit: 'ms',
+        pixstore: median(early(image.name, 'pixstore')),
+        plain: median(early(image.name, 'plain')),
+        range: ratioRange(bothEarly.map((round) => ({ pixstore: round.pixstore, plain: round.plain }))),
+        better: 'lower',
+        explain: `The short rounds whose first paint came before ${SECOND_UPDATE_MS} ms (Chromium's first update of the image; see the next row), each mode's own: ${early(image.name, 'pixstore').length} of Pixstore's, ${early(image.name, 'plain').length} of plain's. What a worker and a 16 KiB record cost when plain's first bytes already show a row; no target.`,
+      },
+      {
+        key: nextKey(),
+        label: `${label}: first pixels`,
+        unit: 'ms',
+        ...firstPixels(image.name, 'pixstore', 'coalescing'),
+        versus: MODE_NAMES.coalescing,
+        better: 'lower',
+        explain: `Medians of the ${FIRST_PIXELS_ROUNDS} short rounds against a bare worker that streams the body but hands the <img> its first 16 KiB in one piece (as Pixstore hands over its first record): what decryption and the rest of Pixstore's worker add. Rounds whose first paint waited for Chromium's second update of the image (after ${SECOND_UPDATE_MS} ms: the update that learnt its size had no whole row to show; then it updates at most once a second): ${waited(image.name)}, of ${FIRST_PIXELS_ROUNDS}.`,
+      },
+    )
   }
   const fmt = (name: string, mode: Mode) => {
     const rounds = results[name]!
