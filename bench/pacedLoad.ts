@@ -456,9 +456,13 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   /** The short rounds in which `mode` painted at the image's first update (before SECOND_UPDATE_MS). */
   const early = (name: string, mode: Mode) => quick[name]!.map((round) => round[mode]).filter((ms) => ms < SECOND_UPDATE_MS)
   const waited = (name: string) => QUICK_MODES.map((mode) => `${MODE_NAMES[mode]} ${FIRST_PIXELS_ROUNDS - early(name, mode).length}`).join(', ')
+  // Rows 4qa... for the first image, 4ra... for the second.
   let key = 0
-  const nextKey = () => `4q${String.fromCharCode(97 + key++)}`
-  for (const image of setup.images) {
+  let prefix = ''
+  const nextKey = () => `${prefix}${String.fromCharCode(97 + key++)}`
+  for (const [index, image] of setup.images.entries()) {
+    prefix = `4${String.fromCharCode(113 + index)}`
+    key = 0
     const label = `paced 10 Mbit/s: ${image.name} JPEG ${(image.bytes / 1024 / 1024).toFixed(1)} MB`
     const bothEarly = quick[image.name]!.filter((round) => round.pixstore < SECOND_UPDATE_MS && round.plain < SECOND_UPDATE_MS)
     const versus: Mode[] = ['plain', 'worker', 'streaming', ...(setup.beforeDist ? (['before'] as const) : [])]
