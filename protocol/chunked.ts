@@ -22,7 +22,13 @@ import { PixstoreError } from './errors'
  *   arrived, so the record is how far the picture lags the network (13 ms at
  *   10 Mbit/s; 64 KiB records lagged 52 ms, and the decoder then needed a
  *   second record for its first paint: first pixels 2.0x plain's against
- *   1.5x, bench row 4qa). It is TLS's largest record too. The price, 17 bytes
+ *   1.5x, bench row 4qa). Smaller is not better for the first record: it is
+ *   the first piece the `<img>` gets, and Chromium leaves an image blank for
+ *   a second when the piece that reveals its size holds no whole row of
+ *   pixels (see sw/chunkedAnswer.ts); 16 KiB holds rows of the bench's
+ *   6000-pixel-wide progressive JPEG, where a few KiB would not always (its
+ *   baseline one needs more than 16 KiB for a row either way). It is TLS's
+ *   largest record too. The price, 17 bytes
  *   and one AES-GCM call per record, is about 1 ms of CPU per MB either way
  *   (bench/chunkedCryptoCost.ts).
  * - Record i (0-based) on the wire: AES-256-GCM(recordKey, nonce_i,
