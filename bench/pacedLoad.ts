@@ -70,53 +70,58 @@ const MODE_NAMES: Record<Mode, string> = {
 }
 
 /**
- * The least any service worker that answers an `<img>` itself can cost while
- * an image arrives: it fetches and hands the response's body stream on,
- * untouched (no decryption, no cache). What it adds to first pixels over
- * plain is the browser's worker data path, not Pixstore's.
+ * A bare worker that answers every image request by fetching it (CORS, no
+ * credentials, no cache) and handing the `<img>` `body`, a JS expression over
+ * the fetch's `response`; `helpers` are declared beside its handler.
  */
-const STREAMING_WORKER = `self.addEventListener('install', () => self.skipWaiting())
+const bareImageWorker = (body: string, helpers = '') => `self.addEventListener('install', () => self.skipWaiting())
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
 self.addEventListener('fetch', (event) => {
   if (event.request.destination !== 'image') return
   event.respondWith((async () => {
     const response = await fetch(event.request.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' })
-    return new Response(response.body, { headers: { 'Content-Type': response.headers.get('Content-Type'), 'Cache-Control': response.headers.get('Cache-Control') } })
+    return new Response(${body}, { headers: { 'Content-Type': response.headers.get('Content-Type'), 'Cache-Control': response.headers.get('Cache-Control') } })
   })())
-})`
+})
+${helpers}`
+
+/**
+ * The least any service worker that answers an `<img>` itself can cost while
+ * an image arrives: it hands the response's body stream on, untouched (no
+ * decryption, no cache). What it adds to first pixels over plain is the
+ * browser's worker data path, not Pixstore's.
+ */
+const STREAMING_WORKER = bareImageWorker('response.body')
 
 /**
  * The streaming worker, except that it hands the `<img>` its first 16 KiB in
  * one piece, as Pixstore's worker hands over its first record: what the size
  * of the first piece alone does to first pixels (see SECOND_UPDATE_MS).
  */
-const COALESCING_WORKER = `self.addEventListener('install', () => self.skipWaiting())
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
-self.addEventListener('fetch', (event) => {
-  if (event.request.destination !== 'image') return
-  event.respondWith((async () => {
-    const response = await fetch(event.request.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' })
-    const reader = response.body.getReader()
-    let first = new Uint8Array(0)
-    while (first.length < 16384) {
+const COALESCING_WORKER = bareImageWorker(
+  'await firstPieceAtOnce(response.body, 16384)',
+  `// Answers once the first piece is in, as Pixstore's worker answers once its first record authenticated.
+async function firstPieceAtOnce(stream, bytes) {
+  const reader = stream.getReader()
+  let first = new Uint8Array(0)
+  while (first.length < bytes) {
+    const { done, value } = await reader.read()
+    if (done) break
+    const joined = new Uint8Array(first.length + value.length)
+    joined.set(first)
+    joined.set(value, first.length)
+    first = joined
+  }
+  return new ReadableStream({
+    start: (controller) => controller.enqueue(first),
+    async pull(controller) {
       const { done, value } = await reader.read()
-      if (done) break
-      const joined = new Uint8Array(first.length + value.length)
-      joined.set(first)
-      joined.set(value, first.length)
-      first = joined
-    }
-    const body = new ReadableStream({
-      start: (controller) => controller.enqueue(first),
-      pull: async (controller) => {
-        const { done, value } = await reader.read()
-        if (done) controller.close()
-        else controller.enqueue(value)
-      },
-    }, { highWaterMark: 0 })
-    return new Response(body, { headers: { 'Content-Type': response.headers.get('Content-Type'), 'Cache-Control': response.headers.get('Cache-Control') } })
-  })())
-})`
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+  }, { highWaterMark: 0 })
+}`,
+)
 
 interface Shown {
   firstPixelsMs: number
