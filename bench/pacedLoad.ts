@@ -52,6 +52,8 @@ export interface PacedSetup {
   pixstore: ServerProcess
   plain: ServerProcess
   images: LargeImage[]
+  /** Images measured by their first pixels alone (the short rounds), after `images`. */
+  firstPixelsImages?: LargeImage[]
   /** Ten records of large images, for the worker's memory with ten in flight. */
   memoryRecords: ImageRecord[]
   rounds: number
@@ -140,7 +142,7 @@ interface Shown {
 /** The pages: each inserts one 600x400 <img> (or ten) when the bench calls window.show(srcs). */
 function pageHtml(mode: Mode, setup: PacedSetup, proxies: Record<'pixstore' | 'plain', PacingProxy>): string {
   const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: proxies.pixstore.port, defaultEndpointRoute: ROUTE }
-  const records = [...setup.images.map((image) => image.record), ...setup.memoryRecords]
+  const records = [...setup.images, ...(setup.firstPixelsImages ?? [])].map((image) => image.record).concat(setup.memoryRecords)
   const module = mode === 'before' ? '/before/frontend.js' : '/pixstore/frontend.js'
   const setupScript =
     mode === 'pixstore' || mode === 'before'
@@ -416,9 +418,10 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   const notes: string[] = []
   const rows: Row[] = []
   try {
-    for (const image of setup.images) {
+    for (const image of [...setup.images, ...(setup.firstPixelsImages ?? [])]) {
+      const fullLoads = setup.images.includes(image)
       results[image.name] = []
-      for (let round = 0; round < setup.rounds; round++) {
+      for (let round = 0; fullLoads && round < setup.rounds; round++) {
         const order = modes.map((_, i) => modes[(i + round) % modes.length]!)
         const shown = {} as Record<Mode, Shown>
         for (const mode of order) shown[mode] = await showOne(browser, site.origin, mode, image, proxies)
@@ -461,15 +464,52 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   /** The short rounds in which `mode` painted at the image's first update (before SECOND_UPDATE_MS). */
   const early = (name: string, mode: Mode) => quick[name]!.map((round) => round[mode]).filter((ms) => ms < SECOND_UPDATE_MS)
   const waited = (name: string) => QUICK_MODES.map((mode) => `${MODE_NAMES[mode]} ${FIRST_PIXELS_ROUNDS - early(name, mode).length}`).join(', ')
-  // Rows 4qa... for the first image, 4ra... for the second.
+  const labelOf = (image: LargeImage) => `paced 10 Mbit/s: ${image.name} JPEG ${(image.bytes / 1024 / 1024).toFixed(1)} MB`
+  const waitedNote = (name: string) =>
+    `Rounds whose first paint waited for Chromium's second update of the image (after ${SECOND_UPDATE_MS} ms: the update that learnt its size had no whole row to show; then it updates at most once a second): ${waited(name)}, of ${FIRST_PIXELS_ROUNDS}.`
+  /** The rows of the short rounds: in the rounds painted at the first update against plain, and against the worker that hands over 16 KiB at once. */
+  const shortRoundRows = (image: LargeImage): Omit<Row, 'key'>[] => {
+    const bothEarly = quick[image.name]!.filter((round) => round.pixstore < SECOND_UPDATE_MS && round.plain < SECOND_UPDATE_MS)
+    return [
+      {
+        label: `${labelOf(image)}: first pixels when painted at the first update`,
+        unit: 'ms',
+        pixstore: median(early(image.name, 'pixstore')),
+        plain: median(early(image.name, 'plain')),
+        range: ratioRange(bothEarly.map((round) => ({ pixstore: round.pixstore, plain: round.plain }))),
+        better: 'lower',
+        explain: `The short rounds whose first paint came before ${SECOND_UPDATE_MS} ms (Chromium's first update of the image), each mode's own: ${early(image.name, 'pixstore').length} of Pixstore's, ${early(image.name, 'plain').length} of plain's. What a worker and a 16 KiB record cost when plain's first bytes already show a row; no target.`,
+      },
+      {
+        label: `${labelOf(image)}: first pixels`,
+        unit: 'ms',
+        ...firstPixels(image.name, 'pixstore', 'coalescing'),
+        versus: MODE_NAMES.coalescing,
+        better: 'lower',
+        explain: `Medians of the ${FIRST_PIXELS_ROUNDS} short rounds against a bare worker that streams the body but hands the <img> its first 16 KiB in one piece (as Pixstore hands over its first record): what decryption and the rest of Pixstore's worker add. ${waitedNote(image.name)}`,
+      },
+    ]
+  }
+  // Rows 4qa... for the first image, 4ra... for the second, and so on.
   let key = 0
   let prefix = ''
   const nextKey = () => `${prefix}${String.fromCharCode(97 + key++)}`
-  for (const [index, image] of setup.images.entries()) {
+  for (const [index, image] of [...setup.images, ...(setup.firstPixelsImages ?? [])].entries()) {
     prefix = `4${String.fromCharCode(113 + index)}`
     key = 0
-    const label = `paced 10 Mbit/s: ${image.name} JPEG ${(image.bytes / 1024 / 1024).toFixed(1)} MB`
-    const bothEarly = quick[image.name]!.filter((round) => round.pixstore < SECOND_UPDATE_MS && round.plain < SECOND_UPDATE_MS)
+    const label = labelOf(image)
+    if (!setup.images.includes(image)) {
+      rows.push({
+        key: nextKey(),
+        label: `${label}: first pixels`,
+        unit: 'ms',
+        ...firstPixels(image.name, 'pixstore', 'plain'),
+        better: 'lower',
+        explain: `Medians of ${FIRST_PIXELS_ROUNDS} short rounds that stop at the first painted frame (no full loads). ${waitedNote(image.name)}`,
+      })
+      for (const row of shortRoundRows(image)) rows.push({ key: nextKey(), ...row })
+      continue
+    }
     const versus: Mode[] = ['plain', 'worker', 'streaming', ...(setup.beforeDist ? (['before'] as const) : [])]
     for (const against of versus) {
       const versusName = against === 'plain' ? undefined : MODE_NAMES[against]
@@ -482,7 +522,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
           versus: versusName,
           better: 'lower',
           target: against === 'plain' && image.name === 'progressive' ? { atMost: 1.2 } : undefined,
-          explain: `From inserting the <img> to the first screencast frame that differs from the blank page (medians of ${QUICK_MODES.includes(against) ? `${FIRST_PIXELS_ROUNDS} short rounds that stop at that frame` : `the ${setup.rounds} full loads`}), through the pacing proxy (${PACED_BYTES_PER_SECOND * 8 / 1e6} Mbit/s a TCP segment at a time, ${PACED_LATENCY_MS} ms per answer) in front of ${against === 'plain' ? 'the plain image server and the Pixstore endpoint' : 'both servers'}.${against === 'plain' ? ` Rounds that waited for Chromium's second update (over ${SECOND_UPDATE_MS} ms): ${waited(image.name)}, of ${FIRST_PIXELS_ROUNDS}.` : ''}`,
+          explain: `From inserting the <img> to the first screencast frame that differs from the blank page (medians of ${QUICK_MODES.includes(against) ? `${FIRST_PIXELS_ROUNDS} short rounds that stop at that frame` : `the ${setup.rounds} full loads`}), through the pacing proxy (${PACED_BYTES_PER_SECOND * 8 / 1e6} Mbit/s a TCP segment at a time, ${PACED_LATENCY_MS} ms per answer) in front of ${against === 'plain' ? 'the plain image server and the Pixstore endpoint' : 'both servers'}.${against === 'plain' ? ` ${waitedNote(image.name)}` : ''}`,
         },
         {
           key: nextKey(),
@@ -507,27 +547,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
         },
       )
     }
-    rows.push(
-      {
-        key: nextKey(),
-        label: `${label}: first pixels when painted at the first update`,
-        unit: 'ms',
-        pixstore: median(early(image.name, 'pixstore')),
-        plain: median(early(image.name, 'plain')),
-        range: ratioRange(bothEarly.map((round) => ({ pixstore: round.pixstore, plain: round.plain }))),
-        better: 'lower',
-        explain: `The short rounds whose first paint came before ${SECOND_UPDATE_MS} ms (Chromium's first update of the image; see the next row), each mode's own: ${early(image.name, 'pixstore').length} of Pixstore's, ${early(image.name, 'plain').length} of plain's. What a worker and a 16 KiB record cost when plain's first bytes already show a row; no target.`,
-      },
-      {
-        key: nextKey(),
-        label: `${label}: first pixels`,
-        unit: 'ms',
-        ...firstPixels(image.name, 'pixstore', 'coalescing'),
-        versus: MODE_NAMES.coalescing,
-        better: 'lower',
-        explain: `Medians of the ${FIRST_PIXELS_ROUNDS} short rounds against a bare worker that streams the body but hands the <img> its first 16 KiB in one piece (as Pixstore hands over its first record): what decryption and the rest of Pixstore's worker add. Rounds whose first paint waited for Chromium's second update of the image (after ${SECOND_UPDATE_MS} ms: the update that learnt its size had no whole row to show; then it updates at most once a second): ${waited(image.name)}, of ${FIRST_PIXELS_ROUNDS}.`,
-      },
-    )
+    for (const row of shortRoundRows(image)) rows.push({ key: nextKey(), ...row })
   }
   const fmt = (name: string, mode: Mode) => {
     const rounds = results[name]!

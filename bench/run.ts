@@ -23,7 +23,8 @@ import { benchSlowReaders } from './slowReaders'
 import { elapsedMs } from './stats'
 import { wrkAvailable } from './wrk'
 
-const TIME_BUDGET_MS = 14 * 60_000
+/** Every section of a full run takes about 17 minutes on 2 cores (the paced page alone about 11). */
+const TIME_BUDGET_MS = 25 * 60_000
 const ROUNDS = 5
 /** Page loads take tens of ms, so a few ms of noise swing one round's ratio: more rounds, still about a minute. */
 const BROWSER_ROUNDS = 15
@@ -122,6 +123,8 @@ async function main(): Promise<void> {
     // The paced-network page (issue 17): a progressive and a baseline 8 MB-class JPEG, and ten large images for the worker's memory.
     const largeFiles: Record<string, StaticFile> = {}
     const largeImages: LargeImage[] = []
+    /** First pixels alone: a 2000x1333 baseline JPEG, whose first row needs more than a few KiB (why Pixstore's first record is 16 KiB). */
+    const firstPixelsImages: LargeImage[] = []
     const memoryRecords: ImageRecord[] = []
     if (runs('paced') && !browserUnavailable()) {
       for (const progressive of [true, false]) {
@@ -133,6 +136,11 @@ async function main(): Promise<void> {
         largeImages.push({ name, record: (await save(jpeg, `large-${name}.wire`)).record, plainPath: `/large/${name}.jpg`, bytes: jpeg.length })
         if (progressive) for (let i = 0; i < PACED_MEMORY_IMAGES; i++) memoryRecords.push((await save(jpeg, `large-memory-${i}.wire`)).record)
       }
+      const photo = makeJpeg({ ...LARGE_JPEG, width: 2000, height: 1333, progressive: false })
+      const photoFile = path.join(tmp, 'photo-baseline.jpg')
+      writeFileSync(photoFile, photo)
+      largeFiles['/large/photo-baseline.jpg'] = { path: photoFile, contentType: 'image/jpeg', cacheControl: 'no-store' }
+      firstPixelsImages.push({ name: 'baseline 2000x1333', record: (await save(photo, 'photo-baseline.wire')).record, plainPath: '/large/photo-baseline.jpg', bytes: photo.length })
     }
     await backend.close()
 
@@ -225,7 +233,7 @@ async function main(): Promise<void> {
       if (runs('paced')) {
         section('4. browser, paced network')
         try {
-          const paced = await benchPaced({ pixstore, plain, images: largeImages, memoryRecords, rounds: PACED_ROUNDS, beforeDist: process.env.PIXSTORE_BENCH_BEFORE_DIST })
+          const paced = await benchPaced({ pixstore, plain, images: largeImages, firstPixelsImages, memoryRecords, rounds: PACED_ROUNDS, beforeDist: process.env.PIXSTORE_BENCH_BEFORE_DIST })
           rows.push(...paced.rows)
           notes.push(...paced.notes)
         } catch (error) {
