@@ -85,7 +85,7 @@ export async function openImageAnswer(body: ReadableStream<Uint8Array>, recordMe
  * updates a loading image at once only until it knows the image's size, then
  * at most once a second, so a first piece with the size but no whole row of
  * pixels leaves the image blank for a second (plain `<img>` tags over a paced
- * link, fed a TCP segment at a time, did so in 3 to 8 of 15 rounds of four
+ * link, fed a TCP segment at a time, did so in 3 to 8 of 15 rounds of five
  * bench runs; Pixstore never: bench rows 4qa, 4qm, 4qn).
  */
 async function openImage(body: ReadableStreamDefaultReader<Uint8Array>, afterHead: Uint8Array, meta: RawImageMeta): Promise<{ format: ImageFormat; image: ReadableStream<Uint8Array> }> {
