@@ -28,9 +28,8 @@ import { PixstoreError } from './errors'
  *   pixels (see sw/chunkedAnswer.ts); 16 KiB holds rows of the bench's
  *   6000-pixel-wide progressive JPEG, where a few KiB would not always (its
  *   baseline one needs more than 16 KiB for a row either way). It is TLS's
- *   largest record too. The price, 17 bytes
- *   and one AES-GCM call per record, is about 1 ms of CPU per MB either way
- *   (bench/chunkedCryptoCost.ts).
+ *   largest record too. The price, 17 bytes and one AES-GCM call per record,
+ *   is about 1 ms of CPU per MB either way (bench/chunkedCryptoCost.ts).
  * - Record i (0-based) on the wire: AES-256-GCM(recordKey, nonce_i,
  *   piece_i || delimiter_i) followed by its 16-byte tag, no associated data.
  *   delimiter = 0x01 for every record but the last, 0x02 for the last (RFC
