@@ -7,6 +7,11 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** The arithmetic mean: unlike the median, it counts the rare long waits a viewer sits through. */
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length
+}
+
 /** Nearest-rank percentile (p in 0..100) of an unsorted sample. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN
