@@ -85,8 +85,11 @@ export async function openImageAnswer(body: ReadableStream<Uint8Array>, recordMe
  * updates a loading image at once only until it knows the image's size, then
  * at most once a second, so a first piece with the size but no whole row of
  * pixels leaves the image blank for a second (plain `<img>` tags over a paced
- * link, fed a TCP segment at a time, did so in 3 to 8 of 15 rounds of five
- * bench runs; Pixstore never: bench rows 4qa, 4qm, 4qn).
+ * link, fed a TCP segment at a time, did so in 3 to 8 of 15 rounds of six
+ * bench runs; Pixstore never: bench rows 4qa, 4qm, 4qn). On the bench's
+ * progressive JPEG that costs the median first paint the 13 ms a 16 KiB
+ * record takes at 10 Mbit/s, and keeps the second-long waits out of the
+ * mean (row 4qo).
  */
 async function openImage(body: ReadableStreamDefaultReader<Uint8Array>, afterHead: Uint8Array, meta: RawImageMeta): Promise<{ format: ImageFormat; image: ReadableStream<Uint8Array> }> {
   const plaintext = continued(afterHead, body).pipeThrough(createDecryptStream(meta)).getReader()
