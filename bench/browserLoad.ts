@@ -14,6 +14,7 @@ import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
 import { median, ratioRange } from './stats'
+import { workerThreadCpu } from './workerThreadCpu'
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
 const WORKER_FILE = path.join(DIST, 'pixstore-sw.js')
@@ -50,6 +51,12 @@ type Mode = 'pixstore' | 'plain' | 'worker' | 'before'
 const MODE_NAMES: Record<Mode, string> = { pixstore: 'Pixstore', plain: 'plain', worker: 'bare worker', before: 'Pixstore before' }
 const modesOf = (setup: BrowserSetup): readonly Mode[] => ['pixstore', 'plain', 'worker', ...(setup.beforeDist ? (['before'] as const) : [])]
 const usesPixstore = (mode: Mode) => mode === 'pixstore' || mode === 'before'
+
+/** Traced first visits per page with a worker, for its thread's CPU (rows 4m-4n): about 2.5 s each. */
+const TRACED_VISITS = 15
+
+/** `items` started at `round` (mod length): each round puts another mode first. */
+const rotated = <T>(items: readonly T[], round: number): T[] => items.map((_, i) => items[(i + round + items.length) % items.length]!)
 
 /**
  * The bare worker: what Pixstore's worker does minus records, proofs,
@@ -295,16 +302,38 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     }
   }
 
+  /** A first visit in a fresh profile under a trace: the CPU its service worker thread spent. */
+  async function tracedFirstVisit(mode: Mode): Promise<number> {
+    const context = await browser.newContext({ serviceWorkers: 'allow' })
+    try {
+      const page = await context.newPage()
+      return await workerThreadCpu(browser, async () => {
+        await visit(mode, page, () => page.goto(`${site.origin}/${mode}.html`), [])
+        // The worker stores the images after the page has them: that is its work too.
+        await page.waitForTimeout(SETTLE_BEFORE_RELOAD_MS)
+      })
+    } finally {
+      await context.close()
+    }
+  }
+
   const rounds: Record<Mode, ModeRound>[] = []
+  const workerModes = modes.filter((mode) => mode !== 'plain')
+  const workerCpu = Object.fromEntries(workerModes.map((mode) => [mode, [] as number[]])) as Record<Mode, number[]>
   try {
     for (let round = -1; round < setup.rounds; round++) {
       // Round -1 warms up the browser, servers and disk cache; it is thrown away. Order alternates.
-      const order = modes.map((_, i) => modes[(i + round + modes.length) % modes.length]!)
+      const order = rotated(modes, round)
       const result = {} as Record<Mode, ModeRound>
       for (const mode of order) result[mode] = await runMode(mode)
       if (round >= 0) rounds.push(result)
       process.stdout.write('.')
     }
+    // The worker thread's CPU on first visits, traced apart from the timed rounds (tracing slows what it watches).
+    for (let round = 0; round < TRACED_VISITS; round++) {
+      for (const mode of rotated(workerModes, round)) workerCpu[mode].push(await tracedFirstVisit(mode))
+    }
+    process.stdout.write('.')
   } finally {
     await browser.close()
     await site.close()
@@ -402,6 +431,11 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       explain: "Row 4e against the bare service worker, whose controlled page pays the same for having a worker but has no page module, records or init.",
     },
   )
+  /** Traced visits are not paired with the timed rounds: each trace round pairs the two modes it ran. */
+  const cpuRow = (key: string, versus: Mode, explain: string): Row => {
+    const pairs = workerCpu.pixstore.map((cpu, i) => ({ pixstore: cpu, plain: workerCpu[versus][i]! }))
+    return { key, label: `first visit: worker thread CPU for ${n}`, unit: 'ms', pixstore: median(workerCpu.pixstore), plain: median(workerCpu[versus]), range: ratioRange(pairs), versus: MODE_NAMES[versus], better: 'lower', explain }
+  }
   if (setup.beforeDist) {
     const against = { versus: 'Pixstore before', better: 'lower', target: { atMost: 1.05 } } as const
     rows.push(
@@ -417,6 +451,14 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       { key: '4l', label: `warm reload: navigation to ${n} loaded`, unit: 'ms', ...metric((r) => r.warm.timing.done, 'pixstore', 'before'), ...against, explain: 'Row 4e against the earlier build.' },
     )
   }
+  rows.push(
+    cpuRow(
+      '4m',
+      'worker',
+      `CPU time of the service worker thread's tasks during a first visit (fresh profile, from navigation until a second after the last image loaded, so the worker's writes to Cache Storage count), from a Chromium trace (toplevel tasks' thread time); medians of ${TRACED_VISITS} traced visits per page, rotated, run after the timed rounds. What records, decryption and caching cost the worker beyond fetching and answering, without the swings of page-load times.`,
+    ),
+  )
+  if (setup.beforeDist) rows.push(cpuRow('4n', 'before', `Row 4m against the earlier build's worker: whether the worker does more for these images than before. Rows 4j-4k time the same visits and swing by more than their 1.05x target between runs; this ratio swings too (0.99-1.12x over four runs of the same code), but less.`))
   const describe = (requests: Record<string, number>) =>
     Object.entries(requests)
       .map(([key, value]) => `${value} ${key}`)

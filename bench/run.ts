@@ -23,7 +23,7 @@ import { benchSlowReaders } from './slowReaders'
 import { elapsedMs } from './stats'
 import { wrkAvailable } from './wrk'
 
-/** Every section of a full run takes about 17 minutes on 2 cores (the paced page alone about 11). */
+/** Every section of a full run takes about 19 minutes on 2 cores (the paced page alone about 11). */
 const TIME_BUDGET_MS = 25 * 60_000
 const ROUNDS = 5
 /** Page loads take tens of ms, so a few ms of noise swing one round's ratio: more rounds, still about a minute. */
