@@ -13,7 +13,7 @@ import { rollup } from 'rollup'
 import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
-import { median, ratioRange } from './stats'
+import { median, ratioRange, rotated } from './stats'
 import { workerThreadCpu } from './workerThreadCpu'
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
@@ -54,9 +54,6 @@ const usesPixstore = (mode: Mode) => mode === 'pixstore' || mode === 'before'
 
 /** Traced first visits per page with a worker, for its thread's CPU (rows 4m-4n): about 2.5 s each. */
 const TRACED_VISITS = 15
-
-/** `items` started at `round` (mod length): each round puts another mode first. */
-const rotated = <T>(items: readonly T[], round: number): T[] => items.map((_, i) => items[(i + round + items.length) % items.length]!)
 
 /**
  * The bare worker: what Pixstore's worker does minus records, proofs,

@@ -5,7 +5,7 @@
 import os from 'node:os'
 import { runLoad } from './loadGenerator'
 import type { Row } from './report'
-import { median, ratioRange } from './stats'
+import { median, ratioRange, rotated } from './stats'
 import { runWrk, wrkAvailable, type WrkResult } from './wrk'
 
 export interface Target {
@@ -60,7 +60,7 @@ export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBas
     for (const target of targets) await measure(target, Math.min(1, testCase.seconds)) // warm-up
     const results: Map<string, Measured>[] = []
     for (let round = 0; round < rounds; round++) {
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
+      const order = rotated(targets, round)
       const byName = new Map<string, Measured>()
       for (const target of order) byName.set(target.name, await measure(target, testCase.seconds))
       results.push(byName)

@@ -12,6 +12,11 @@ export function mean(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length
 }
 
+/** `items` started at index `round` (mod length, negative rounds too): rotating the order each round lets drift on a shared machine favour nobody. */
+export function rotated<T>(items: readonly T[], round: number): T[] {
+  return items.map((_, i) => items[(((i + round) % items.length) + items.length) % items.length]!)
+}
+
 /** Nearest-rank percentile (p in 0..100) of an unsorted sample. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN
