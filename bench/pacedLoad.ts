@@ -139,10 +139,13 @@ interface Shown {
   requests: number
 }
 
+/** Every image the page measures: the fully loaded ones, then those measured by first pixels alone. */
+const measuredImages = (setup: PacedSetup): LargeImage[] => [...setup.images, ...(setup.firstPixelsImages ?? [])]
+
 /** The pages: each inserts one 600x400 <img> (or ten) when the bench calls window.show(srcs). */
 function pageHtml(mode: Mode, setup: PacedSetup, proxies: Record<'pixstore' | 'plain', PacingProxy>): string {
   const config = { defaultEndpointConnectHost: '127.0.0.1', defaultEndpointConnectPort: proxies.pixstore.port, defaultEndpointRoute: ROUTE }
-  const records = [...setup.images, ...(setup.firstPixelsImages ?? [])].map((image) => image.record).concat(setup.memoryRecords)
+  const records = measuredImages(setup).map((image) => image.record).concat(setup.memoryRecords)
   const module = mode === 'before' ? '/before/frontend.js' : '/pixstore/frontend.js'
   const setupScript =
     mode === 'pixstore' || mode === 'before'
@@ -418,7 +421,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   const notes: string[] = []
   const rows: Row[] = []
   try {
-    for (const image of [...setup.images, ...(setup.firstPixelsImages ?? [])]) {
+    for (const image of measuredImages(setup)) {
       const fullLoads = setup.images.includes(image)
       results[image.name] = []
       for (let round = 0; fullLoads && round < setup.rounds; round++) {
@@ -483,7 +486,8 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
    * bytes), the rounds painted at the first update against plain.
    */
   const shortRoundRows = (image: LargeImage, slow: boolean): Omit<Row, 'key'>[] => {
-    const bothEarly = quick[image.name]!.filter((round) => round.pixstore < SECOND_UPDATE_MS && round.plain < SECOND_UPDATE_MS)
+    const rounds = quick[image.name]!
+    const bothEarly = rounds.filter((round) => round.pixstore < SECOND_UPDATE_MS && round.plain < SECOND_UPDATE_MS)
     const coalescing: Omit<Row, 'key'> = {
       label: `${labelOf(image)}: first pixels`,
       unit: 'ms',
@@ -499,7 +503,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
         unit: 'ms',
         pixstore: median(early(image.name, 'pixstore')),
         plain: median(early(image.name, 'plain')),
-        range: ratioRange(bothEarly.map((round) => ({ pixstore: round.pixstore, plain: round.plain }))),
+        range: ratioRange(bothEarly),
         better: 'lower',
         explain: `The short rounds whose first paint came before ${SECOND_UPDATE_MS} ms (Chromium's first update of the image), each mode's own: ${early(image.name, 'pixstore').length} of Pixstore's, ${early(image.name, 'plain').length} of plain's. What a worker and a 16 KiB record cost when plain's first bytes already show a row; no target.`,
       },
@@ -507,11 +511,11 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
       {
         label: `${labelOf(image)}: first pixels, mean of the short rounds`,
         unit: 'ms',
-        pixstore: mean(quick[image.name]!.map((round) => round.pixstore)),
-        plain: mean(quick[image.name]!.map((round) => round.plain)),
-        range: ratioRange(quick[image.name]!.map((round) => ({ pixstore: round.pixstore, plain: round.plain }))),
+        pixstore: mean(rounds.map((round) => round.pixstore)),
+        plain: mean(rounds.map((round) => round.plain)),
+        range: ratioRange(rounds),
         better: 'lower',
-        explain: `The mean of the same ${FIRST_PIXELS_ROUNDS} short rounds: how long a viewer waits on average, the rounds that waited a second included (a median does not see them while fewer than half the rounds wait). ${QUICK_MODES.filter((mode) => mode !== 'pixstore' && mode !== 'plain').map((mode) => `${MODE_NAMES[mode]}: ${mean(quick[image.name]!.map((round) => round[mode])).toFixed(0)} ms`).join(', ')}. No target.`,
+        explain: `The mean of the same ${FIRST_PIXELS_ROUNDS} short rounds: how long a viewer waits on average, the rounds that waited a second included (a median does not see them while fewer than half the rounds wait). ${QUICK_MODES.filter((mode) => mode !== 'pixstore' && mode !== 'plain').map((mode) => `${MODE_NAMES[mode]}: ${mean(rounds.map((round) => round[mode])).toFixed(0)} ms`).join(', ')}. No target.`,
       },
     ]
   }
@@ -519,7 +523,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   let key = 0
   let prefix = ''
   const nextKey = () => `${prefix}${String.fromCharCode(97 + key++)}`
-  for (const [index, image] of [...setup.images, ...(setup.firstPixelsImages ?? [])].entries()) {
+  for (const [index, image] of measuredImages(setup).entries()) {
     prefix = `4${String.fromCharCode(113 + index)}`
     key = 0
     const label = labelOf(image)
