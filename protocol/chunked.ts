@@ -25,11 +25,13 @@ import { PixstoreError } from './errors'
  *   1.5x, bench row 4qa). Smaller is not better for the first record: it is
  *   the first piece the `<img>` gets, and Chromium leaves an image blank for
  *   a second when the piece that reveals its size holds no whole row of
- *   pixels (see sw/chunkedAnswer.ts); 16 KiB holds rows of the bench's
- *   6000-pixel-wide progressive JPEG, where a few KiB would not always (its
- *   baseline one needs more than 16 KiB for a row either way). It is TLS's
- *   largest record too. The price, 17 bytes and one AES-GCM call per record,
- *   is about 1 ms of CPU per MB either way (bench/chunkedCryptoCost.ts).
+ *   pixels (see sw/chunkedAnswer.ts). 16 KiB holds the first rows of a
+ *   2000x1333 baseline photo, where 4 KiB did not (its first paint then
+ *   waited a second in 9 of 10 rounds; bench rows 4sa-4sb); the bench's
+ *   6000-pixel-wide baseline JPEG needs more than 16 KiB for a row either
+ *   way. It is TLS's largest record too. The price, 17 bytes and one AES-GCM
+ *   call per record, is about 1 ms of CPU per MB either way
+ *   (bench/chunkedCryptoCost.ts).
  * - Record i (0-based) on the wire: AES-256-GCM(recordKey, nonce_i,
  *   piece_i || delimiter_i) followed by its 16-byte tag, no associated data.
  *   delimiter = 0x01 for every record but the last, 0x02 for the last (RFC
