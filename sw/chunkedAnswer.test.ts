@@ -109,6 +109,17 @@ describe('openImageAnswer', () => {
     }
   })
 
+  it('hands back a whole answer that arrived as one chunk without copying it', async () => {
+    const whole = encryptWith(Buffer.from(recordMeta.key), Buffer.from(recordMeta.iv), frameImage(jpeg, image))
+    const payload = encodeWirePayload({ state: PixstoreState.Success, ciphertext: whole.ciphertext })
+    const chunk = Uint8Array.from(payload)
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => (controller.enqueue(chunk), controller.close()) })
+    const opened = await openImageAnswer(body, recordMeta)
+    assert.ok(opened.kind === 'whole')
+    assert.deepEqual(opened.payload, payload)
+    assert.equal(opened.payload.buffer, chunk.buffer, 'the chunk itself, not a copy')
+  })
+
   it('returns one-byte states, and refuses bytes after them without reading the rest', async () => {
     for (const state of [2, 3, 4, 5, 6] as const) assert.deepEqual(await openImageAnswer(bodyOf([Uint8Array.of(state)]).body, recordMeta), { kind: 'failure', state })
     const glued = bodyOf([Uint8Array.of(5, 0)])

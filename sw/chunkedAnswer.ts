@@ -122,6 +122,12 @@ function continued(first: Uint8Array, rest: ReadableStreamDefaultReader<Uint8Arr
   )
 }
 
+/**
+ * The rest of the body after `prefix`, as one array. An answer that came as
+ * one chunk (a 100 KB image usually does) is that chunk, not a copy, as the
+ * earlier build's arrayBuffer() read made none either (a gallery's first
+ * visit otherwise allocates and copies every image once more).
+ */
 async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>, prefix: Uint8Array): Promise<Uint8Array> {
   const parts = [prefix]
   let length = prefix.length
@@ -129,6 +135,7 @@ async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>, prefix
     parts.push(result.value)
     length += result.value.length
   }
+  if (parts.length === 1) return prefix
   const out = new Uint8Array(length)
   parts.reduce((at, part) => (out.set(part, at), at + part.length), 0)
   return out
