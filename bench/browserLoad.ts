@@ -13,7 +13,7 @@ import { rollup } from 'rollup'
 import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
-import { median, ratioRange, rotated } from './stats'
+import { balancedOrder, median, ratioInterval, ratioRange } from './stats'
 import { workerThreadCpu } from './workerThreadCpu'
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
@@ -51,6 +51,14 @@ type Mode = 'pixstore' | 'plain' | 'worker' | 'before'
 const MODE_NAMES: Record<Mode, string> = { pixstore: 'Pixstore', plain: 'plain', worker: 'bare worker', before: 'Pixstore before' }
 const modesOf = (setup: BrowserSetup): readonly Mode[] => ['pixstore', 'plain', 'worker', ...(setup.beforeDist ? (['before'] as const) : [])]
 const usesPixstore = (mode: Mode) => mode === 'pixstore' || mode === 'before'
+
+/**
+ * First visits of the Pixstore page against the earlier build, beyond the
+ * timed rounds (rows 4j-4k, only with a before build): per-round ratios there
+ * run from 0.5x to 2x, so 15 rounds cannot tell a 1.05x target from noise; 75
+ * pairs put the 90% interval within about +-4%. About 1 s a pair.
+ */
+const BEFORE_FIRST_VISITS = 60
 
 /** Traced first visits per page with a worker, for its thread's CPU (rows 4m-4n): about 2.5 s each. */
 const TRACED_VISITS = 15
@@ -299,6 +307,17 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     }
   }
 
+  /** A first visit alone, in a fresh profile. */
+  async function firstVisit(mode: Mode): Promise<Visit> {
+    const context = await browser.newContext({ serviceWorkers: 'allow' })
+    try {
+      const page = await context.newPage()
+      return await visit(mode, page, () => page.goto(`${site.origin}/${mode}.html`), [])
+    } finally {
+      await context.close()
+    }
+  }
+
   /** A first visit in a fresh profile under a trace: the CPU its service worker thread spent. */
   async function tracedFirstVisit(mode: Mode): Promise<number> {
     const context = await browser.newContext({ serviceWorkers: 'allow' })
@@ -317,18 +336,28 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
   const rounds: Record<Mode, ModeRound>[] = []
   const workerModes = modes.filter((mode) => mode !== 'plain')
   const workerCpu = Object.fromEntries(workerModes.map((mode) => [mode, [] as number[]])) as Record<Mode, number[]>
+  /** The extra first visits against the earlier build. */
+  const beforePairs: { pixstore: Visit; before: Visit }[] = []
   try {
     for (let round = -1; round < setup.rounds; round++) {
       // Round -1 warms up the browser, servers and disk cache; it is thrown away. Order alternates.
-      const order = rotated(modes, round)
+      const order = balancedOrder(modes, round)
       const result = {} as Record<Mode, ModeRound>
       for (const mode of order) result[mode] = await runMode(mode)
       if (round >= 0) rounds.push(result)
       process.stdout.write('.')
     }
+    if (setup.beforeDist) {
+      for (let pair = 0; pair < BEFORE_FIRST_VISITS; pair++) {
+        const visits = {} as { pixstore: Visit; before: Visit }
+        for (const mode of balancedOrder(['pixstore', 'before'] as const, pair)) visits[mode] = await firstVisit(mode)
+        beforePairs.push(visits)
+      }
+      process.stdout.write('.')
+    }
     // The worker thread's CPU on first visits, traced apart from the timed rounds (tracing slows what it watches).
     for (let round = 0; round < TRACED_VISITS; round++) {
-      for (const mode of rotated(workerModes, round)) workerCpu[mode].push(await tracedFirstVisit(mode))
+      for (const mode of balancedOrder(workerModes, round)) workerCpu[mode].push(await tracedFirstVisit(mode))
     }
     process.stdout.write('.')
   } finally {
@@ -433,29 +462,45 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     const pairs = workerCpu.pixstore.map((cpu, i) => ({ pixstore: cpu, plain: workerCpu[versus][i]! }))
     return { key, label: `first visit: worker thread CPU for ${n}`, unit: 'ms', pixstore: median(workerCpu.pixstore), plain: median(workerCpu[versus]), range: ratioRange(pairs), versus: MODE_NAMES[versus], better: 'lower', explain }
   }
+  /** First visits against the earlier build: the timed rounds' and the extra ones. */
+  const firstAgainstBefore = (pick: (v: Visit) => number) => {
+    const pairs = [...rounds.map((r) => ({ pixstore: pick(r.pixstore.first), plain: pick(r.before.first) })), ...beforePairs.map((p) => ({ pixstore: pick(p.pixstore), plain: pick(p.before) }))]
+    return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs), interval: ratioInterval(pairs), count: pairs.length }
+  }
+  const intervals: string[] = []
   if (setup.beforeDist) {
     const against = { versus: 'Pixstore before', better: 'lower', target: { atMost: 1.05 } } as const
+    const firstImages = firstAgainstBefore(imagesOnly)
+    const firstDone = firstAgainstBefore((v) => v.timing.done)
+    const warm = metric((r) => r.warm.timing.done, 'pixstore', 'before')
+    const interval = (key: string, row: { interval: [number, number]; count?: number }, count = setup.rounds) =>
+      `${key} ${row.interval[0].toFixed(2)}-${row.interval[1].toFixed(2)}x (${row.count ?? count} pairs)`
+    intervals.push(
+      `Against the earlier build, 90% intervals of the ratio (paired bootstrap over the rounds; a target inside an interval is not decided by this run): ${interval('4j', firstImages)}, ${interval('4k', firstDone)}, ${interval('4l', { interval: ratioInterval(rounds.map((r) => ({ pixstore: r.pixstore.warm.timing.done, plain: r.before.warm.timing.done }))) })}.`,
+    )
     rows.push(
       {
         key: '4j',
         label: `first visit: ${n}, images only`,
         unit: 'ms',
-        ...metric((r) => imagesOnly(r.first), 'pixstore', 'before'),
+        pixstore: firstImages.pixstore,
+        plain: firstImages.plain,
+        range: firstImages.range,
         ...against,
-        explain: `Row 4b against the same page with the page module and worker of ${setup.beforeDist} (PIXSTORE_BENCH_BEFORE_DIST), served by the same backend in the same run.`,
+        explain: `Row 4b against the same page with the page module and worker of ${setup.beforeDist} (PIXSTORE_BENCH_BEFORE_DIST), served by the same backend in the same run: the timed rounds' first visits and ${BEFORE_FIRST_VISITS} more pairs of first visits of these two pages alone (${firstImages.count} pairs).`,
       },
-      { key: '4k', label: `first visit: navigation to ${n} loaded`, unit: 'ms', ...metric((r) => r.first.timing.done, 'pixstore', 'before'), ...against, explain: 'Row 4a against the earlier build.' },
-      { key: '4l', label: `warm reload: navigation to ${n} loaded`, unit: 'ms', ...metric((r) => r.warm.timing.done, 'pixstore', 'before'), ...against, explain: 'Row 4e against the earlier build.' },
+      { key: '4k', label: `first visit: navigation to ${n} loaded`, unit: 'ms', pixstore: firstDone.pixstore, plain: firstDone.plain, range: firstDone.range, ...against, explain: `Row 4a against the earlier build, from the same ${firstDone.count} pairs as 4j.` },
+      { key: '4l', label: `warm reload: navigation to ${n} loaded`, unit: 'ms', ...warm, ...against, explain: 'Row 4e against the earlier build (the timed rounds only).' },
     )
   }
   rows.push(
     cpuRow(
       '4m',
       'worker',
-      `CPU time of the service worker thread's tasks during a first visit (fresh profile, from navigation until a second after the last image loaded, so the worker's writes to Cache Storage count), from a Chromium trace (toplevel tasks' thread time); medians of ${TRACED_VISITS} traced visits per page, rotated, run after the timed rounds. What records, decryption and caching cost the worker beyond fetching and answering, without the swings of page-load times.`,
+      `CPU time of the service worker thread's tasks during a first visit (fresh profile, from navigation until a second after the last image loaded, so the worker's writes to Cache Storage count), from a Chromium trace (toplevel tasks' thread time); medians of ${TRACED_VISITS} traced visits per page, in balanced order, run after the timed rounds. What records, decryption and caching cost the worker beyond fetching and answering, without the swings of page-load times.`,
     ),
   )
-  if (setup.beforeDist) rows.push(cpuRow('4n', 'before', `Row 4m against the earlier build's worker: whether the worker does more for these images than before. Rows 4j-4k time the same visits and swing by more than their 1.05x target between runs; this ratio swings too (0.99-1.12x over four runs of the same code), but less.`))
+  if (setup.beforeDist) rows.push(cpuRow('4n', 'before', `Row 4m against the earlier build's worker: whether the worker does more for these images than before. It swings between runs too (0.99-1.12x over four runs of the same code).`))
   const describe = (requests: Record<string, number>) =>
     Object.entries(requests)
       .map(([key, value]) => `${value} ${key}`)
@@ -470,6 +515,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     return `${bare.toFixed(0)} vs ${plain.toFixed(0)} ms (${(bare / plain).toFixed(2)}x)`
   }
   const notes = [
+    ...intervals,
     `The bare service worker against plain <img> (what interception alone costs): first visit, images only ${worker((r) => imagesOnly(r.first))}; navigation to loaded ${worker((r) => r.first.timing.done)}; warm reload, navigation to loaded ${worker((r) => r.warm.timing.done)}; empty cache, images only ${worker((r) => imagesOnly(r.returning))}.`,
     `Requests reaching the image servers in the last round: Pixstore first visit: ${describe(last.pixstore.first.requests)}; warm reload: ${describe(last.pixstore.warm.requests)}; empty-cache reload: ${describe(last.pixstore.returning.requests)}. Plain first visit: ${describe(last.plain.first.requests)}; warm reload: ${describe(last.plain.warm.requests)}; empty-cache reload: ${describe(last.plain.returning.requests)}.`,
     `Pixstore page controlled by the worker at start: first visit ${last.pixstore.first.timing.controlledAtStart}, warm reload ${last.pixstore.warm.timing.controlledAtStart}.`,

@@ -1,11 +1,11 @@
 // Section 1: the image endpoint under load (wrk, 32 connections) against real
 // baselines in the same run: Pixstore 3.2.1 (the system we replace), nginx
 // serving the same bytes as a static file (the limit), and a plain Koa server
-// reading the same file (the framework alone). Rounds rotate the order.
+// reading the same file (the framework alone). Rounds run in balanced order (stats.ts).
 import os from 'node:os'
 import { runLoad } from './loadGenerator'
 import type { Row } from './report'
-import { median, ratioRange, rotated } from './stats'
+import { median, ratioRange, balancedOrder } from './stats'
 import { runWrk, wrkAvailable, type WrkResult } from './wrk'
 
 export interface Target {
@@ -60,7 +60,7 @@ export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBas
     for (const target of targets) await measure(target, Math.min(1, testCase.seconds)) // warm-up
     const results: Map<string, Measured>[] = []
     for (let round = 0; round < rounds; round++) {
-      const order = rotated(targets, round)
+      const order = balancedOrder(targets, round)
       const byName = new Map<string, Measured>()
       for (const target of order) byName.set(target.name, await measure(target, testCase.seconds))
       results.push(byName)

@@ -18,7 +18,7 @@ import { startPacingProxy, type PacingProxy, type ProxiedAnswer } from '../testi
 import { BARE_WORKER } from './browserLoad'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
-import { mean, median, ratio, ratioRange, rotated } from './stats'
+import { mean, median, ratio, ratioRange, balancedOrder } from './stats'
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
 const CHROMIUM = '/usr/bin/chromium'
@@ -425,7 +425,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
       const fullLoads = setup.images.includes(image)
       results[image.name] = []
       for (let round = 0; fullLoads && round < setup.rounds; round++) {
-        const order = rotated(modes, round)
+        const order = balancedOrder(modes, round)
         const shown = {} as Record<Mode, Shown>
         for (const mode of order) shown[mode] = await showOne(browser, site.origin, mode, image, proxies)
         results[image.name]!.push(shown)
@@ -433,7 +433,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
       }
       quick[image.name] = []
       for (let round = 0; round < FIRST_PIXELS_ROUNDS; round++) {
-        const order = rotated(QUICK_MODES, round)
+        const order = balancedOrder(QUICK_MODES, round)
         const firstPixels = {} as Record<Mode, number>
         for (const mode of order) firstPixels[mode] = await firstPixelsOnly(browser, site.origin, mode, image, proxies.plain.origin)
         quick[image.name]!.push(firstPixels)

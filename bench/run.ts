@@ -1,7 +1,7 @@
 // Pixstore bench: `npm run bench`. Every number is printed next to a real
 // baseline measured in the same run: Pixstore 3.2.1 (npm `pixstore`, the system
 // we replace), nginx serving the same bytes (the limit), plain Koa, plain
-// writes and plain <img> tags. Loopback only, bounded, medians of rotated rounds.
+// writes and plain <img> tags. Loopback only, bounded, medians of rounds in balanced order.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'

@@ -7,7 +7,7 @@ import type { Deployment } from '../testing/deployment'
 import type { ImageRecord } from '../server/index'
 import { runLoad, type LoadResult, type LoadSpec } from './loadGenerator'
 import type { Row } from './report'
-import { median, ratioRange, rotated } from './stats'
+import { median, ratioRange, balancedOrder } from './stats'
 
 export interface ScaleOutOptions {
   rounds: number
@@ -34,7 +34,7 @@ export async function benchScaleOut(deployment: Deployment, image: Buffer, label
     const rounds: Record<keyof typeof targets, LoadResult>[] = []
     for (let round = 0; round < options.rounds; round++) {
       // Rotate the order so drift on a shared machine favours nobody.
-      const order = rotated(['two', 'one', 'oneBalanced'] as const, round)
+      const order = balancedOrder(['two', 'one', 'oneBalanced'] as const, round)
       const results = {} as Record<keyof typeof targets, LoadResult>
       for (const name of order) results[name] = await runLoad(spec(targets[name], options.requests))
       rounds.push(results)
