@@ -120,6 +120,28 @@ describe('openImageAnswer', () => {
     assert.equal(opened.payload.buffer, chunk.buffer, 'the chunk itself, not a copy')
   })
 
+  it('opens an answer already read whole (a small one): a whole-image answer as the same bytes, a chunked one and a state as from a stream', async () => {
+    const whole = encryptWith(Buffer.from(recordMeta.key), Buffer.from(recordMeta.iv), frameImage(jpeg, image))
+    const payload = encodeWirePayload({ state: PixstoreState.Success, ciphertext: whole.ciphertext })
+    const opened = await openImageAnswer(payload, recordMeta, payload.length)
+    assert.ok(opened.kind === 'whole')
+    assert.equal(opened.payload, payload, 'handed back, not copied')
+
+    const answer = chunkedAnswer(encodeWireHead({ state: ChunkedState.ChunkedSuccess }))
+    const chunked = await openImageAnswer(answer, recordMeta, answer.length)
+    assert.ok(chunked.kind === 'chunked')
+    assert.equal(chunked.format, jpeg)
+    assert.equal(chunked.imageLength, image.length)
+    assert.deepEqual(new Uint8Array((await readAll(chunked.image)).bytes), image)
+
+    assert.deepEqual(await openImageAnswer(Uint8Array.of(PixstoreState.NotFound), recordMeta, 1), { kind: 'failure', state: PixstoreState.NotFound })
+    await assert.rejects(openImageAnswer(new Uint8Array(0), recordMeta, 0), (error) => error instanceof WireDecodeError && error.reason === 'Empty')
+    const cut = answer.subarray(0, answer.length - 1)
+    const truncated = await openImageAnswer(cut, recordMeta)
+    assert.ok(truncated.kind === 'chunked')
+    assert.ok((await readAll(truncated.image)).error instanceof ChunkedPayloadError)
+  })
+
   it('returns one-byte states, and refuses bytes after them without reading the rest', async () => {
     for (const state of [2, 3, 4, 5, 6] as const) assert.deepEqual(await openImageAnswer(bodyOf([Uint8Array.of(state)]).body, recordMeta), { kind: 'failure', state })
     const glued = bodyOf([Uint8Array.of(5, 0)])

@@ -35,9 +35,16 @@ export type OpenedAnswer =
  * read. Throws WireDecodeError (not a Pixstore answer), ChunkedPayloadError
  * (the first record does not authenticate), ImageFrameError (no known format
  * byte, or no image bytes), or the body's own error. `bodyLength` is the
- * answer's Content-Length when known.
+ * answer's Content-Length when known. `body` may also be the whole answer
+ * already read (a small one, see fetchImage): a whole-image answer is then
+ * handed back as it is, without a stream in between.
  */
-export async function openImageAnswer(body: ReadableStream<Uint8Array>, recordMeta: RawImageMeta, bodyLength: number | null = null): Promise<OpenedAnswer> {
+export async function openImageAnswer(body: ReadableStream<Uint8Array> | Uint8Array, recordMeta: RawImageMeta, bodyLength: number | null = null): Promise<OpenedAnswer> {
+  if (body instanceof Uint8Array) {
+    if (body.length > 1 && (body[0] === PixstoreState.Success || body[0] === PixstoreState.Updated)) return { kind: 'whole', payload: body }
+    const bytes = body
+    body = new ReadableStream<Uint8Array>({ start: (controller) => (bytes.length > 0 && controller.enqueue(bytes), controller.close()) })
+  }
   const reader = body.getReader()
   try {
     let prefix: Uint8Array = new Uint8Array(0)

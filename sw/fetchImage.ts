@@ -146,7 +146,7 @@ async function fetchPayload(
   sameOrigin: boolean,
   recordMeta: RawImageMeta,
   signal: AbortSignal | undefined,
-): Promise<[ReadableStream<Uint8Array>, RawImageMeta, number | null]> {
+): Promise<[ReadableStream<Uint8Array> | Uint8Array, RawImageMeta, number | null]> {
   let response: Response
   try {
     const params = new URLSearchParams()
@@ -167,7 +167,9 @@ async function fetchPayload(
   }
   if (response.status === 200 && isWireType(response.headers.get('Content-Type'))) {
     const length = Number(response.headers.get('Content-Length') ?? NaN)
-    return [response.body ?? new ReadableStream({ start: (controller) => controller.close() }), recordMeta, Number.isSafeInteger(length) ? length : null]
+    if (!Number.isSafeInteger(length)) return [response.body ?? new ReadableStream({ start: (controller) => controller.close() }), recordMeta, null]
+    if (length <= WHOLE_READ_MAX_BYTES) return [new Uint8Array(await response.arrayBuffer()), recordMeta, length]
+    return [response.body ?? new ReadableStream({ start: (controller) => controller.close() }), recordMeta, length]
   }
   await response.body?.cancel().catch(() => {})
   if (response.status === 404) {
@@ -178,6 +180,20 @@ async function fetchPayload(
   }
   throw new ImageFailure('UnexpectedResponse', `backend answered HTTP ${response.status} for ${url}`)
 }
+
+/**
+ * An answer of at most this many bytes (by its Content-Length) is read whole
+ * with arrayBuffer() rather than through a stream reader. Our backend answers
+ * images of up to 256 KiB whole even to a worker that asks for chunks, and
+ * most gallery images are that small. On a first visit of 24 x 100 KB
+ * images, reading each through a stream reader made the images show about
+ * 5% later than this (320 balanced rounds, a trace showing the worker's CPU
+ * unchanged): 1.07x the build before chunked answers, against 1.01x
+ * (90% interval 1.00-1.03x) with arrayBuffer(). A chunked answer this small
+ * still works (read from the bytes); the cost is holding an answer of up to
+ * 256 KiB whole while it arrives, as the build before did for every answer.
+ */
+const WHOLE_READ_MAX_BYTES = 256 * 1024
 
 /**
  * fetch() failed without an answer the worker may read. Either nothing
