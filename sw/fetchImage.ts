@@ -166,10 +166,10 @@ async function fetchPayload(
     throw await whyUnreadable(url, error)
   }
   if (response.status === 200 && isWireType(response.headers.get('Content-Type'))) {
-    const length = Number(response.headers.get('Content-Length') ?? NaN)
-    if (!Number.isSafeInteger(length)) return [response.body ?? new ReadableStream({ start: (controller) => controller.close() }), recordMeta, null]
-    if (length <= WHOLE_READ_MAX_BYTES) return [new Uint8Array(await response.arrayBuffer()), recordMeta, length]
-    return [response.body ?? new ReadableStream({ start: (controller) => controller.close() }), recordMeta, length]
+    const header = Number(response.headers.get('Content-Length') ?? NaN)
+    const length = Number.isSafeInteger(header) ? header : null
+    if (length !== null && length <= WHOLE_READ_MAX_BYTES) return [new Uint8Array(await response.arrayBuffer()), recordMeta, length]
+    return [response.body ?? new Uint8Array(0), recordMeta, length]
   }
   await response.body?.cancel().catch(() => {})
   if (response.status === 404) {
