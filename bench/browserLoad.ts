@@ -282,11 +282,18 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     return { timing, requests: delta((await imageServer(mode).sample()).requests, before) }
   }
 
-  async function runMode(mode: Mode): Promise<ModeRound> {
-    // A fresh context is a fresh profile: no service worker, empty HTTP cache and Cache Storage.
+  /** `act` in a fresh browser profile (a new context: no service worker, empty HTTP cache and Cache Storage), closed afterwards. */
+  async function inFreshProfile<T>(act: (page: import('@playwright/test').Page, context: import('@playwright/test').BrowserContext) => Promise<T>): Promise<T> {
     const context = await browser.newContext({ serviceWorkers: 'allow' })
     try {
-      const page = await context.newPage()
+      return await act(await context.newPage(), context)
+    } finally {
+      await context.close()
+    }
+  }
+
+  async function runMode(mode: Mode): Promise<ModeRound> {
+    return inFreshProfile(async (page, context) => {
       const consoleErrors: string[] = []
       page.on('console', (message) => message.type() === 'error' && consoleErrors.push(message.text()))
       page.on('pageerror', (error) => consoleErrors.push(error.message))
@@ -302,36 +309,21 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       await (await context.newCDPSession(page)).send('Network.clearBrowserCache')
       const returning = await visit(mode, page, () => page.reload(), consoleErrors)
       return { first, warm, returning }
-    } finally {
-      await context.close()
-    }
+    })
   }
 
   /** A first visit alone, in a fresh profile. */
-  async function firstVisit(mode: Mode): Promise<Visit> {
-    const context = await browser.newContext({ serviceWorkers: 'allow' })
-    try {
-      const page = await context.newPage()
-      return await visit(mode, page, () => page.goto(`${site.origin}/${mode}.html`), [])
-    } finally {
-      await context.close()
-    }
-  }
+  const firstVisit = (mode: Mode): Promise<Visit> => inFreshProfile((page) => visit(mode, page, () => page.goto(`${site.origin}/${mode}.html`), []))
 
   /** A first visit in a fresh profile under a trace: the CPU its service worker thread spent. */
-  async function tracedFirstVisit(mode: Mode): Promise<number> {
-    const context = await browser.newContext({ serviceWorkers: 'allow' })
-    try {
-      const page = await context.newPage()
-      return await workerThreadCpu(browser, async () => {
+  const tracedFirstVisit = (mode: Mode): Promise<number> =>
+    inFreshProfile((page) =>
+      workerThreadCpu(browser, async () => {
         await visit(mode, page, () => page.goto(`${site.origin}/${mode}.html`), [])
         // The worker stores the images after the page has them: that is its work too.
         await page.waitForTimeout(SETTLE_BEFORE_RELOAD_MS)
-      })
-    } finally {
-      await context.close()
-    }
-  }
+      }),
+    )
 
   const rounds: Record<Mode, ModeRound>[] = []
   const workerModes = modes.filter((mode) => mode !== 'plain')
@@ -366,10 +358,11 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
   }
 
   /** Per-round pairs of `mode` against `versus` (the row's two columns). */
-  const metric = (pick: (r: ModeRound) => number, mode: Mode = 'pixstore', versus: Mode = 'plain') => {
-    const pairs = rounds.map((r) => ({ pixstore: pick(r[mode]), plain: pick(r[versus]) }))
-    return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) }
-  }
+  type Pair = { pixstore: number; plain: number }
+  const pairsOf = (pick: (r: ModeRound) => number, mode: Mode = 'pixstore', versus: Mode = 'plain'): Pair[] => rounds.map((r) => ({ pixstore: pick(r[mode]), plain: pick(r[versus]) }))
+  /** A row's two columns (medians) and the range of its per-round ratios. */
+  const summary = (pairs: Pair[]) => ({ pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) })
+  const metric = (pick: (r: ModeRound) => number, mode: Mode = 'pixstore', versus: Mode = 'plain') => summary(pairsOf(pick, mode, versus))
   const imagesOnly = (v: Visit) => v.timing.done - v.timing.inserted
   const n = `${count} x ${setup.imageSize}`
   const rows: Row[] = [
@@ -460,37 +453,37 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
   /** Traced visits are not paired with the timed rounds: each trace round pairs the two modes it ran. */
   const cpuRow = (key: string, versus: Mode, explain: string): Row => {
     const pairs = workerCpu.pixstore.map((cpu, i) => ({ pixstore: cpu, plain: workerCpu[versus][i]! }))
-    return { key, label: `first visit: worker thread CPU for ${n}`, unit: 'ms', pixstore: median(workerCpu.pixstore), plain: median(workerCpu[versus]), range: ratioRange(pairs), versus: MODE_NAMES[versus], better: 'lower', explain }
+    return { key, label: `first visit: worker thread CPU for ${n}`, unit: 'ms', ...summary(pairs), versus: MODE_NAMES[versus], better: 'lower', explain }
   }
   /** First visits against the earlier build: the timed rounds' and the extra ones. */
-  const firstAgainstBefore = (pick: (v: Visit) => number) => {
-    const pairs = [...rounds.map((r) => ({ pixstore: pick(r.pixstore.first), plain: pick(r.before.first) })), ...beforePairs.map((p) => ({ pixstore: pick(p.pixstore), plain: pick(p.before) }))]
-    return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs), interval: ratioInterval(pairs), count: pairs.length }
-  }
+  const firstAgainstBefore = (pick: (v: Visit) => number): Pair[] => [
+    ...pairsOf((r) => pick(r.first), 'pixstore', 'before'),
+    ...beforePairs.map((p) => ({ pixstore: pick(p.pixstore), plain: pick(p.before) })),
+  ]
   const intervals: string[] = []
   if (setup.beforeDist) {
     const against = { versus: 'Pixstore before', better: 'lower', target: { atMost: 1.05 } } as const
     const firstImages = firstAgainstBefore(imagesOnly)
     const firstDone = firstAgainstBefore((v) => v.timing.done)
-    const warm = metric((r) => r.warm.timing.done, 'pixstore', 'before')
-    const interval = (key: string, row: { interval: [number, number]; count?: number }, count = setup.rounds) =>
-      `${key} ${row.interval[0].toFixed(2)}-${row.interval[1].toFixed(2)}x (${row.count ?? count} pairs)`
+    const warm = pairsOf((r) => r.warm.timing.done, 'pixstore', 'before')
+    const interval = (key: string, pairs: Pair[]) => {
+      const [low, high] = ratioInterval(pairs)
+      return `${key} ${low.toFixed(2)}-${high.toFixed(2)}x (${pairs.length} pairs)`
+    }
     intervals.push(
-      `Against the earlier build, 90% intervals of the ratio (paired bootstrap over the rounds; a target inside an interval is not decided by this run): ${interval('4j', firstImages)}, ${interval('4k', firstDone)}, ${interval('4l', { interval: ratioInterval(rounds.map((r) => ({ pixstore: r.pixstore.warm.timing.done, plain: r.before.warm.timing.done }))) })}.`,
+      `Against the earlier build, 90% intervals of the ratio (paired bootstrap over the rounds; a target inside an interval is not decided by this run): ${interval('4j', firstImages)}, ${interval('4k', firstDone)}, ${interval('4l', warm)}.`,
     )
     rows.push(
       {
         key: '4j',
         label: `first visit: ${n}, images only`,
         unit: 'ms',
-        pixstore: firstImages.pixstore,
-        plain: firstImages.plain,
-        range: firstImages.range,
+        ...summary(firstImages),
         ...against,
-        explain: `Row 4b against the same page with the page module and worker of ${setup.beforeDist} (PIXSTORE_BENCH_BEFORE_DIST), served by the same backend in the same run: the timed rounds' first visits and ${BEFORE_FIRST_VISITS} more pairs of first visits of these two pages alone (${firstImages.count} pairs).`,
+        explain: `Row 4b against the same page with the page module and worker of ${setup.beforeDist} (PIXSTORE_BENCH_BEFORE_DIST), served by the same backend in the same run: the timed rounds' first visits and ${BEFORE_FIRST_VISITS} more pairs of first visits of these two pages alone (${firstImages.length} pairs).`,
       },
-      { key: '4k', label: `first visit: navigation to ${n} loaded`, unit: 'ms', pixstore: firstDone.pixstore, plain: firstDone.plain, range: firstDone.range, ...against, explain: `Row 4a against the earlier build, from the same ${firstDone.count} pairs as 4j.` },
-      { key: '4l', label: `warm reload: navigation to ${n} loaded`, unit: 'ms', ...warm, ...against, explain: 'Row 4e against the earlier build (the timed rounds only).' },
+      { key: '4k', label: `first visit: navigation to ${n} loaded`, unit: 'ms', ...summary(firstDone), ...against, explain: `Row 4a against the earlier build, from the same ${firstDone.length} pairs as 4j.` },
+      { key: '4l', label: `warm reload: navigation to ${n} loaded`, unit: 'ms', ...summary(warm), ...against, explain: 'Row 4e against the earlier build (the timed rounds only).' },
     )
   }
   rows.push(
