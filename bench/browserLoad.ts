@@ -13,7 +13,7 @@ import { rollup } from 'rollup'
 import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
-import { balancedOrder, median, ratioInterval, ratioRange } from './stats'
+import { balancedOrder, median, ratioInterval, summarize, verdict, VERDICT_LEVEL, type Pair } from './stats'
 import { workerThreadCpu } from './workerThreadCpu'
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
@@ -53,12 +53,20 @@ const modesOf = (setup: BrowserSetup): readonly Mode[] => ['pixstore', 'plain', 
 const usesPixstore = (mode: Mode) => mode === 'pixstore' || mode === 'before'
 
 /**
- * First visits of the Pixstore page against the earlier build, beyond the
- * timed rounds (rows 4j-4k, only with a before build): per-round ratios there
- * run from 0.5x to 2x, so 15 rounds cannot tell a 1.05x target from noise; 75
- * pairs put the 90% interval within about +-4%. About 1 s a pair.
+ * Rounds against the earlier build beyond the timed ones (rows 4j-4l, only
+ * with a before build), added a batch at a time until each row's ratio is
+ * decided against BEFORE_TARGET (its VERDICT_LEVEL interval wholly on one
+ * side: verdict) or its cap is reached. Per-round ratios of first visits run
+ * from 0.5x to 2x: 75 pairs put a 90% interval within about +-5%, which
+ * decides nothing for a ratio near 1.02x. A first-visit pair takes about
+ * 1.3 s; a reload pair (first visit, the settle pause, reload) about 4 s, and
+ * its first visits count for 4j-4k too. At least one batch of each, so no
+ * row is judged on the 15 timed rounds alone.
  */
-const BEFORE_FIRST_VISITS = 60
+const BEFORE_TARGET = 1.05
+const BEFORE_BATCH = 30
+const BEFORE_MAX_FIRST_VISITS = 300
+const BEFORE_MAX_RELOADS = 90
 
 /** Traced first visits per page with a worker, for its thread's CPU (rows 4m-4n): about 2.5 s each. */
 const TRACED_VISITS = 15
@@ -109,9 +117,13 @@ interface Visit {
   requests: Record<string, number>
 }
 
-interface ModeRound {
+/** A fresh profile's first visit and its reload after the settle pause. */
+interface Reload {
   first: Visit
   warm: Visit
+}
+
+interface ModeRound extends Reload {
   returning: Visit
 }
 
@@ -292,25 +304,30 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     }
   }
 
-  async function runMode(mode: Mode): Promise<ModeRound> {
+  /** A first visit in a fresh profile and, after the pause a person takes, a reload; then `more` in the same profile. */
+  async function visitAndReload<T>(mode: Mode, more: (page: import('@playwright/test').Page, context: import('@playwright/test').BrowserContext, consoleErrors: string[]) => Promise<T>): Promise<Reload & T> {
     return inFreshProfile(async (page, context) => {
       const consoleErrors: string[] = []
       page.on('console', (message) => message.type() === 'error' && consoleErrors.push(message.text()))
       page.on('pageerror', (error) => consoleErrors.push(error.message))
-      const url = `${site.origin}/${mode}.html`
-      const first = await visit(mode, page, () => page.goto(url), consoleErrors)
+      const first = await visit(mode, page, () => page.goto(`${site.origin}/${mode}.html`), consoleErrors)
       // A person reloads after the page settled, not within its load event: both pages get the same pause,
       // so the browser's write-behind (its HTTP disk cache; the worker's Cache Storage) is not what is timed.
       await page.waitForTimeout(SETTLE_BEFORE_RELOAD_MS)
       const warm = await visit(mode, page, () => page.reload(), consoleErrors)
+      return { first, warm, ...(await more(page, context, consoleErrors)) }
+    })
+  }
+
+  /** A timed round of one page: first visit, warm reload, and a returning visit with empty caches. */
+  const runMode = (mode: Mode): Promise<ModeRound> =>
+    visitAndReload(mode, async (page, context, consoleErrors) => {
       // Returning visitor whose caches are empty: the worker stays installed (Pixstore: clearImageCache()); the
       // browser's caches, memory included, are cleared for both.
       if (usesPixstore(mode)) await page.evaluate(() => (window as unknown as { benchClearCache: () => Promise<number> }).benchClearCache())
       await (await context.newCDPSession(page)).send('Network.clearBrowserCache')
-      const returning = await visit(mode, page, () => page.reload(), consoleErrors)
-      return { first, warm, returning }
+      return { returning: await visit(mode, page, () => page.reload(), consoleErrors) }
     })
-  }
 
   /** A first visit alone, in a fresh profile. */
   const firstVisit = (mode: Mode): Promise<Visit> => inFreshProfile((page) => visit(mode, page, () => page.goto(`${site.origin}/${mode}.html`), []))
@@ -328,8 +345,18 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
   const rounds: Record<Mode, ModeRound>[] = []
   const workerModes = modes.filter((mode) => mode !== 'plain')
   const workerCpu = Object.fromEntries(workerModes.map((mode) => [mode, [] as number[]])) as Record<Mode, number[]>
-  /** The extra first visits against the earlier build. */
-  const beforePairs: { pixstore: Visit; before: Visit }[] = []
+  /** The extra rounds against the earlier build: first visits alone, or with their reloads. */
+  const beforeRounds: Record<'pixstore' | 'before', { first: Visit; warm?: Visit }>[] = []
+  /** Pixstore against the earlier build over the timed and the extra rounds, for `visit` of each. */
+  const againstBefore = (pick: (v: Visit) => number, visit: 'first' | 'warm'): Pair[] =>
+    [...rounds, ...beforeRounds].flatMap((r) => {
+      const [pixstore, before] = [r.pixstore[visit], r.before[visit]]
+      return pixstore && before ? [{ pixstore: pick(pixstore), plain: pick(before) }] : []
+    })
+  const imagesOnly = (v: Visit) => v.timing.done - v.timing.inserted
+  const loaded = (v: Visit) => v.timing.done
+  const beforeInterval = (pairs: Pair[]) => ratioInterval(pairs, VERDICT_LEVEL)
+  const undecided = (pairs: Pair[]) => verdict(beforeInterval(pairs), { atMost: BEFORE_TARGET }) === 'undecided'
   try {
     for (let round = -1; round < setup.rounds; round++) {
       // Round -1 warms up the browser, servers and disk cache; it is thrown away. Order alternates.
@@ -340,12 +367,22 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
       process.stdout.write('.')
     }
     if (setup.beforeDist) {
-      for (let pair = 0; pair < BEFORE_FIRST_VISITS; pair++) {
-        const visits = {} as { pixstore: Visit; before: Visit }
-        for (const mode of balancedOrder(['pixstore', 'before'] as const, pair)) visits[mode] = await firstVisit(mode)
-        beforePairs.push(visits)
+      let [firstVisits, reloads] = [0, 0]
+      for (;;) {
+        const reloadsOpen = reloads < BEFORE_MAX_RELOADS && (reloads === 0 || undecided(againstBefore(loaded, 'warm')))
+        const firstOpen = firstVisits < BEFORE_MAX_FIRST_VISITS && (firstVisits === 0 || undecided(againstBefore(imagesOnly, 'first')) || undecided(againstBefore(loaded, 'first')))
+        if (!reloadsOpen && !firstOpen) break
+        for (let i = 0; i < BEFORE_BATCH; i++) {
+          const round = {} as (typeof beforeRounds)[number]
+          for (const mode of balancedOrder(['pixstore', 'before'] as const, beforeRounds.length)) {
+            round[mode] = reloadsOpen ? await visitAndReload(mode, async () => ({})) : { first: await firstVisit(mode) }
+          }
+          beforeRounds.push(round)
+        }
+        firstVisits += BEFORE_BATCH
+        if (reloadsOpen) reloads += BEFORE_BATCH
+        process.stdout.write('.')
       }
-      process.stdout.write('.')
     }
     // The worker thread's CPU on first visits, traced apart from the timed rounds (tracing slows what it watches).
     for (let round = 0; round < TRACED_VISITS; round++) {
@@ -358,12 +395,8 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
   }
 
   /** Per-round pairs of `mode` against `versus` (the row's two columns). */
-  type Pair = { pixstore: number; plain: number }
   const pairsOf = (pick: (r: ModeRound) => number, mode: Mode = 'pixstore', versus: Mode = 'plain'): Pair[] => rounds.map((r) => ({ pixstore: pick(r[mode]), plain: pick(r[versus]) }))
-  /** A row's two columns (medians) and the range of its per-round ratios. */
-  const summary = (pairs: Pair[]) => ({ pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) })
-  const metric = (pick: (r: ModeRound) => number, mode: Mode = 'pixstore', versus: Mode = 'plain') => summary(pairsOf(pick, mode, versus))
-  const imagesOnly = (v: Visit) => v.timing.done - v.timing.inserted
+  const metric = (pick: (r: ModeRound) => number, mode: Mode = 'pixstore', versus: Mode = 'plain') => summarize(pairsOf(pick, mode, versus))
   const n = `${count} x ${setup.imageSize}`
   const rows: Row[] = [
     {
@@ -453,37 +486,28 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
   /** Traced visits are not paired with the timed rounds: each trace round pairs the two modes it ran. */
   const cpuRow = (key: string, versus: Mode, explain: string): Row => {
     const pairs = workerCpu.pixstore.map((cpu, i) => ({ pixstore: cpu, plain: workerCpu[versus][i]! }))
-    return { key, label: `first visit: worker thread CPU for ${n}`, unit: 'ms', ...summary(pairs), versus: MODE_NAMES[versus], better: 'lower', explain }
+    return { key, label: `first visit: worker thread CPU for ${n}`, unit: 'ms', ...summarize(pairs), versus: MODE_NAMES[versus], better: 'lower', explain }
   }
-  /** First visits against the earlier build: the timed rounds' and the extra ones. */
-  const firstAgainstBefore = (pick: (v: Visit) => number): Pair[] => [
-    ...pairsOf((r) => pick(r.first), 'pixstore', 'before'),
-    ...beforePairs.map((p) => ({ pixstore: pick(p.pixstore), plain: pick(p.before) })),
-  ]
-  const intervals: string[] = []
+  const notesBefore: string[] = []
   if (setup.beforeDist) {
-    const against = { versus: 'Pixstore before', better: 'lower', target: { atMost: 1.05 } } as const
-    const firstImages = firstAgainstBefore(imagesOnly)
-    const firstDone = firstAgainstBefore((v) => v.timing.done)
-    const warm = pairsOf((r) => r.warm.timing.done, 'pixstore', 'before')
-    const interval = (key: string, pairs: Pair[]) => {
-      const [low, high] = ratioInterval(pairs)
-      return `${key} ${low.toFixed(2)}-${high.toFixed(2)}x (${pairs.length} pairs)`
-    }
-    intervals.push(
-      `Against the earlier build, 90% intervals of the ratio (paired bootstrap over the rounds; a target inside an interval is not decided by this run): ${interval('4j', firstImages)}, ${interval('4k', firstDone)}, ${interval('4l', warm)}.`,
+    const firstImages = againstBefore(imagesOnly, 'first')
+    const firstLoaded = againstBefore(loaded, 'first')
+    const warm = againstBefore(loaded, 'warm')
+    const judged = (pairs: Pair[]) =>
+      ({ ...summarize(pairs), versus: 'Pixstore before', better: 'lower', target: { atMost: BEFORE_TARGET }, interval: { range: beforeInterval(pairs), level: VERDICT_LEVEL } }) as const
+    notesBefore.push(
+      `Rows 4j-4l: rounds against the earlier build were added ${BEFORE_BATCH} at a time until each row's ${VERDICT_LEVEL * 100}% interval (paired bootstrap of the ratio of medians) lay wholly on one side of ${BEFORE_TARGET}x, at most ${BEFORE_MAX_FIRST_VISITS} first-visit and ${BEFORE_MAX_RELOADS} reload rounds: ${beforeRounds.length} extra pairs of first visits, ${beforeRounds.filter((r) => r.pixstore.warm).length} of them with their reloads. "undecided" means this run cannot tell the ratio from the target.`,
     )
     rows.push(
       {
         key: '4j',
         label: `first visit: ${n}, images only`,
         unit: 'ms',
-        ...summary(firstImages),
-        ...against,
-        explain: `Row 4b against the same page with the page module and worker of ${setup.beforeDist} (PIXSTORE_BENCH_BEFORE_DIST), served by the same backend in the same run: the timed rounds' first visits and ${BEFORE_FIRST_VISITS} more pairs of first visits of these two pages alone (${firstImages.length} pairs).`,
+        ...judged(firstImages),
+        explain: `Row 4b against the same page with the page module and worker of ${setup.beforeDist} (PIXSTORE_BENCH_BEFORE_DIST), served by the same backend in the same run: the timed rounds' first visits and the extra ones of these two pages alone (${firstImages.length} pairs).`,
       },
-      { key: '4k', label: `first visit: navigation to ${n} loaded`, unit: 'ms', ...summary(firstDone), ...against, explain: `Row 4a against the earlier build, from the same ${firstDone.length} pairs as 4j.` },
-      { key: '4l', label: `warm reload: navigation to ${n} loaded`, unit: 'ms', ...summary(warm), ...against, explain: 'Row 4e against the earlier build (the timed rounds only).' },
+      { key: '4k', label: `first visit: navigation to ${n} loaded`, unit: 'ms', ...judged(firstLoaded), explain: `Row 4a against the earlier build, from the same ${firstLoaded.length} pairs as 4j.` },
+      { key: '4l', label: `warm reload: navigation to ${n} loaded`, unit: 'ms', ...judged(warm), explain: `Row 4e against the earlier build: the timed rounds' reloads and the extra ones (${warm.length} pairs).` },
     )
   }
   rows.push(
@@ -508,7 +532,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     return `${bare.toFixed(0)} vs ${plain.toFixed(0)} ms (${(bare / plain).toFixed(2)}x)`
   }
   const notes = [
-    ...intervals,
+    ...notesBefore,
     `The bare service worker against plain <img> (what interception alone costs): first visit, images only ${worker((r) => imagesOnly(r.first))}; navigation to loaded ${worker((r) => r.first.timing.done)}; warm reload, navigation to loaded ${worker((r) => r.warm.timing.done)}; empty cache, images only ${worker((r) => imagesOnly(r.returning))}.`,
     `Requests reaching the image servers in the last round: Pixstore first visit: ${describe(last.pixstore.first.requests)}; warm reload: ${describe(last.pixstore.warm.requests)}; empty-cache reload: ${describe(last.pixstore.returning.requests)}. Plain first visit: ${describe(last.plain.first.requests)}; warm reload: ${describe(last.plain.warm.requests)}; empty-cache reload: ${describe(last.plain.returning.requests)}.`,
     `Pixstore page controlled by the worker at start: first visit ${last.pixstore.first.timing.controlledAtStart}, warm reload ${last.pixstore.warm.timing.controlledAtStart}.`,

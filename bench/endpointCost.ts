@@ -5,7 +5,7 @@
 import os from 'node:os'
 import { runLoad } from './loadGenerator'
 import type { Row } from './report'
-import { median, ratioRange, balancedOrder } from './stats'
+import { balancedOrder, summarize } from './stats'
 import { runWrk, wrkAvailable, type WrkResult } from './wrk'
 
 export interface Target {
@@ -68,7 +68,7 @@ export async function benchEndpoint(cases: readonly SizeCase[], { rounds, keyBas
     }
     const pick = (baseline: Target, field: keyof Measured, subject = testCase.pixstore) => {
       const pairs = results.map((r) => ({ pixstore: r.get(subject.name)![field], plain: r.get(baseline.name)![field] }))
-      return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) }
+      return summarize(pairs)
     }
     let letter = 0
     const key = () => `${keyBase}${String.fromCharCode(97 + caseIndex * 8 + letter++)}`

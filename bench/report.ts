@@ -1,6 +1,6 @@
 // The printed result: one compact table (Pixstore, the baseline it is compared
 // with, the ratio and the issue's target) and a short explanation per row.
-import { ratio } from './stats'
+import { ratio, verdict } from './stats'
 
 export interface Row {
   key: string
@@ -16,6 +16,12 @@ export interface Row {
   better: 'higher' | 'lower'
   /** The ratio the project aims for. */
   target?: { atMost?: number; atLeast?: number }
+  /**
+   * An interval of the ratio (ratioInterval) and its level. With it, the
+   * target counts as met or missed only when the whole interval lies on one
+   * side of it (verdict); a run whose interval spans the target says so.
+   */
+  interval?: { range: [number, number]; level: number }
   /** Decimals for the two values. */
   digits?: number
   explain: string
@@ -29,8 +35,14 @@ const fmtRatio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2
 function fmtTarget(row: Row, value: number): string {
   const { atMost, atLeast } = row.target ?? {}
   if (atMost === undefined && atLeast === undefined) return ''
+  const aim = atMost !== undefined ? `<=${atMost}x` : `>=${atLeast}x`
+  if (row.interval) {
+    const [low, high] = row.interval.range
+    const judged = verdict(row.interval.range, row.target!)
+    return `${aim} ${judged === 'met' ? 'met' : judged === 'missed' ? 'MISSED' : 'undecided'} (${Math.round(row.interval.level * 100)}%: ${fmtRatio(low)}-${fmtRatio(high)})`
+  }
   const met = Number.isFinite(value) && (atMost === undefined || value <= atMost) && (atLeast === undefined || value >= atLeast)
-  return `${atMost !== undefined ? `<=${atMost}x` : `>=${atLeast}x`} ${met ? 'met' : 'MISSED'}`
+  return `${aim} ${met ? 'met' : 'MISSED'}`
 }
 
 /** `columns` names the two compared sides when every row has the same ones (default pixstore vs the row's `versus`). */

@@ -23,8 +23,13 @@ import { benchSlowReaders } from './slowReaders'
 import { elapsedMs } from './stats'
 import { wrkAvailable } from './wrk'
 
-/** Every section of a full run takes about 19 minutes on 2 cores (the paced page alone about 11). */
-const TIME_BUDGET_MS = 25 * 60_000
+/**
+ * Every section of a full run takes about 21 minutes on 2 cores (the paced
+ * page alone about 11). Rows that add rounds until they are decided (the
+ * paced first pixels; with PIXSTORE_BENCH_BEFORE_DIST, rows 4j-4l) may add
+ * up to 13 more.
+ */
+const TIME_BUDGET_MS = 40 * 60_000
 const ROUNDS = 5
 /** Page loads take tens of ms, so a few ms of noise swing one round's ratio: more rounds, still about a minute. */
 const BROWSER_ROUNDS = 15

@@ -7,7 +7,7 @@ import type { Deployment } from '../testing/deployment'
 import type { ImageRecord } from '../server/index'
 import { runLoad, type LoadResult, type LoadSpec } from './loadGenerator'
 import type { Row } from './report'
-import { median, ratioRange, balancedOrder } from './stats'
+import { balancedOrder, summarize } from './stats'
 
 export interface ScaleOutOptions {
   rounds: number
@@ -42,7 +42,7 @@ export async function benchScaleOut(deployment: Deployment, image: Buffer, label
     }
     const compare = (a: keyof typeof targets, b: keyof typeof targets, field: keyof LoadResult) => {
       const pairs = rounds.map((r) => ({ pixstore: r[a][field], plain: r[b][field] }))
-      return { pixstore: median(pairs.map((p) => p.pixstore)), plain: median(pairs.map((p) => p.plain)), range: ratioRange(pairs) }
+      return summarize(pairs)
     }
     const what = `${options.requests} GETs of a ${label} image (Success), keep-alive, ${options.concurrency} in flight`
     return [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { balancedOrder, median, ratioInterval } from './stats'
+import { balancedOrder, median, ratioInterval, summarize, verdict } from './stats'
 
 /** How often each ordered pair (a right before b) occurs within the rounds' orders. */
 function followCounts(orders: string[][]): Map<string, number> {
@@ -51,5 +51,33 @@ describe('ratioInterval', () => {
     assert.ok(width(ratioInterval([...pairs, ...pairs, ...pairs, ...pairs])) < width(ratioInterval(pairs)))
     assert.deepEqual(ratioInterval([{ pixstore: 3, plain: 2 }, { pixstore: 3, plain: 2 }]), [1.5, 1.5])
     assert.deepEqual(ratioInterval([{ pixstore: 1, plain: 0 }]), [Number.NaN, Number.NaN])
+  })
+})
+
+describe('verdict', () => {
+  it('decides an at-most target only when the whole interval lies on one side of it', () => {
+    assert.equal(verdict([0.98, 1.04], { atMost: 1.05 }), 'met')
+    assert.equal(verdict([0.98, 1.05], { atMost: 1.05 }), 'met', 'the target itself is met')
+    assert.equal(verdict([1.06, 1.2], { atMost: 1.05 }), 'missed')
+    assert.equal(verdict([0.98, 1.12], { atMost: 1.05 }), 'undecided', 'a ratio of 1.01x whose interval spans the target')
+    assert.equal(verdict([1.01, 1.07], { atMost: 1.05 }), 'undecided')
+  })
+
+  it('decides an at-least target the same way, and no interval decides nothing', () => {
+    assert.equal(verdict([1, 1.5], { atLeast: 1 }), 'met')
+    assert.equal(verdict([0.5, 0.9], { atLeast: 1 }), 'missed')
+    assert.equal(verdict([0.9, 1.1], { atLeast: 1 }), 'undecided')
+    assert.equal(verdict([Number.NaN, Number.NaN], { atMost: 1.05 }), 'undecided')
+  })
+})
+
+describe('summarize', () => {
+  it("gives the medians of each side and the range of the rounds' ratios", () => {
+    const pairs = [
+      { pixstore: 10, plain: 10 },
+      { pixstore: 30, plain: 10 },
+      { pixstore: 20, plain: 40 },
+    ]
+    assert.deepEqual(summarize(pairs), { pixstore: 20, plain: 10, range: [0.5, 3] })
   })
 })

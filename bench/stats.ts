@@ -48,8 +48,14 @@ export function ratio(pixstore: number, plain: number): number {
   return plain > 0 && Number.isFinite(pixstore) ? pixstore / plain : Number.NaN
 }
 
+/** One round's two measurements: Pixstore's and its baseline's (named `plain` whatever the baseline is). */
+export interface Pair {
+  pixstore: number
+  plain: number
+}
+
 /** Min and max of per-round paired ratios (how stable the comparison was). */
-export function ratioRange(pairs: readonly { pixstore: number; plain: number }[]): [number, number] {
+export function ratioRange(pairs: readonly Pair[]): [number, number] {
   const ratios = pairs.map((pair) => ratio(pair.pixstore, pair.plain)).filter(Number.isFinite)
   return ratios.length ? [Math.min(...ratios), Math.max(...ratios)] : [Number.NaN, Number.NaN]
 }
@@ -60,7 +66,7 @@ export function ratioRange(pairs: readonly { pixstore: number; plain: number }[]
  * default) over resampled rounds. Seeded, so the same pairs give the same
  * interval. Says whether a run can tell a ratio from its target at all.
  */
-export function ratioInterval(pairs: readonly { pixstore: number; plain: number }[], level = 0.9, resamples = 2000): [number, number] {
+export function ratioInterval(pairs: readonly Pair[], level = 0.9, resamples = 2000): [number, number] {
   const valid = pairs.filter((pair) => Number.isFinite(ratio(pair.pixstore, pair.plain)))
   if (valid.length === 0) return [Number.NaN, Number.NaN]
   let seed = 0x9e3779b9
@@ -78,6 +84,33 @@ export function ratioInterval(pairs: readonly { pixstore: number; plain: number 
   }
   const tail = (1 - level) / 2
   return [percentile(ratios, tail * 100), percentile(ratios, (1 - tail) * 100)]
+}
+
+/** A row's two columns (the medians of its rounds) and the range of its per-round ratios. */
+export function summarize(pairs: readonly Pair[]): { pixstore: number; plain: number; range: [number, number] } {
+  return { pixstore: median(pairs.map((pair) => pair.pixstore)), plain: median(pairs.map((pair) => pair.plain)), range: ratioRange(pairs) }
+}
+
+/**
+ * The interval a row with a target is judged by when the bench adds rounds
+ * until the row is decided: 95% rather than 90%, because such a row is looked
+ * at after every batch, and each look is one more chance to stop on a lucky
+ * interval.
+ */
+export const VERDICT_LEVEL = 0.95
+
+export type Verdict = 'met' | 'missed' | 'undecided'
+
+/**
+ * Whether an interval of a ratio decides its target: met or missed only when
+ * the whole interval lies on one side of it, undecided while it spans it (or
+ * is no interval: no valid rounds).
+ */
+export function verdict([low, high]: readonly [number, number], { atMost = Infinity, atLeast = -Infinity }: { atMost?: number; atLeast?: number }): Verdict {
+  if (!Number.isFinite(low) || !Number.isFinite(high)) return 'undecided'
+  if (atLeast <= low && high <= atMost) return 'met'
+  if (low > atMost || high < atLeast) return 'missed'
+  return 'undecided'
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
