@@ -13,7 +13,7 @@ import { rollup } from 'rollup'
 import { pixstoreServiceWorker, type ImageRecord } from '../server/index'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
-import { balancedOrder, median, ratioInterval, summarize, verdict, VERDICT_LEVEL, type Pair } from './stats'
+import { balancedOrder, median, summarize, verdict, VERDICT_LEVEL, type Pair } from './stats'
 import { workerThreadCpu } from './workerThreadCpu'
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
@@ -355,8 +355,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     })
   const imagesOnly = (v: Visit) => v.timing.done - v.timing.inserted
   const loaded = (v: Visit) => v.timing.done
-  const beforeInterval = (pairs: Pair[]) => ratioInterval(pairs, VERDICT_LEVEL)
-  const undecided = (pairs: Pair[]) => verdict(beforeInterval(pairs), { atMost: BEFORE_TARGET }) === 'undecided'
+  const undecided = (pairs: Pair[]) => verdict(summarize(pairs).interval.range, { atMost: BEFORE_TARGET }) === 'undecided'
   try {
     for (let round = -1; round < setup.rounds; round++) {
       // Round -1 warms up the browser, servers and disk cache; it is thrown away. Order alternates.
@@ -493,8 +492,7 @@ export async function benchBrowser(setup: BrowserSetup): Promise<{ rows: Row[]; 
     const firstImages = againstBefore(imagesOnly, 'first')
     const firstLoaded = againstBefore(loaded, 'first')
     const warm = againstBefore(loaded, 'warm')
-    const judged = (pairs: Pair[]) =>
-      ({ ...summarize(pairs), versus: 'Pixstore before', better: 'lower', target: { atMost: BEFORE_TARGET }, interval: { range: beforeInterval(pairs), level: VERDICT_LEVEL } }) as const
+    const judged = (pairs: Pair[]) => ({ ...summarize(pairs), versus: 'Pixstore before', better: 'lower', target: { atMost: BEFORE_TARGET } }) as const
     notesBefore.push(
       `Rows 4j-4l: rounds against the earlier build were added ${BEFORE_BATCH} at a time until each row's ${VERDICT_LEVEL * 100}% interval (paired bootstrap of the ratio of medians) lay wholly on one side of ${BEFORE_TARGET}x, at most ${BEFORE_MAX_FIRST_VISITS} first-visit and ${BEFORE_MAX_RELOADS} reload rounds: ${beforeRounds.length} extra pairs of first visits, ${beforeRounds.filter((r) => r.pixstore.warm).length} of them with their reloads. "undecided" means this run cannot tell the ratio from the target.`,
     )

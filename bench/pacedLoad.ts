@@ -18,7 +18,7 @@ import { startPacingProxy, type PacingProxy, type ProxiedAnswer } from '../testi
 import { BARE_WORKER } from './browserLoad'
 import type { Row } from './report'
 import type { ServerProcess } from './serverProcess'
-import { balancedOrder, mean, median, ratio, ratioInterval, ratioRange, summarize, verdict, VERDICT_LEVEL, type Pair } from './stats'
+import { balancedOrder, mean, median, ratio, ratioRange, summarize, verdict, VERDICT_LEVEL, type Pair } from './stats'
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
 const CHROMIUM = '/usr/bin/chromium'
@@ -431,7 +431,6 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
   /** The extra short rounds of the targeted row (FIRST_PIXELS_TARGET): Pixstore against plain. */
   const extraFirstPixels: Pair[] = []
   const targetedPairs = () => [...(quick[FIRST_PIXELS_TARGET.image] ?? []).map((round) => ({ pixstore: round.pixstore, plain: round.plain })), ...extraFirstPixels]
-  const targetedInterval = () => ratioInterval(targetedPairs(), VERDICT_LEVEL)
   const notes: string[] = []
   const rows: Row[] = []
   try {
@@ -452,7 +451,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
         for (const mode of order) firstPixels[mode] = await firstPixelsOnly(browser, site.origin, mode, image, proxies.plain.origin)
         quick[image.name]!.push(firstPixels)
       }
-      while (image.name === FIRST_PIXELS_TARGET.image && extraFirstPixels.length < FIRST_PIXELS_MAX_EXTRA && verdict(targetedInterval(), FIRST_PIXELS_TARGET) === 'undecided') {
+      while (image.name === FIRST_PIXELS_TARGET.image && extraFirstPixels.length < FIRST_PIXELS_MAX_EXTRA && verdict(summarize(targetedPairs()).interval.range, FIRST_PIXELS_TARGET) === 'undecided') {
         for (let i = 0; i < FIRST_PIXELS_BATCH; i++) {
           const pair = {} as Pair
           for (const mode of balancedOrder(['pixstore', 'plain'] as const, extraFirstPixels.length)) pair[mode] = await firstPixelsOnly(browser, site.origin, mode, image, proxies.plain.origin)
@@ -570,7 +569,7 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
           label: `${label}: first pixels`,
           unit: 'ms',
           ...(targeted
-            ? { ...summarize(targetedPairs()), target: { atMost: FIRST_PIXELS_TARGET.atMost }, interval: { range: targetedInterval(), level: VERDICT_LEVEL } }
+            ? { ...summarize(targetedPairs()), target: { atMost: FIRST_PIXELS_TARGET.atMost } }
             : firstPixels(image.name, 'pixstore', against)),
           versus: versusName,
           better: 'lower',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { balancedOrder, median, ratioInterval, summarize, verdict } from './stats'
+import { balancedOrder, median, ratioInterval, summarize, verdict, VERDICT_LEVEL } from './stats'
 
 /** How often each ordered pair (a right before b) occurs within the rounds' orders. */
 function followCounts(orders: string[][]): Map<string, number> {
@@ -72,12 +72,13 @@ describe('verdict', () => {
 })
 
 describe('summarize', () => {
-  it("gives the medians of each side and the range of the rounds' ratios", () => {
+  it("gives the medians of each side, the range of the rounds' ratios and the interval that judges a target", () => {
     const pairs = [
       { pixstore: 10, plain: 10 },
       { pixstore: 30, plain: 10 },
       { pixstore: 20, plain: 40 },
     ]
-    assert.deepEqual(summarize(pairs), { pixstore: 20, plain: 10, range: [0.5, 3] })
+    assert.deepEqual(summarize(pairs), { pixstore: 20, plain: 10, range: [0.5, 3], interval: { range: ratioInterval(pairs, VERDICT_LEVEL), level: VERDICT_LEVEL } })
+    assert.equal(VERDICT_LEVEL, 0.95)
   })
 })

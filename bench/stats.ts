@@ -86,20 +86,28 @@ export function ratioInterval(pairs: readonly Pair[], level = 0.9, resamples = 2
   return [percentile(ratios, tail * 100), percentile(ratios, (1 - tail) * 100)]
 }
 
-/** A row's two columns (the medians of its rounds) and the range of its per-round ratios. */
-export function summarize(pairs: readonly Pair[]): { pixstore: number; plain: number; range: [number, number] } {
-  return { pixstore: median(pairs.map((pair) => pair.pixstore)), plain: median(pairs.map((pair) => pair.plain)), range: ratioRange(pairs) }
-}
-
 /**
- * The interval a row with a target is judged by when the bench adds rounds
- * until the row is decided: 95% rather than 90%, because such a row is looked
- * at after every batch, and each look is one more chance to stop on a lucky
- * interval.
+ * The interval a row's target is judged by: 95% rather than 90%, because a
+ * row that adds rounds until it is decided is looked at after every batch,
+ * and each look is one more chance to stop on a lucky interval.
  */
 export const VERDICT_LEVEL = 0.95
 
 export type Verdict = 'met' | 'missed' | 'undecided'
+
+/**
+ * A row's two columns (the medians of its rounds), the range of its
+ * per-round ratios, and the VERDICT_LEVEL interval of its ratio, which
+ * decides the row's target if it has one (report.ts).
+ */
+export function summarize(pairs: readonly Pair[]): { pixstore: number; plain: number; range: [number, number]; interval: { range: [number, number]; level: number } } {
+  return {
+    pixstore: median(pairs.map((pair) => pair.pixstore)),
+    plain: median(pairs.map((pair) => pair.plain)),
+    range: ratioRange(pairs),
+    interval: { range: ratioInterval(pairs, VERDICT_LEVEL), level: VERDICT_LEVEL },
+  }
+}
 
 /**
  * Whether an interval of a ratio decides its target: met or missed only when
