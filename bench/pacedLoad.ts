@@ -562,7 +562,9 @@ export async function benchPaced(setup: PacedSetup): Promise<{ rows: Row[]; note
     for (const against of versus) {
       const versusName = against === 'plain' ? undefined : MODE_NAMES[against]
       const targeted = against === 'plain' && image.name === FIRST_PIXELS_TARGET.image
-      const shortRounds = targeted ? `${targetedPairs().length} short rounds that stop at that frame (${FIRST_PIXELS_ROUNDS} of every mode, then ${extraFirstPixels.length} more of these two until this run decided the target, or at most ${FIRST_PIXELS_MAX_EXTRA}; ${VERDICT_LEVEL * 100}% interval of the ratio)` : `${FIRST_PIXELS_ROUNDS} short rounds that stop at that frame`
+      const shortRounds = targeted
+        ? `${targetedPairs().length} short rounds that stop at that frame: ${FIRST_PIXELS_ROUNDS} of every mode, and ${extraFirstPixels.length} more of these two, added until the ${VERDICT_LEVEL * 100}% interval of the ratio decided the target or ${FIRST_PIXELS_MAX_EXTRA} had run`
+        : `${FIRST_PIXELS_ROUNDS} short rounds that stop at that frame`
       rows.push(
         {
           key: nextKey(),
