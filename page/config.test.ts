@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { workerConfigFromScriptUrl, workerScriptUrl } from '../protocol/workerConfig'
+import { parseWorkerConfig, workerConfigFromScriptUrl, workerScriptUrl } from '../protocol/workerConfig'
+import { DEFAULT_CONFIG } from '../server/config'
 import { PixstoreFrontendConfigError, resolveBackendOrigin, resolveFrontendConfig } from './config'
 
 const page = 'https://app.example.com/gallery/index.html'
@@ -8,7 +9,7 @@ const page = 'https://app.example.com/gallery/index.html'
 describe('resolveFrontendConfig', () => {
   it('fills the defaults and makes every URL absolute', () => {
     assert.deepEqual(resolveFrontendConfig({ defaultEndpointConnectHost: 'api.example.com' }, page), {
-      worker: { backendOrigin: 'https://api.example.com:7482', route: '/pixstore-image', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true }, proofTransport: 'auto' },
+      worker: { backendOrigin: 'https://api.example.com:7482', route: '/pixstore-image', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true }, proofTransport: 'auto', maxImageBytes: 25 * 1024 * 1024 },
       serviceWorkerUrl: 'https://app.example.com/pixstore-sw.js',
       scope: 'https://app.example.com/',
     })
@@ -20,7 +21,7 @@ describe('resolveFrontendConfig', () => {
       page,
     )
     assert.deepEqual(resolved, {
-      worker: { backendOrigin: 'https://api.example.com', route: '/img/v2', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true }, proofTransport: 'auto' },
+      worker: { backendOrigin: 'https://api.example.com', route: '/img/v2', imageCache: { maxEntries: 500, maxAgeSeconds: 604800, persist: true }, proofTransport: 'auto', maxImageBytes: 25 * 1024 * 1024 },
       serviceWorkerUrl: 'https://app.example.com/gallery/sw.js',
       scope: 'https://app.example.com/gallery/',
     })
@@ -47,6 +48,22 @@ describe('resolveFrontendConfig', () => {
     assert.equal(workerConfigFromScriptUrl(old.href)?.proofTransport, 'auto')
     old.searchParams.set('proofTransport', 'carrier-pigeon')
     assert.equal(workerConfigFromScriptUrl(old.href), null)
+  })
+
+  it("takes maxImageBytes and carries it through the worker script URL and a connect message's parse; an older page without it means the backend's default", () => {
+    const { worker } = resolveFrontendConfig({ defaultEndpointConnectHost: 'a', maxImageBytes: 100 * 1024 * 1024 }, page)
+    assert.equal(worker.maxImageBytes, 100 * 1024 * 1024)
+    assert.deepEqual(workerConfigFromScriptUrl(workerScriptUrl('/pixstore-sw.js', worker, page)), worker)
+    assert.deepEqual(parseWorkerConfig(worker), worker)
+    const old = new URL(workerScriptUrl('/pixstore-sw.js', worker, page))
+    old.searchParams.delete('maxImageBytes')
+    assert.equal(workerConfigFromScriptUrl(old.href)?.maxImageBytes, DEFAULT_CONFIG.maxImageBytes)
+    const { maxImageBytes: _, ...olderMessage } = worker
+    assert.equal(parseWorkerConfig(olderMessage)?.maxImageBytes, DEFAULT_CONFIG.maxImageBytes)
+    for (const wrong of ['lots', '', '0', '-5', '1.5', String(2 ** 31 + 1)]) {
+      old.searchParams.set('maxImageBytes', wrong)
+      assert.equal(workerConfigFromScriptUrl(old.href), null, wrong)
+    }
   })
 
   it('says so when defaultEndpointConnectHost is missing', () => {
@@ -84,6 +101,8 @@ describe('resolveFrontendConfig', () => {
       [{ defaultEndpointConnectHost: 'a', imageCache: { maxAgeSeconds: -1 } }, /imageCache.maxAgeSeconds must be an integer from 1/],
       [{ defaultEndpointConnectHost: 'a', imageCache: { persist: 'no' } }, /imageCache.persist must be true or false, got "no"/],
       [{ defaultEndpointConnectHost: 'a', proofTransport: 'header' }, /proofTransport must be one of "auto", "query", "headers", got "header"/],
+      [{ defaultEndpointConnectHost: 'a', maxImageBytes: 0 }, /maxImageBytes must be an integer from 1 to 2147483648 \(2 GiB\), got 0/],
+      [{ defaultEndpointConnectHost: 'a', maxImageBytes: '25MB' }, /maxImageBytes must be an integer from 1 to 2147483648 \(2 GiB\), got "25MB"/],
     ]
     for (const [config, message] of cases) {
       assert.throws(() => resolveFrontendConfig(config, page), (error) => error instanceof PixstoreFrontendConfigError && message.test(error.message), JSON.stringify(config))

@@ -1,4 +1,4 @@
-import { DEFAULT_PORT as DEFAULT_CONNECT_PORT, DEFAULT_ROUTE, DEFAULT_SERVICE_WORKER_URL } from '../protocol/defaults'
+import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_PORT as DEFAULT_CONNECT_PORT, DEFAULT_ROUTE, DEFAULT_SERVICE_WORKER_URL } from '../protocol/defaults'
 import { PixstoreConfigError } from '../protocol/errors'
 import type { ImageFailureReport } from '../protocol/messages'
 import {
@@ -8,9 +8,11 @@ import {
   type ProofTransport,
   isValidCacheAge,
   isValidCacheEntries,
+  isValidMaxImageBytes,
   isValidRoute,
   MAX_CACHE_AGE_SECONDS,
   MAX_CACHE_ENTRIES,
+  MAX_IMAGE_BYTES_LIMIT,
   type ImageCacheConfig,
   type WorkerConfig,
 } from '../protocol/workerConfig'
@@ -48,6 +50,13 @@ export interface PixstoreFrontendConfig {
    * MissingProof to them (Pixstore 3.x), remembered per backend. `'query'`, `'headers'`: always that form.
    */
   proofTransport?: ProofTransport
+  /**
+   * The largest image the worker takes from the backend, in bytes of the
+   * image file; a longer answer fails with TooLarge instead of filling the
+   * worker's memory. Default 25 MiB, the backend's default `maxImageBytes`:
+   * raise both together.
+   */
+  maxImageBytes?: number
 }
 
 export interface ResolvedFrontendConfig {
@@ -63,7 +72,7 @@ export interface ResolvedFrontendConfig {
 
 export const DEFAULT_SCOPE = '/'
 
-const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope', 'refreshRecords', 'imageCache', 'onImageError', 'proofTransport']
+const FIELDS = ['defaultEndpointConnectHost', 'defaultEndpointConnectPort', 'defaultEndpointRoute', 'serviceWorkerUrl', 'scope', 'refreshRecords', 'imageCache', 'onImageError', 'proofTransport', 'maxImageBytes']
 const CACHE_FIELDS = ['maxEntries', 'maxAgeSeconds', 'persist']
 
 export class PixstoreFrontendConfigError extends PixstoreConfigError {
@@ -102,12 +111,15 @@ export function resolveFrontendConfig(input: unknown, pageUrl: string): Resolved
   if (!PROOF_TRANSPORTS.includes(proofTransport as ProofTransport)) {
     throw invalid(`proofTransport must be one of ${PROOF_TRANSPORTS.map((value) => `"${value}"`).join(', ')}, got ${describe(proofTransport)}`)
   }
+  const { maxImageBytes = DEFAULT_MAX_IMAGE_BYTES } = config
+  if (!isValidMaxImageBytes(maxImageBytes)) throw invalid(`maxImageBytes must be an integer from 1 to ${MAX_IMAGE_BYTES_LIMIT} (2 GiB), got ${describe(maxImageBytes)}`)
   const resolved: ResolvedFrontendConfig = {
     worker: {
       backendOrigin: resolveBackendOrigin(host, port, page.protocol),
       route,
       imageCache: resolveImageCache(config.imageCache),
       proofTransport: proofTransport as ProofTransport,
+      maxImageBytes,
     },
     serviceWorkerUrl,
     scope,

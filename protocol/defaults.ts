@@ -12,6 +12,13 @@ export const DEFAULT_ROUTE = '/pixstore-image'
 /** Where the worker script is served and registered from. */
 export const DEFAULT_SERVICE_WORKER_URL = '/pixstore-sw.js'
 
+/**
+ * The largest image, in bytes of the image file, the server stores
+ * (`maxImageBytes`) and the worker accepts from a backend (the page's
+ * `maxImageBytes`), unless configured otherwise.
+ */
+export const DEFAULT_MAX_IMAGE_BYTES = 25 * 1024 * 1024
+
 /** Page: registering the worker, and each request to it. */
 export const WORKER_TIMEOUT_MS = 10_000
 

@@ -52,6 +52,7 @@ export const IMAGE_FAILURE_STATES = [
   'InternalError',
   'NoRecord',
   'InvalidPayload',
+  'TooLarge',
   'DecryptionFailed',
   'BackendUnreachable',
   'EndpointNotFound',

@@ -1,4 +1,7 @@
+import { chunkedPayloadLength } from './chunked'
+import { DEFAULT_MAX_IMAGE_BYTES } from './defaults'
 import { isValidImageId } from './record'
+import { UPDATED_HEADER_LENGTH } from './wire'
 
 /**
  * Where the worker finds the backend. Not secret, so the page also writes it
@@ -13,6 +16,12 @@ export interface WorkerConfig {
   imageCache: ImageCacheConfig
   /** How proof and token travel to the backend; see sw/proofTransport.ts. */
   proofTransport: ProofTransport
+  /**
+   * The largest image the worker takes from a backend, in bytes of the image
+   * file: a longer answer (maxAnswerBytes) fails with TooLarge instead of
+   * filling the worker's memory. As large as the backend's `maxImageBytes`.
+   */
+  maxImageBytes: number
 }
 
 /** `'auto'`: query parameters to another origin, falling back to headers for a backend that wants them (Pixstore 3.x). */
@@ -38,6 +47,22 @@ export const DEFAULT_IMAGE_CACHE: ImageCacheConfig = { maxEntries: 500, maxAgeSe
 export const MAX_CACHE_ENTRIES = 100_000
 export const MAX_CACHE_AGE_SECONDS = 365 * 24 * 60 * 60
 
+/** What `maxImageBytes` may be set to: a browser cannot hold an ArrayBuffer much larger. */
+export const MAX_IMAGE_BYTES_LIMIT = 2 ** 31
+
+export function isValidMaxImageBytes(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_IMAGE_BYTES_LIMIT
+}
+
+/**
+ * The longest answer a backend may send for an image of at most
+ * `maxImageBytes`: the chunked form with ChunkedUpdated's head, the longer of
+ * the two forms (the whole form is the same head and the framed image).
+ */
+export function maxAnswerBytes(maxImageBytes: number): number {
+  return UPDATED_HEADER_LENGTH + chunkedPayloadLength(maxImageBytes + 1)
+}
+
 export function isValidCacheEntries(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_CACHE_ENTRIES
 }
@@ -54,6 +79,7 @@ export function workerScriptUrl(scriptUrl: string, config: WorkerConfig, base: s
   url.searchParams.set('cacheAge', String(config.imageCache.maxAgeSeconds))
   url.searchParams.set('cachePersist', config.imageCache.persist ? '1' : '0')
   url.searchParams.set('proofTransport', config.proofTransport)
+  url.searchParams.set('maxImageBytes', String(config.maxImageBytes))
   return url.href
 }
 
@@ -70,17 +96,18 @@ export function workerConfigFromScriptUrl(scriptUrl: string): WorkerConfig | nul
       persist: params.has('cachePersist') ? params.get('cachePersist') !== '0' : DEFAULT_IMAGE_CACHE.persist,
     },
     proofTransport: params.get('proofTransport') ?? DEFAULT_PROOF_TRANSPORT,
+    maxImageBytes: number('maxImageBytes') ?? DEFAULT_MAX_IMAGE_BYTES,
   })
 }
 
-/** Checks an untrusted config (from a message or a URL); null when any part is wrong. */
+/** Checks an untrusted config (from a message or a URL); null when any part is wrong. Fields an older page does not send take their defaults. */
 export function parseWorkerConfig(value: unknown): WorkerConfig | null {
-  const { backendOrigin, route, imageCache, proofTransport = DEFAULT_PROOF_TRANSPORT } = (value ?? {}) as Partial<Record<keyof WorkerConfig, unknown>>
+  const { backendOrigin, route, imageCache, proofTransport = DEFAULT_PROOF_TRANSPORT, maxImageBytes = DEFAULT_MAX_IMAGE_BYTES } = (value ?? {}) as Partial<Record<keyof WorkerConfig, unknown>>
   if (typeof backendOrigin !== 'string' || !/^https?:\/\/[^/?#]+$/.test(backendOrigin) || !isValidRoute(route)) return null
   const { maxEntries, maxAgeSeconds, persist } = (imageCache ?? {}) as Partial<Record<keyof ImageCacheConfig, unknown>>
   if (!isValidCacheEntries(maxEntries) || !isValidCacheAge(maxAgeSeconds) || typeof persist !== 'boolean') return null
-  if (!PROOF_TRANSPORTS.includes(proofTransport as ProofTransport)) return null
-  return { backendOrigin, route, imageCache: { maxEntries, maxAgeSeconds, persist }, proofTransport: proofTransport as ProofTransport }
+  if (!PROOF_TRANSPORTS.includes(proofTransport as ProofTransport) || !isValidMaxImageBytes(maxImageBytes)) return null
+  return { backendOrigin, route, imageCache: { maxEntries, maxAgeSeconds, persist }, proofTransport: proofTransport as ProofTransport, maxImageBytes }
 }
 
 /** A route is a plain absolute path without a trailing slash, e.g. `/pixstore-image`. */

@@ -1,4 +1,4 @@
-import { DEFAULT_PORT, DEFAULT_ROUTE } from '../protocol/defaults'
+import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_PORT, DEFAULT_ROUTE } from '../protocol/defaults'
 import { inspect } from 'node:util'
 import { IMAGE_FORMAT_NAMES, type ImageFormatName } from '../protocol/formats'
 import { isValidRoute } from '../protocol/workerConfig'
@@ -63,7 +63,7 @@ const defaults: PixstoreConfig = {
   imageFormats: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif'],
   errorHandlingMode: 'hybrid',
   memoryCacheBytes: 64 * 1024 * 1024,
-  maxImageBytes: 25 * 1024 * 1024,
+  maxImageBytes: DEFAULT_MAX_IMAGE_BYTES,
 }
 export const DEFAULT_CONFIG: Readonly<PixstoreConfig> = Object.freeze(defaults)
 

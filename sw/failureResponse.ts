@@ -9,6 +9,7 @@ const STATUS: Record<ImageFailureState, number> = {
   MissingID: 502,
   InternalError: 502,
   InvalidPayload: 502,
+  TooLarge: 502,
   DecryptionFailed: 502,
   UnexpectedResponse: 502,
   EndpointNotFound: 502,

@@ -13,6 +13,7 @@ import { CHUNKED_RECORD_BYTES, SEALED_RECORD_BYTES } from '../protocol/chunked'
 import { ChunkedState, encodeWireHead, encodeWirePayload, PixstoreState, type WirePayload } from '../protocol/wire'
 import { encryptChunked } from '../server/chunkedCrypto'
 import { createPixstoreApp, PixstoreBackend } from '../server/index'
+import { maxAnswerBytes } from '../protocol/workerConfig'
 import { fetchImage, type FetchedImage } from './fetchImage'
 import { ProofTransports } from './proofTransport'
 import { ImageFailure, type ImageFailureState } from './imageFailure'
@@ -313,6 +314,116 @@ describe('fetchImage: chunked answers', () => {
     body = Buffer.concat([Uint8Array.of(ChunkedState.ChunkedSuccess), records.subarray(0, 2 * SEALED_RECORD_BYTES)])
     const fetched = await fetchImage(config, record, PAGE_ORIGIN)
     await assert.rejects(imageOf(fetched), (error) => error instanceof ImageFailure && error.state === 'DecryptionFailed')
+  })
+})
+
+describe('fetchImage: an answer longer than maxImageBytes allows (TooLarge)', () => {
+  const key = new Uint8Array(32).fill(3)
+  const iv = new Uint8Array(12).fill(4)
+  /** The page's maxImageBytes in these tests: small, so a hostile answer passes it quickly. */
+  const MAX_IMAGE = 64 * 1024
+  // An image one record larger than maxImageBytes allows, in valid records: only the length gives it away.
+  const plaintext = frameImage(imageFormatByName('png')!, Uint8Array.from({ length: MAX_IMAGE + CHUNKED_RECORD_BYTES }, (_, i) => (i * 5) & 0xff))
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  cipher.update(plaintext)
+  cipher.final()
+  const record: ImageRecord = { id: 'huge', token: 2, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(cipher.getAuthTag()) }, statelessProof: 'proof-h' }
+  const records = encryptChunked(key, iv, plaintext)
+
+  type Answer = 'endless Success' | 'Success with a long Content-Length' | 'chunked, no Content-Length' | 'chunked within the limit'
+  let answer: Answer = 'endless Success'
+  /** Each request as it arrives: the body bytes the server got to write, and when its connection closed. */
+  let arrived: (request: { written: () => number; closed: Promise<void> }) => void = () => {}
+  const server = createServer((request, response) => {
+    let written = 0
+    const closed = new Promise<void>((resolve) => request.socket.on('close', () => resolve()))
+    arrived({ written: () => written, closed })
+    const write = (bytes: Uint8Array) => ((written += bytes.length), response.write(bytes))
+    switch (answer) {
+      case 'endless Success': {
+        // A backend that never stops (no Content-Length): writes as fast as the client reads, until it goes away.
+        response.writeHead(200, { 'Content-Type': 'application/octet-stream' })
+        write(Uint8Array.of(PixstoreState.Success))
+        const chunk = new Uint8Array(16 * 1024).fill(0x55)
+        const pump = () => {
+          while (!response.destroyed && write(chunk));
+          if (!response.destroyed) response.once('drain', pump)
+        }
+        response.on('close', () => response.removeAllListeners('drain'))
+        pump()
+        return
+      }
+      case 'Success with a long Content-Length':
+        response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 4 * MAX_IMAGE })
+        write(Uint8Array.of(PixstoreState.Success))
+        return
+      case 'chunked, no Content-Length':
+        response.writeHead(200, { 'Content-Type': 'application/octet-stream' })
+        write(Uint8Array.of(ChunkedState.ChunkedSuccess))
+        write(records)
+        response.end()
+        return
+      case 'chunked within the limit': {
+        const fits = frameImage(imageFormatByName('png')!, plaintext.subarray(1, 1 + MAX_IMAGE))
+        response.writeHead(200, { 'Content-Type': 'application/octet-stream' })
+        write(encodeWireHead({ state: ChunkedState.ChunkedUpdated, token: 9, meta: { key, iv, tag: new Uint8Array(16) } }))
+        write(encryptChunked(key, iv, fits))
+        response.end()
+      }
+    }
+  })
+  let config: { backendOrigin: string; route: string; maxImageBytes: number }
+  before(async () => {
+    config = { backendOrigin: await listen(server), route: '/pixstore-image', maxImageBytes: MAX_IMAGE }
+  })
+  after(() => close(server))
+
+  const request = (which: Answer) => {
+    answer = which
+    return new Promise<{ written: () => number; closed: Promise<void> }>((resolve) => (arrived = resolve))
+  }
+
+  it('a Success that never ends: TooLarge once the limit passed, and the connection is closed', { timeout: 20_000 }, async () => {
+    const reached = request('endless Success')
+    await expectFailure(fetchImage(config, record, PAGE_ORIGIN), 'TooLarge')
+    const { written, closed } = await reached
+    await closed
+    // What the socket buffers held beyond the limit, not what the backend could send.
+    assert.ok(written() < maxAnswerBytes(MAX_IMAGE) + 8 * 1024 * 1024, `${written()} bytes written`)
+  })
+
+  it('a Content-Length beyond the limit: TooLarge before the body is read', { timeout: 20_000 }, async () => {
+    const reached = request('Success with a long Content-Length')
+    await expectFailure(fetchImage(config, record, PAGE_ORIGIN), 'TooLarge')
+    await (await reached).closed
+  })
+
+  it('valid records of an image larger than maxImageBytes, without a length: the stream errors with TooLarge after the records within the limit', async () => {
+    request('chunked, no Content-Length')
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
+    assert.ok(fetched.stream)
+    const reader = fetched.stream.getReader()
+    let passed = 0
+    const error = await (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) return undefined
+          passed += value.length
+        }
+      } catch (error) {
+        return error
+      }
+    })()
+    assert.ok(error instanceof ImageFailure && error.state === 'TooLarge', String(error))
+    assert.ok(passed <= MAX_IMAGE, `${passed} image bytes passed`)
+  })
+
+  it('an image of exactly maxImageBytes in the longest form (ChunkedUpdated) passes whole', async () => {
+    request('chunked within the limit')
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN)
+    assert.equal(fetched.token, 9)
+    assert.deepEqual(await imageOf(fetched), plaintext.subarray(1, 1 + MAX_IMAGE))
   })
 })
 

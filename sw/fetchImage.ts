@@ -14,7 +14,8 @@ import {
   TOKEN_PARAM,
   type RawImageMeta,
 } from '../protocol/wire'
-import { backendImageUrl } from '../protocol/workerConfig'
+import { DEFAULT_MAX_IMAGE_BYTES } from '../protocol/defaults'
+import { backendImageUrl, maxAnswerBytes } from '../protocol/workerConfig'
 import { openImageAnswer } from './chunkedAnswer'
 import { decryptImage, ImageDecryptionError } from './decryptImage'
 import { ImageFailure } from './imageFailure'
@@ -62,10 +63,11 @@ export async function fetchImage(config: TransportConfig, record: ImageRecord, o
   const form = transports.choose(config, ownOrigin)
   const sameOrigin = config.backendOrigin === ownOrigin
   const recordMeta = decodeImageMeta(record.meta)
+  const limit = { bytes: maxAnswerBytes(config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES), images: config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES }
   try {
-    let answer = await openImageAnswer(...(await fetchPayload(url, record, form, sameOrigin, recordMeta, signal)))
+    let answer = await openImageAnswer(...(await fetchPayload(url, record, form, sameOrigin, recordMeta, limit, signal)))
     if (form === 'query' && answer.kind === 'failure' && answer.state === PixstoreState.MissingProof && transports.queryRefused(config)) {
-      answer = await openImageAnswer(...(await fetchPayload(url, record, 'headers', sameOrigin, recordMeta, signal)))
+      answer = await openImageAnswer(...(await fetchPayload(url, record, 'headers', sameOrigin, recordMeta, limit, signal)))
     }
     switch (answer.kind) {
       case 'chunked':
@@ -145,6 +147,7 @@ async function fetchPayload(
   form: 'query' | 'headers',
   sameOrigin: boolean,
   recordMeta: RawImageMeta,
+  limit: AnswerLimit,
   signal: AbortSignal | undefined,
 ): Promise<[ReadableStream<Uint8Array> | Uint8Array, RawImageMeta, number | null]> {
   let response: Response
@@ -168,8 +171,13 @@ async function fetchPayload(
   if (response.status === 200 && isWireType(response.headers.get('Content-Type'))) {
     const header = Number(response.headers.get('Content-Length') ?? NaN)
     const length = Number.isSafeInteger(header) ? header : null
+    if (length !== null && length > limit.bytes) {
+      await response.body?.cancel().catch(() => {})
+      throw tooLarge(url, limit)
+    }
+    // The browser reads no more than a Content-Length says: a small answer is bounded by its header.
     if (length !== null && length <= WHOLE_READ_MAX_BYTES) return [new Uint8Array(await response.arrayBuffer()), recordMeta, length]
-    return [response.body ?? new Uint8Array(0), recordMeta, length]
+    return [response.body ? atMost(response.body, limit, url) : new Uint8Array(0), recordMeta, length]
   }
   await response.body?.cancel().catch(() => {})
   if (response.status === 404) {
@@ -179,6 +187,34 @@ async function fetchPayload(
     throw new ImageFailure('NotPixstore', `${url} answered ${response.headers.get('Content-Type') ?? 'no Content-Type'} instead of a Pixstore payload (application/octet-stream): is defaultEndpointConnectHost a Pixstore endpoint?`)
   }
   throw new ImageFailure('UnexpectedResponse', `backend answered HTTP ${response.status} for ${url}`)
+}
+
+/** How long an answer may be: `bytes` for an image of `images` bytes (maxAnswerBytes). */
+interface AnswerLimit {
+  bytes: number
+  images: number
+}
+
+const tooLarge = (url: string, limit: AnswerLimit) =>
+  new ImageFailure('TooLarge', `the answer from ${url} is longer than an image of maxImageBytes (${limit.images} bytes) can be: raise maxImageBytes in initPixstoreFrontend's config if the backend stores larger images`)
+
+/**
+ * `body`, erroring with TooLarge (and cancelling it) once more bytes came
+ * than the limit allows: a backend that never stops, or whose answer has no
+ * length, cannot fill the worker's memory, whether the answer is read whole
+ * or as records. Chunks pass as they come.
+ */
+function atMost(body: ReadableStream<Uint8Array>, limit: AnswerLimit, url: string): ReadableStream<Uint8Array> {
+  let passed = 0
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        passed += chunk.length
+        if (passed > limit.bytes) controller.error(tooLarge(url, limit))
+        else controller.enqueue(chunk)
+      },
+    }),
+  )
 }
 
 /**

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { PROTOCOL_VERSION } from '../protocol/version'
 import { DEFAULT_IMAGE_CACHE, type WorkerConfig } from '../protocol/workerConfig'
+import { DEFAULT_MAX_IMAGE_BYTES } from '../protocol/defaults'
 import type { ImageCache } from './imageCache'
 import { pageRequestHandlers } from './pageRequestHandlers'
 import { RecordStore } from './recordStore'
 
 // Clients exist only in browsers; this stand-in's claim() fails the way Chromium's does (e2e/ runs the real one).
-const config: WorkerConfig = { backendOrigin: 'http://127.0.0.1:7482', route: '/pixstore-image', imageCache: DEFAULT_IMAGE_CACHE, proofTransport: 'auto' }
+const config: WorkerConfig = { backendOrigin: 'http://127.0.0.1:7482', route: '/pixstore-image', imageCache: DEFAULT_IMAGE_CACHE, proofTransport: 'auto', maxImageBytes: DEFAULT_MAX_IMAGE_BYTES }
 
 function handlersClaiming(claim: () => Promise<void>) {
   let applied: WorkerConfig | null = null

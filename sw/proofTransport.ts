@@ -26,4 +26,4 @@ export class ProofTransports {
   }
 }
 
-export type TransportConfig = BackendLocation & { proofTransport?: ProofTransport }
+export type TransportConfig = BackendLocation & { proofTransport?: ProofTransport; maxImageBytes?: number }

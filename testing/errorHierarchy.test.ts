@@ -12,6 +12,7 @@ import { sendRequest } from '../protocol/messages'
 import { PROTOCOL_VERSION } from '../protocol/version'
 import { decodeWirePayload } from '../protocol/wire'
 import { DEFAULT_IMAGE_CACHE } from '../protocol/workerConfig'
+import { DEFAULT_MAX_IMAGE_BYTES } from '../protocol/defaults'
 import { resolveFrontendConfig } from '../page/config'
 import { PixstoreVersionMismatchError } from '../page/registerWorker'
 import { PixstoreBackend } from '../server/backend'
@@ -58,7 +59,7 @@ describe('one error hierarchy', () => {
       throw new ImageFailure('NotFound', 'gone')
     }, 'ERR_IMAGE_FAILED')
     const handlers = pageRequestHandlers({ records: new RecordStore(), cache: () => ({}) as ImageCache, config: () => null, setConfig: () => {}, clients: { claim: async () => {} } as unknown as Clients })
-    const config = { backendOrigin: 'http://127.0.0.1:7482', route: '/pixstore-image', imageCache: DEFAULT_IMAGE_CACHE, proofTransport: 'auto' as const }
+    const config = { backendOrigin: 'http://127.0.0.1:7482', route: '/pixstore-image', imageCache: DEFAULT_IMAGE_CACHE, proofTransport: 'auto' as const, maxImageBytes: DEFAULT_MAX_IMAGE_BYTES }
     await failsWith(() => handlers.connect({ config, protocolVersion: PROTOCOL_VERSION + 1 }), 'ERR_VERSION_MISMATCH', /protocol version/)
     await failsWith(() => handlers.setImageRecords('not a list' as never), 'ERR_USAGE')
   })

@@ -89,3 +89,16 @@ test('nothing listening: BackendUnreachable (504)', async ({ session }) => {
   const { event } = await failureOf(tab, `/pixstore-image/${record!.id}`)
   expect(event).toEqual({ id: record!.id, state: 'BackendUnreachable', status: 504 })
 })
+
+test("an image longer than the page's maxImageBytes: TooLarge (502), the worker stops reading it; a smaller one shows", async ({ session }) => {
+  // 348 and 2,996 bytes: a limit between them.
+  const [small, large] = await h.freshRecords(['checkerboard-red-blue.png', 'ocean-waves.jpg'])
+  const tab = await openFor(session, h.backend.port, small!, { maxImageBytes: 2000 })
+  await postRecords(tab, [large!])
+  await addImage(tab, 'small', `/pixstore-image/${small!.id}`)
+  expect(await imageSettled(tab, 'small'), 'an image within the limit shows').toBe('load')
+  const { event, detail } = await failureOf(tab, `/pixstore-image/${large!.id}`)
+  expect(event).toEqual({ id: large!.id, state: 'TooLarge', status: 502 })
+  expect(detail).toContain('maxImageBytes (2000 bytes)')
+  expect(detail, 'never the proof').not.toContain(large!.statelessProof)
+})
