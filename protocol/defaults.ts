@@ -19,6 +19,13 @@ export const DEFAULT_SERVICE_WORKER_URL = '/pixstore-sw.js'
  */
 export const DEFAULT_MAX_IMAGE_BYTES = 25 * 1024 * 1024
 
+/**
+ * Worker: an answer from the backend that moves no byte for this long (its
+ * head, or the next bytes of its body) is aborted as BackendUnreachable, as
+ * the server ends an answer its client stops reading (`responseTimeout`).
+ */
+export const ANSWER_IDLE_TIMEOUT_MS = 30_000
+
 /** Page: registering the worker, and each request to it. */
 export const WORKER_TIMEOUT_MS = 10_000
 

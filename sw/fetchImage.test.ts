@@ -427,6 +427,98 @@ describe('fetchImage: an answer longer than maxImageBytes allows (TooLarge)', ()
   })
 })
 
+describe('fetchImage: an answer that stalls (idle timeout)', () => {
+  const key = new Uint8Array(32).fill(11)
+  const iv = new Uint8Array(12).fill(12)
+  const plaintext = frameImage(imageFormatByName('png')!, Uint8Array.from({ length: 3 * CHUNKED_RECORD_BYTES }, (_, i) => (i * 3) & 0xff))
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  const whole = Buffer.concat([cipher.update(plaintext), cipher.final()])
+  const record: ImageRecord = { id: 'stalled', token: 1, meta: { key: bytesToBase64(key), iv: bytesToBase64(iv), tag: bytesToBase64(cipher.getAuthTag()) }, statelessProof: 'p' }
+  const records = encryptChunked(key, iv, plaintext)
+  /** The idle time of these tests: short, and far longer than the steady answer's pauses. */
+  const IDLE_MS = 1000
+
+  type Answer = 'no head' | 'head, then nothing' | 'a record, then nothing' | 'steady, in small pieces'
+  let answer: Answer = 'no head'
+  let arrived: (request: { closed: Promise<void> }) => void = () => {}
+  const server = createServer((request, response) => {
+    arrived({ closed: new Promise((resolve) => request.socket.on('close', () => resolve())) })
+    switch (answer) {
+      case 'no head':
+        return
+      case 'head, then nothing':
+        response.writeHead(200, { 'Content-Type': 'application/octet-stream' }).write(Uint8Array.of(ChunkedState.ChunkedSuccess, 1, 2, 3))
+        return
+      case 'a record, then nothing':
+        response.writeHead(200, { 'Content-Type': 'application/octet-stream' })
+        response.write(Uint8Array.of(ChunkedState.ChunkedSuccess))
+        response.write(records.subarray(0, SEALED_RECORD_BYTES + 100))
+        return
+      case 'steady, in small pieces': {
+        // A whole answer without a length (read as a stream), 2 KiB every 60 ms: longer in all than the idle time.
+        const body = Buffer.concat([Uint8Array.of(PixstoreState.Success), whole])
+        response.writeHead(200, { 'Content-Type': 'application/octet-stream' })
+        let at = 0
+        const next = () => {
+          if (response.destroyed) return
+          if (at >= body.length) return void response.end()
+          response.write(body.subarray(at, (at += 2048)))
+          setTimeout(next, 60)
+        }
+        next()
+      }
+    }
+  })
+  let config: { backendOrigin: string; route: string }
+  before(async () => {
+    config = { backendOrigin: await listen(server), route: '/pixstore-image' }
+  })
+  after(() => close(server))
+
+  const request = (which: Answer) => {
+    answer = which
+    return new Promise<{ closed: Promise<void> }>((resolve) => (arrived = resolve))
+  }
+  const stalled = (error: unknown) => error instanceof ImageFailure && error.state === 'BackendUnreachable' && /moved no byte for 1 s/.test(error.message)
+
+  for (const which of ['no head', 'head, then nothing'] as const) {
+    it(`${which}: BackendUnreachable once the idle time passed, and the connection is closed`, { timeout: 20_000 }, async () => {
+      const reached = request(which)
+      await assert.rejects(fetchImage(config, record, PAGE_ORIGIN, new ProofTransports(), undefined, IDLE_MS), stalled)
+      await (await reached).closed
+    })
+  }
+
+  it('a chunked answer that stops after a record: the stream passes that record, then errors with BackendUnreachable', { timeout: 20_000 }, async () => {
+    const reached = request('a record, then nothing')
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN, new ProofTransports(), undefined, IDLE_MS)
+    const reader = fetched.stream!.getReader()
+    let passed = 0
+    const error = await (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) return undefined
+          passed += value.length
+        }
+      } catch (error) {
+        return error
+      }
+    })()
+    assert.ok(stalled(error), String(error))
+    assert.equal(passed, CHUNKED_RECORD_BYTES - 1, 'the first record without its format byte')
+    await (await reached).closed
+  })
+
+  it('an answer that keeps moving is not cut, however long it takes in all', async () => {
+    request('steady, in small pieces')
+    const started = performance.now()
+    const fetched = await fetchImage(config, record, PAGE_ORIGIN, new ProofTransports(), undefined, IDLE_MS)
+    assert.deepEqual(await imageOf(fetched), plaintext.subarray(1))
+    assert.ok(performance.now() - started > IDLE_MS, 'the answer took longer than one idle time')
+  })
+})
+
 describe('fetchImage aborted (a logout)', () => {
   const record: ImageRecord = { id: 'silent', token: 1, meta: { key: bytesToBase64(new Uint8Array(32)), iv: bytesToBase64(new Uint8Array(12)), tag: bytesToBase64(new Uint8Array(16)) }, statelessProof: 'p' }
   /** Each request as it arrives, and when its connection closed. */

@@ -14,7 +14,7 @@ import {
   TOKEN_PARAM,
   type RawImageMeta,
 } from '../protocol/wire'
-import { DEFAULT_MAX_IMAGE_BYTES } from '../protocol/defaults'
+import { ANSWER_IDLE_TIMEOUT_MS, DEFAULT_MAX_IMAGE_BYTES } from '../protocol/defaults'
 import { backendImageUrl, maxAnswerBytes } from '../protocol/workerConfig'
 import { openImageAnswer } from './chunkedAnswer'
 import { decryptImage, ImageDecryptionError } from './decryptImage'
@@ -56,26 +56,38 @@ export type FetchedImage = FetchedVersion &
  * CORS allow-list lacks the header. It gets the whole form, as today.
  * Aborting `signal` stops the fetch wherever it is (waiting for the answer,
  * or streaming it): it then fails, the stream included, with the signal's
- * reason (a logout's NoRecord).
+ * reason (a logout's NoRecord). An answer that moves no byte for
+ * `idleTimeoutMs` is aborted the same way, as BackendUnreachable.
  */
-export async function fetchImage(config: TransportConfig, record: ImageRecord, ownOrigin: string, transports = new ProofTransports(), signal?: AbortSignal): Promise<FetchedImage> {
+export async function fetchImage(
+  config: TransportConfig,
+  record: ImageRecord,
+  ownOrigin: string,
+  transports = new ProofTransports(),
+  signal?: AbortSignal,
+  idleTimeoutMs = ANSWER_IDLE_TIMEOUT_MS,
+): Promise<FetchedImage> {
   const url = backendImageUrl(config, record.id)
   const form = transports.choose(config, ownOrigin)
   const sameOrigin = config.backendOrigin === ownOrigin
   const recordMeta = decodeImageMeta(record.meta)
   const limit = { bytes: maxAnswerBytes(config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES), images: config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES }
+  const idle = new IdleWatch(idleTimeoutMs, url)
+  const aborted = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal
   try {
-    let answer = await openImageAnswer(...(await fetchPayload(url, record, form, sameOrigin, recordMeta, limit, signal)))
+    let answer = await openImageAnswer(...(await fetchPayload(url, record, form, sameOrigin, recordMeta, limit, idle, aborted)))
     if (form === 'query' && answer.kind === 'failure' && answer.state === PixstoreState.MissingProof && transports.queryRefused(config)) {
-      answer = await openImageAnswer(...(await fetchPayload(url, record, 'headers', sameOrigin, recordMeta, limit, signal)))
+      answer = await openImageAnswer(...(await fetchPayload(url, record, 'headers', sameOrigin, recordMeta, limit, idle, aborted)))
     }
+    // A whole answer or a state was read to its end; a chunked one is watched until its stream ends.
+    if (answer.kind !== 'chunked') idle.stop()
     switch (answer.kind) {
       case 'chunked':
         return {
           format: answer.format,
           token: answer.updated?.token ?? record.token,
           updatedMeta: answer.updated?.meta ?? null,
-          stream: failingAs(answer.image, record.id, signal),
+          stream: failingAs(answer.image, record.id, idle, aborted),
           length: answer.imageLength,
         }
       case 'failure': {
@@ -95,7 +107,37 @@ export async function fetchImage(config: TransportConfig, record: ImageRecord, o
       }
     }
   } catch (error) {
-    throw asImageFailure(error, record.id, url, signal)
+    idle.stop()
+    throw asImageFailure(error, record.id, url, aborted)
+  }
+}
+
+/**
+ * Aborts its `signal` when `ms` pass without a `touch()`: an answer that
+ * stalls (a head that never comes, a body that stops) ends as
+ * BackendUnreachable instead of holding its request, the requests that
+ * joined it and the worker's memory for good.
+ */
+class IdleWatch {
+  private readonly controller = new AbortController()
+  private timer: ReturnType<typeof setTimeout> | undefined
+  readonly signal = this.controller.signal
+
+  constructor(
+    readonly ms: number,
+    private readonly url: string,
+  ) {
+    this.touch()
+  }
+
+  /** Bytes moved: the next `within` ms (the idle time unless given) start now. */
+  touch(within = this.ms): void {
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.controller.abort(new ImageFailure('BackendUnreachable', `the answer from ${this.url} moved no byte for ${within / 1000} s`)), within)
+  }
+
+  stop(): void {
+    clearTimeout(this.timer)
   }
 }
 
@@ -114,21 +156,24 @@ function asImageFailure(error: unknown, id: string, url: string, signal?: AbortS
   return new ImageFailure('InvalidPayload', `backend sent no valid Pixstore payload for image "${id}": ${describe(error)}`)
 }
 
-/** `image` with its errors named as ImageFailures; pulls one chunk at a time (no buffering of its own). */
-function failingAs(image: ReadableStream<Uint8Array>, id: string, signal?: AbortSignal): ReadableStream<Uint8Array> {
+/** `image` with its errors named as ImageFailures; pulls one chunk at a time (no buffering of its own). Its end, error or cancel stops `idle`. */
+function failingAs(image: ReadableStream<Uint8Array>, id: string, idle: IdleWatch, signal: AbortSignal): ReadableStream<Uint8Array> {
   const reader = image.getReader()
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
           const { done, value } = await reader.read()
-          if (done) controller.close()
-          else controller.enqueue(value)
+          if (done) {
+            idle.stop()
+            controller.close()
+          } else controller.enqueue(value)
         } catch (error) {
+          idle.stop()
           controller.error(asImageFailure(error, id, 'the backend', signal))
         }
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => (idle.stop(), reader.cancel(reason)),
     },
     { highWaterMark: 0 },
   )
@@ -148,7 +193,8 @@ async function fetchPayload(
   sameOrigin: boolean,
   recordMeta: RawImageMeta,
   limit: AnswerLimit,
-  signal: AbortSignal | undefined,
+  idle: IdleWatch,
+  signal: AbortSignal,
 ): Promise<[ReadableStream<Uint8Array> | Uint8Array, RawImageMeta, number | null]> {
   let response: Response
   try {
@@ -165,9 +211,10 @@ async function fetchPayload(
     response = await fetch(query ? `${url}?${query}` : url, { mode: 'cors', credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', headers, signal })
   } catch (error) {
     // Aborted: nothing to diagnose (fetchImage names the reason).
-    if (signal?.aborted) throw error
+    if (signal.aborted) throw error
     throw await whyUnreadable(url, error)
   }
+  idle.touch()
   if (response.status === 200 && isWireType(response.headers.get('Content-Type'))) {
     const header = Number(response.headers.get('Content-Length') ?? NaN)
     const length = Number.isSafeInteger(header) ? header : null
@@ -175,9 +222,13 @@ async function fetchPayload(
       await response.body?.cancel().catch(() => {})
       throw tooLarge(url, limit)
     }
-    // The browser reads no more than a Content-Length says: a small answer is bounded by its header.
-    if (length !== null && length <= WHOLE_READ_MAX_BYTES) return [new Uint8Array(await response.arrayBuffer()), recordMeta, length]
-    return [response.body ? atMost(response.body, limit, url) : new Uint8Array(0), recordMeta, length]
+    // The browser reads no more than a Content-Length says: a small answer is bounded by its header. Read
+    // at once, it shows no progress: it gets WHOLE_READ_IDLE_ROUNDS idle times (256 KiB at 2 KiB/s or more).
+    if (length !== null && length <= WHOLE_READ_MAX_BYTES) {
+      idle.touch(idle.ms * WHOLE_READ_IDLE_ROUNDS)
+      return [new Uint8Array(await response.arrayBuffer()), recordMeta, length]
+    }
+    return [response.body ? watched(response.body, limit, idle, url) : new Uint8Array(0), recordMeta, length]
   }
   await response.body?.cancel().catch(() => {})
   if (response.status === 404) {
@@ -202,16 +253,21 @@ const tooLarge = (url: string, limit: AnswerLimit) =>
  * `body`, erroring with TooLarge (and cancelling it) once more bytes came
  * than the limit allows: a backend that never stops, or whose answer has no
  * length, cannot fill the worker's memory, whether the answer is read whole
- * or as records. Chunks pass as they come.
+ * or as records. Each chunk touches `idle`. Chunks pass as they come.
  */
-function atMost(body: ReadableStream<Uint8Array>, limit: AnswerLimit, url: string): ReadableStream<Uint8Array> {
+function watched(body: ReadableStream<Uint8Array>, limit: AnswerLimit, idle: IdleWatch, url: string): ReadableStream<Uint8Array> {
   let passed = 0
   return body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         passed += chunk.length
-        if (passed > limit.bytes) controller.error(tooLarge(url, limit))
-        else controller.enqueue(chunk)
+        if (passed > limit.bytes) {
+          idle.stop()
+          controller.error(tooLarge(url, limit))
+          return
+        }
+        idle.touch()
+        controller.enqueue(chunk)
       },
     }),
   )
@@ -230,6 +286,8 @@ function atMost(body: ReadableStream<Uint8Array>, limit: AnswerLimit, url: strin
  * 256 KiB whole while it arrives, as the build before did for every answer.
  */
 const WHOLE_READ_MAX_BYTES = 256 * 1024
+/** Idle times a whole read (which shows no progress) may take: 256 KiB at about 2 KiB/s. */
+const WHOLE_READ_IDLE_ROUNDS = 4
 
 /**
  * fetch() failed without an answer the worker may read. Either nothing
