@@ -36,6 +36,22 @@ async function imageOf(fetched: FetchedImage): Promise<Uint8Array> {
   return new Uint8Array(await new Response(fetched.stream as ReadableStream<Uint8Array<ArrayBuffer>>).arrayBuffer())
 }
 
+/** A streamed image read until it ends or errors: the bytes it passed, and its error (undefined when it ended). */
+async function readUntilError(fetched: FetchedImage): Promise<{ passed: number; error: unknown }> {
+  assert.ok(fetched.stream, 'streamed')
+  const reader = fetched.stream.getReader()
+  let passed = 0
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return { passed, error: undefined }
+      passed += value.length
+    }
+  } catch (error) {
+    return { passed, error }
+  }
+}
+
 async function expectFailure(promise: Promise<unknown>, state: ImageFailureState) {
   await assert.rejects(promise, (error) => error instanceof ImageFailure && error.state === state && error.message.length > 0)
 }
@@ -286,19 +302,7 @@ describe('fetchImage: chunked answers', () => {
     tampered[SEALED_RECORD_BYTES + 10]! ^= 1
     body = Buffer.concat([Uint8Array.of(ChunkedState.ChunkedSuccess), tampered])
     const fetched = await fetchImage(config, record, PAGE_ORIGIN)
-    const reader = fetched.stream!.getReader()
-    let passed = 0
-    const error = await (async () => {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read()
-          if (done) return undefined
-          passed += value.length
-        }
-      } catch (error) {
-        return error
-      }
-    })()
+    const { passed, error } = await readUntilError(fetched)
     assert.ok(error instanceof ImageFailure && error.state === 'DecryptionFailed', String(error))
     assert.equal(passed, RS - 1, 'record 0 without its format byte, nothing of record 1 or after')
   })
@@ -401,20 +405,7 @@ describe('fetchImage: an answer longer than maxImageBytes allows (TooLarge)', ()
   it('valid records of an image larger than maxImageBytes, without a length: the stream errors with TooLarge after the records within the limit', async () => {
     request('chunked, no Content-Length')
     const fetched = await fetchImage(config, record, PAGE_ORIGIN)
-    assert.ok(fetched.stream)
-    const reader = fetched.stream.getReader()
-    let passed = 0
-    const error = await (async () => {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read()
-          if (done) return undefined
-          passed += value.length
-        }
-      } catch (error) {
-        return error
-      }
-    })()
+    const { passed, error } = await readUntilError(fetched)
     assert.ok(error instanceof ImageFailure && error.state === 'TooLarge', String(error))
     assert.ok(passed <= MAX_IMAGE, `${passed} image bytes passed`)
   })
@@ -492,19 +483,7 @@ describe('fetchImage: an answer that stalls (idle timeout)', () => {
   it('a chunked answer that stops after a record: the stream passes that record, then errors with BackendUnreachable', { timeout: 20_000 }, async () => {
     const reached = request('a record, then nothing')
     const fetched = await fetchImage(config, record, PAGE_ORIGIN, new ProofTransports(), undefined, IDLE_MS)
-    const reader = fetched.stream!.getReader()
-    let passed = 0
-    const error = await (async () => {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read()
-          if (done) return undefined
-          passed += value.length
-        }
-      } catch (error) {
-        return error
-      }
-    })()
+    const { passed, error } = await readUntilError(fetched)
     assert.ok(stalled(error), String(error))
     assert.equal(passed, CHUNKED_RECORD_BYTES - 1, 'the first record without its format byte')
     await (await reached).closed
