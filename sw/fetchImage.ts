@@ -71,7 +71,8 @@ export async function fetchImage(
   const form = transports.choose(config, ownOrigin)
   const sameOrigin = config.backendOrigin === ownOrigin
   const recordMeta = decodeImageMeta(record.meta)
-  const limit = { bytes: maxAnswerBytes(config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES), images: config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES }
+  const maxImageBytes = config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES
+  const limit = { bytes: maxAnswerBytes(maxImageBytes), images: maxImageBytes }
   const idle = new IdleWatch(idleTimeoutMs, url)
   const aborted = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal
   try {
@@ -261,11 +262,7 @@ function watched(body: ReadableStream<Uint8Array>, limit: AnswerLimit, idle: Idl
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         passed += chunk.length
-        if (passed > limit.bytes) {
-          idle.stop()
-          controller.error(tooLarge(url, limit))
-          return
-        }
+        if (passed > limit.bytes) return controller.error(tooLarge(url, limit))
         idle.touch()
         controller.enqueue(chunk)
       },
